@@ -1,0 +1,3 @@
+export * from './candle.js';
+export * from './interval.js';
+export * from './stream-name.js';

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, env, flagsToEnv, loadConfig } from './config.js';
+
+const schema = z.object({
+  HTTP_PORT: env.port(8080),
+  SYMBOLS: env.list(z.string().regex(/^[a-z0-9]+$/, 'must be a lower-case symbol'), 'btcusdt,ethusdt'),
+  SPEED: env.number(1, 0.001, 10_000),
+  DEBUG_MODE: env.bool(false),
+  LOG_LEVEL: env.logLevel(),
+});
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults when nothing is set', () => {
+    expect(loadConfig(schema, {})).toEqual({
+      HTTP_PORT: 8080,
+      SYMBOLS: ['btcusdt', 'ethusdt'],
+      SPEED: 1,
+      DEBUG_MODE: false,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('parses environment strings and treats empty values as unset', () => {
+    const cfg = loadConfig(schema, {
+      HTTP_PORT: '9000',
+      SYMBOLS: ' bnbbtc , ,ethusdt',
+      SPEED: '',
+      DEBUG_MODE: 'yes',
+    });
+    expect(cfg.HTTP_PORT).toBe(9000);
+    expect(cfg.SYMBOLS).toEqual(['bnbbtc', 'ethusdt']);
+    expect(cfg.SPEED).toBe(1);
+    expect(cfg.DEBUG_MODE).toBe(true);
+  });
+
+  it('lets flags override the environment', () => {
+    const cfg = loadConfig(schema, { HTTP_PORT: '9000' }, ['--http-port=9001', '--log-level', 'debug']);
+    expect(cfg.HTTP_PORT).toBe(9001);
+    expect(cfg.LOG_LEVEL).toBe('debug');
+  });
+
+  it('names every bad variable, its value and what is allowed', () => {
+    const err = errorOf(() => loadConfig(schema, { HTTP_PORT: '70000', SPEED: 'fast', LOG_LEVEL: 'loud' }));
+    expect(err.message).toContain('HTTP_PORT="70000": must be between 0 and 65535');
+    expect(err.message).toContain('SPEED="fast"');
+    expect(err.message).toContain(
+      'LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent',
+    );
+    expect(err.issues).toHaveLength(3);
+  });
+
+  it('rejects bad list items', () => {
+    const err = errorOf(() => loadConfig(schema, { SYMBOLS: 'btcusdt,BTC-USD' }));
+    expect(err.message).toContain('must be a lower-case symbol');
+  });
+
+  it('rejects unknown flags and lists the known ones', () => {
+    const err = errorOf(() => loadConfig(schema, {}, ['--htp-port=1']));
+    expect(err.message).toContain('HTP_PORT');
+    expect(err.message).toContain('--http-port');
+  });
+});
+
+describe('flagsToEnv', () => {
+  it('maps boolean flags to true and ignores positional arguments', () => {
+    expect(flagsToEnv(['run', '--debug-mode', '--http-port', '1'])).toEqual({
+      DEBUG_MODE: 'true',
+      HTTP_PORT: '1',
+    });
+  });
+
+  it('rejects malformed flag names', () => {
+    expect(() => flagsToEnv(['--=x'])).toThrow(ConfigError);
+  });
+});

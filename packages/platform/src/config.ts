@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/** Raised when configuration fails validation; the message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Converts `--sim-port=9100` / `--sim-port 9100` / `--verbose` into `{ SIM_PORT: '9100', VERBOSE: 'true' }`. */
+export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === undefined || !arg.startsWith('--') || arg === '--') continue;
+    const body = arg.slice(2);
+    const eq = body.indexOf('=');
+    let name: string;
+    let value: string;
+    if (eq >= 0) {
+      name = body.slice(0, eq);
+      value = body.slice(eq + 1);
+    } else {
+      name = body;
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        value = next;
+        i++;
+      } else {
+        value = 'true';
+      }
+    }
+    if (!/^[a-zA-Z][a-zA-Z0-9-]*$/.test(name)) {
+      throw new ConfigError(`Invalid command-line flag "${arg}": flags look like --name=value`, [arg]);
+    }
+    out[name.replaceAll('-', '_').toUpperCase()] = value;
+  }
+  return out;
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  source: Readonly<Record<string, string | undefined>>,
+): string {
+  const key = issue.path.map(String).join('.');
+  const raw = key ? source[key] : undefined;
+  const shown = raw === undefined ? 'not set' : `"${raw}"`;
+  return `${key || '(root)'}=${shown}: ${issue.message}`;
+}
+
+/**
+ * Validates configuration once, at start. Command-line flags override environment variables.
+ * Keys the schema does not know are ignored (the environment holds much else), except flags:
+ * an unknown flag is a mistake and is rejected.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: Readonly<Record<string, string | undefined>>,
+  argv: readonly string[] = [],
+): z.infer<S> {
+  const flags = flagsToEnv(argv);
+  const known = new Set(Object.keys(schema.shape));
+  const unknownFlags = Object.keys(flags).filter((k) => !known.has(k));
+  if (unknownFlags.length > 0) {
+    const allowed = [...known].map((k) => `--${k.toLowerCase().replaceAll('_', '-')}`).join(', ');
+    throw new ConfigError(
+      `Unknown command-line flag(s): ${unknownFlags.join(', ')}. Known flags: ${allowed}`,
+      [...unknownFlags],
+    );
+  }
+  const source: Record<string, string | undefined> = {};
+  for (const key of known) {
+    const value = flags[key] ?? env[key];
+    // An empty variable (FOO=) means "use the default", as in most twelve-factor services.
+    source[key] = value === '' ? undefined : value;
+  }
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => describeIssue(issue, source));
+    throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+/** Helpers for env-style fields (all arrive as strings). */
+export const env = {
+  port: (fallback: number) =>
+    z.coerce
+      .number({ error: 'must be a port number' })
+      .int('must be an integer port')
+      .min(0, 'must be between 0 and 65535')
+      .max(65535, 'must be between 0 and 65535')
+      .default(fallback),
+  int: (fallback: number, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be an integer')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`)
+      .default(fallback),
+  number: (fallback: number, min = -Number.MAX_VALUE, max = Number.MAX_VALUE) =>
+    z.coerce
+      .number({ error: 'must be a number' })
+      .refine(Number.isFinite, 'must be a finite number')
+      .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+      .default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be one of true, false, 1, 0, yes, no' })
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .default(fallback),
+  /** Comma-separated list; each item trimmed, empties dropped. */
+  list: <T extends z.ZodType<unknown, string>>(item: T, fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .pipe(z.array(item).min(1, 'must list at least one value')),
+  logLevel: () =>
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+};

@@ -1,0 +1,50 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpError, healthRoutes, type RunningHttpServer, sendJson, startHttpServer } from './http-server.js';
+import { createMetrics } from './metrics.js';
+
+const logger = pino({ level: 'silent' });
+let server: RunningHttpServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('startHttpServer', () => {
+  it('routes by path and answers JSON errors for unknown paths, methods and failures', async () => {
+    let ready = false;
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      routes: {
+        '/hello': (_req, url, res) => sendJson(res, 200, { name: url.searchParams.get('name') }),
+        '/bad': () => {
+          throw new HttpError(400, 'bad limit');
+        },
+        '/boom': () => {
+          throw new Error('boom');
+        },
+        ...healthRoutes({
+          health: () => ({ exchange: 'binance-sim' }),
+          ready: () => ({ ready }),
+          metrics: createMetrics('t'),
+        }),
+      },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    expect(await (await fetch(`${base}/hello?name=x`)).json()).toEqual({ name: 'x' });
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/hello`, { method: 'POST' })).status).toBe(405);
+    const bad = await fetch(`${base}/bad`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'bad limit' });
+    expect((await fetch(`${base}/boom`)).status).toBe(500);
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', exchange: 'binance-sim' });
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    ready = true;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('process_cpu_user_seconds_total{service="t"}');
+  });
+});

@@ -1,0 +1,136 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+
+export type RouteHandler = (req: IncomingMessage, url: URL, res: ServerResponse) => void | Promise<void>;
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** Keyed by path; GET and HEAD only unless listed in `methods`. */
+  readonly routes: Readonly<Record<string, RouteHandler>>;
+  readonly methods?: readonly string[];
+  readonly onUpgrade?: UpgradeHandler;
+}
+
+export interface RunningHttpServer {
+  readonly server: Server;
+  readonly port: number;
+  /** Stops accepting, then closes idle and open HTTP connections. */
+  close(): Promise<void>;
+}
+
+/** Thrown by handlers for a clean 4xx answer. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** A small router over node:http: exact-path routes, JSON errors, WebSocket upgrades passed through. */
+export function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const methods = new Set(options.methods ?? ['GET', 'HEAD']);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = options.routes[url.pathname];
+    if (!route) {
+      sendJson(res, 404, { error: 'not found', path: url.pathname });
+      return;
+    }
+    if (!methods.has(req.method ?? 'GET')) {
+      sendJson(res, 405, { error: 'method not allowed' }, { allow: [...methods].join(', ') });
+      return;
+    }
+    Promise.resolve()
+      .then(() => route(req, url, res))
+      .catch((err: unknown) => {
+        if (err instanceof HttpError) {
+          if (!res.headersSent) sendJson(res, err.status, err.body ?? { error: err.message });
+          return;
+        }
+        options.logger.error({ err, path: url.pathname }, 'http handler failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!options.onUpgrade) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    options.onUpgrade(req, socket, head, url);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        server,
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+export interface HealthRoutesOptions {
+  /** Always answers 200 while the process is up; the body describes the service. */
+  readonly health: () => Record<string, unknown>;
+  /** 200 when ready, 503 otherwise. */
+  readonly ready: () => { readonly ready: boolean } & Record<string, unknown>;
+  readonly metrics: Registry;
+}
+
+/** `/healthz`, `/health`, `/readyz` and `/metrics`, the same on every service. */
+export function healthRoutes(options: HealthRoutesOptions): Record<string, RouteHandler> {
+  const health: RouteHandler = (_req, _url, res) => sendJson(res, 200, { status: 'ok', ...options.health() });
+  return {
+    '/healthz': health,
+    '/health': health,
+    '/readyz': (_req, _url, res) => {
+      const state = options.ready();
+      sendJson(res, state.ready ? 200 : 503, { status: state.ready ? 'ready' : 'not ready', ...state });
+    },
+    '/metrics': async (_req, _url, res) => {
+      const text = await options.metrics.metrics();
+      res.writeHead(200, { 'content-type': options.metrics.contentType });
+      res.end(text);
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export * from './backoff.js';
+export * from './config.js';
+export * from './http-server.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './shutdown.js';
