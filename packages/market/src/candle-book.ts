@@ -1,0 +1,286 @@
+import type { Candle } from './candle.js';
+import { type Interval, nextOpenTimeMs } from './interval.js';
+
+/** An inclusive range of candle open times that is missing from a stream's history. */
+export interface CandleGap {
+  readonly fromOpenTimeMs: number;
+  readonly toOpenTimeMs: number;
+}
+
+export interface CandleBookResult {
+  /** Candles to publish now, in order: released closed candles, then at most one open update. */
+  readonly publish: readonly Candle[];
+  /** A gap that needs filling and was not reported before; the caller fetches it and calls `fill`. */
+  readonly gap: CandleGap | null;
+  /** Why the offered candle itself was not published, if it was not. */
+  readonly dropped: 'duplicate' | 'stale' | 'held' | null;
+}
+
+const NOTHING: CandleBookResult = { publish: [], gap: null, dropped: null };
+
+function previousOpen(interval: Interval, openTimeMs: number, anchor: number): number {
+  // Walk forward from a known open time; intervals are fixed except '1M', where gaps are short.
+  let t = anchor;
+  let prev = anchor;
+  while (t < openTimeMs) {
+    prev = t;
+    t = nextOpenTimeMs(interval, t);
+  }
+  return prev;
+}
+
+/**
+ * The history of one kline stream and the rule that every closed candle is released exactly
+ * once, in open-time order, whatever the connection did: duplicates (overlapping connections,
+ * backfill overlap) are dropped; a closed candle that arrives ahead of the next expected one is
+ * held, and the missing range is reported as a gap for the caller to fill; once filled (or
+ * declared unfillable) the held candles are released in order.
+ *
+ * Open-candle updates are provisional: they pass through live, except while a gap is open or
+ * before the book is anchored, when only the latest is kept and released afterwards.
+ *
+ * Until `anchor` is called (with the initial backfill, possibly empty) nothing is released, so
+ * live candles arriving during the backfill are not mistaken for the start of history.
+ */
+export class CandleBook {
+  private readonly closed: Candle[] = [];
+  private readonly held = new Map<number, Candle>();
+  private heldOpen: Candle | null = null;
+  private current: Candle | null = null;
+  private expectedNext: number | null = null;
+  private anchored = false;
+  private reportedGap: CandleGap | null = null;
+
+  constructor(
+    readonly interval: Interval,
+    /** Closed candles kept for replay and history requests. */
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('CandleBook capacity must be a positive integer');
+  }
+
+  get isAnchored(): boolean {
+    return this.anchored;
+  }
+
+  /** Open time of the next closed candle to be released, once known. */
+  get nextExpectedOpenTimeMs(): number | null {
+    return this.expectedNext;
+  }
+
+  /** Open time of the last released closed candle. */
+  get lastClosedOpenTimeMs(): number | null {
+    return this.closed.at(-1)?.openTimeMs ?? null;
+  }
+
+  get openCandle(): Candle | undefined {
+    return this.current ?? undefined;
+  }
+
+  /** The gap currently waiting to be filled, if any. */
+  get pendingGap(): CandleGap | null {
+    return this.reportedGap;
+  }
+
+  get size(): number {
+    return this.closed.length;
+  }
+
+  /**
+   * Starts the history with closed candles from a backfill (any order; open candles ignored),
+   * then releases whatever was held meanwhile. With an empty backfill the first held candle
+   * starts the history.
+   */
+  anchor(backfill: readonly Candle[]): CandleBookResult {
+    if (this.anchored) return this.fill(backfill);
+    this.anchored = true;
+    const sorted = backfill.filter((c) => c.closed).sort((a, b) => a.openTimeMs - b.openTimeMs);
+    const out: Candle[] = [];
+    for (const c of sorted) {
+      if (this.expectedNext !== null && c.openTimeMs < this.expectedNext) continue;
+      this.append(c);
+      out.push(c);
+      this.expectedNext = nextOpenTimeMs(this.interval, c.openTimeMs);
+    }
+    this.drain(out);
+    if (this.expectedNext === null) {
+      const first = this.firstHeld();
+      if (first !== null) {
+        this.expectedNext = first;
+        this.drain(out);
+      } else if (this.heldOpen) this.expectedNext = this.heldOpen.openTimeMs;
+    }
+    return this.release(out);
+  }
+
+  /** Offers one live candle state (open or closed). */
+  offer(candle: Candle): CandleBookResult {
+    if (candle.closed) return this.offerClosed(candle);
+    return this.offerOpen(candle);
+  }
+
+  /**
+   * Supplies candles fetched for a gap (closed ones within it are used; others ignored), then
+   * resolves the gap: whatever is still missing is declared unfillable and skipped.
+   */
+  fill(
+    candles: readonly Candle[],
+    gap: CandleGap | null = this.reportedGap,
+  ): CandleBookResult & {
+    /** Holes in the gap that the fill did not supply, now skipped for good. */
+    readonly unfilled: readonly CandleGap[];
+  } {
+    const out: Candle[] = [];
+    for (const c of [...candles].sort((a, b) => a.openTimeMs - b.openTimeMs)) {
+      if (!c.closed || this.expectedNext === null || c.openTimeMs < this.expectedNext) continue;
+      if (gap && c.openTimeMs > gap.toOpenTimeMs) continue;
+      if (!this.held.has(c.openTimeMs)) this.held.set(c.openTimeMs, c);
+    }
+    const unfilled: CandleGap[] = [];
+    const released = this.drain(out);
+    while (gap && this.expectedNext !== null && this.expectedNext <= gap.toOpenTimeMs) {
+      // Still missing after the fill: skip each hole so later candles are not held forever.
+      const resumeAt = this.firstHeld() ?? nextOpenTimeMs(this.interval, gap.toOpenTimeMs);
+      unfilled.push({
+        fromOpenTimeMs: this.expectedNext,
+        toOpenTimeMs: previousOpen(this.interval, resumeAt, this.expectedNext),
+      });
+      this.expectedNext = resumeAt;
+      this.drain(released);
+    }
+    this.reportedGap = null;
+    const result = this.release(released);
+    return { ...result, unfilled };
+  }
+
+  /** Closed candles with open time strictly after `sinceOpenTimeMs`, oldest first. */
+  closedSince(sinceOpenTimeMs: number): readonly Candle[] {
+    return this.closed.slice(this.lowerBound(sinceOpenTimeMs + 1));
+  }
+
+  /** Closed candles with open time within [start, end], oldest first, at most `limit` (the most recent when unbounded below). */
+  range(startTimeMs: number | undefined, endTimeMs: number | undefined, limit: number): readonly Candle[] {
+    const lo = this.lowerBound(startTimeMs ?? Number.NEGATIVE_INFINITY);
+    const hi = endTimeMs === undefined ? this.closed.length : this.lowerBound(endTimeMs + 1);
+    if (hi <= lo) return [];
+    return startTimeMs === undefined
+      ? this.closed.slice(Math.max(lo, hi - limit), hi)
+      : this.closed.slice(lo, Math.min(hi, lo + limit));
+  }
+
+  private offerClosed(c: Candle): CandleBookResult {
+    if (!this.anchored) {
+      this.held.set(c.openTimeMs, c);
+      return { ...NOTHING, dropped: 'held' };
+    }
+    if (this.expectedNext === null) this.expectedNext = c.openTimeMs;
+    if (c.openTimeMs < this.expectedNext || this.held.has(c.openTimeMs))
+      return { ...NOTHING, dropped: 'duplicate' };
+    this.held.set(c.openTimeMs, c);
+    const released = this.drain([]);
+    if (released.length === 0) {
+      return { publish: [], gap: this.reportGap(c.openTimeMs), dropped: 'held' };
+    }
+    return this.release(released);
+  }
+
+  private offerOpen(c: Candle): CandleBookResult {
+    const cur = this.current;
+    if (
+      cur &&
+      (c.openTimeMs < cur.openTimeMs || (c.openTimeMs === cur.openTimeMs && c.eventTimeMs < cur.eventTimeMs))
+    ) {
+      return { ...NOTHING, dropped: 'stale' };
+    }
+    if (cur && c.openTimeMs === cur.openTimeMs && c.eventTimeMs === cur.eventTimeMs) {
+      return { ...NOTHING, dropped: 'duplicate' };
+    }
+    const lastClosed = this.lastClosedOpenTimeMs;
+    if (lastClosed !== null && c.openTimeMs <= lastClosed) return { ...NOTHING, dropped: 'stale' };
+    if (!this.anchored || this.held.size > 0 || this.reportedGap) {
+      this.heldOpen = c;
+      return { ...NOTHING, dropped: 'held' };
+    }
+    if (this.expectedNext !== null && c.openTimeMs > this.expectedNext) {
+      // The candle(s) before this one closed while we were not listening.
+      this.heldOpen = c;
+      return { publish: [], gap: this.reportGap(c.openTimeMs), dropped: 'held' };
+    }
+    this.current = c;
+    return { publish: [c], gap: null, dropped: null };
+  }
+
+  /** Reports [expectedNext, open before `aheadOpenTimeMs`] unless an overlapping gap is already out. */
+  private reportGap(aheadOpenTimeMs: number): CandleGap | null {
+    if (this.expectedNext === null || this.reportedGap) return null;
+    this.reportedGap = {
+      fromOpenTimeMs: this.expectedNext,
+      toOpenTimeMs: previousOpen(this.interval, aheadOpenTimeMs, this.expectedNext),
+    };
+    return this.reportedGap;
+  }
+
+  /** Moves held closed candles that are next in line into history. */
+  private drain(out: Candle[]): Candle[] {
+    if (this.expectedNext !== null) {
+      for (const t of this.held.keys()) if (t < this.expectedNext) this.held.delete(t);
+    }
+    while (this.expectedNext !== null) {
+      const next = this.held.get(this.expectedNext);
+      if (!next) break;
+      this.held.delete(this.expectedNext);
+      this.append(next);
+      out.push(next);
+      this.expectedNext = nextOpenTimeMs(this.interval, next.openTimeMs);
+    }
+    return out;
+  }
+
+  /** Finishes a release: reports a new gap if candles are still held, or lets the held open update through. */
+  private release(released: Candle[]): CandleBookResult {
+    let gap: CandleGap | null = null;
+    const first = this.firstHeld();
+    if (first !== null) {
+      gap = this.reportGap(first);
+    } else if (this.heldOpen && this.anchored && !this.reportedGap) {
+      const open = this.heldOpen;
+      this.heldOpen = null;
+      if (this.expectedNext !== null && open.openTimeMs > this.expectedNext) {
+        this.heldOpen = open;
+        gap = this.reportGap(open.openTimeMs);
+      } else if (this.expectedNext === null || open.openTimeMs === this.expectedNext) {
+        this.current = open;
+        released.push(open);
+      }
+    }
+    if (this.current && this.expectedNext !== null && this.current.openTimeMs < this.expectedNext)
+      this.current = null;
+    return { publish: released, gap, dropped: null };
+  }
+
+  private firstHeld(): number | null {
+    let min: number | null = null;
+    for (const t of this.held.keys()) if (min === null || t < min) min = t;
+    return min;
+  }
+
+  private append(c: Candle): void {
+    this.closed.push(c);
+    // Trim in batches so the amortised cost per candle stays O(1).
+    if (this.closed.length > this.capacity * 2) this.closed.splice(0, this.closed.length - this.capacity);
+  }
+
+  private lowerBound(openTimeMs: number): number {
+    // Only the newest `capacity` candles are visible; older ones await the next batch trim.
+    let lo = Math.max(0, this.closed.length - this.capacity);
+    let hi = this.closed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.closed[mid];
+      if (c !== undefined && c.openTimeMs < openTimeMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
