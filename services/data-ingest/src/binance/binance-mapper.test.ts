@@ -1,0 +1,266 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  type BinanceKlineRow,
+  binanceKlineEvent,
+  binanceKlineRow,
+  binanceTradeEvent,
+} from '@visualgo/contracts';
+import { describe, expect, it } from 'vitest';
+import {
+  klineEventToCandle,
+  klineRowToCandle,
+  klineRowToEvent,
+  parseInterval,
+  tradeEventToTrade,
+} from './binance-mapper.js';
+
+// Payloads exactly as Binance documents them (binance-spot-api-docs, web-socket-streams.md,
+// "Kline/Candlestick Streams" and "Trade Streams").
+const DOC_KLINE_EVENT = {
+  e: 'kline',
+  E: 1672515782136,
+  s: 'BNBBTC',
+  k: {
+    t: 1672515780000,
+    T: 1672515839999,
+    s: 'BNBBTC',
+    i: '1m',
+    f: 100,
+    L: 200,
+    o: '0.0010',
+    c: '0.0020',
+    h: '0.0025',
+    l: '0.0015',
+    v: '1000',
+    n: 100,
+    x: false,
+    q: '1.0000',
+    V: '500',
+    Q: '0.500',
+    B: '123456',
+  },
+};
+
+const DOC_TRADE_EVENT = {
+  e: 'trade',
+  E: 1672515782136,
+  s: 'BNBBTC',
+  t: 12345,
+  p: '0.001',
+  q: '100',
+  b: 88,
+  a: 50,
+  T: 1672515782136,
+  m: true,
+  M: true,
+};
+
+const DATA_DIR = fileURLToPath(
+  new URL('../../../../../shared/data/binance-spot-ethusdt-1m/', import.meta.url),
+);
+const HAVE_DATA = existsSync(DATA_DIR);
+if (!HAVE_DATA) {
+  console.warn(`binance-mapper tests: real kline data not found at ${DATA_DIR}; its tests are skipped`);
+}
+
+/** A row of Binance's public CSV dumps, typed as the REST endpoint returns it. */
+function csvLineToRow(line: string): BinanceKlineRow {
+  const c = line.trim().split(',');
+  return binanceKlineRow.parse([
+    Number(c[0]),
+    c[1],
+    c[2],
+    c[3],
+    c[4],
+    c[5],
+    Number(c[6]),
+    c[7],
+    Number(c[8]),
+    c[9],
+    c[10],
+    c[11],
+  ]);
+}
+
+function loadRows(): BinanceKlineRow[] {
+  const files = readdirSync(DATA_DIR)
+    .filter((f) => f.endsWith('.csv'))
+    .sort();
+  return files.flatMap((f) =>
+    readFileSync(`${DATA_DIR}${f}`, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map(csvLineToRow),
+  );
+}
+
+describe('parseInterval', () => {
+  it('accepts every Binance interval, case sensitive', () => {
+    expect(parseInterval('1m')).toEqual({ ok: true, value: '1m' });
+    expect(parseInterval('1M')).toEqual({ ok: true, value: '1M' });
+    expect(parseInterval('1s')).toEqual({ ok: true, value: '1s' });
+  });
+
+  it('returns an error result for an unknown interval instead of throwing', () => {
+    expect(parseInterval('2m')).toEqual({ ok: false, reason: 'unknown interval "2m"' });
+    expect(parseInterval('1H')).toEqual({ ok: false, reason: 'unknown interval "1H"' });
+    expect(parseInterval('')).toEqual({ ok: false, reason: 'unknown interval ""' });
+  });
+});
+
+describe('klineEventToCandle', () => {
+  it("maps Binance's documented kline event exactly", () => {
+    const event = binanceKlineEvent.parse(DOC_KLINE_EVENT);
+    expect(klineEventToCandle(event, 'binance', 1672515782200)).toEqual({
+      ok: true,
+      value: {
+        type: 'candle',
+        exchange: 'binance',
+        symbol: 'BNBBTC',
+        interval: '1m',
+        openTimeMs: 1672515780000,
+        closeTimeMs: 1672515839999,
+        open: 0.001,
+        high: 0.0025,
+        low: 0.0015,
+        close: 0.002,
+        volume: 1000,
+        quoteVolume: 1,
+        takerBuyVolume: 500,
+        takerBuyQuoteVolume: 0.5,
+        trades: 100,
+        firstTradeId: 100,
+        lastTradeId: 200,
+        closed: false,
+        eventTimeMs: 1672515782136,
+        receivedTimeMs: 1672515782200,
+      },
+    });
+  });
+
+  it('carries the exchange it is given, so simulated candles are labelled', () => {
+    const event = binanceKlineEvent.parse({ ...DOC_KLINE_EVENT, k: { ...DOC_KLINE_EVENT.k, x: true } });
+    const result = klineEventToCandle(event, 'binance-sim', 1);
+    expect(result.ok && result.value.exchange).toBe('binance-sim');
+    expect(result.ok && result.value.closed).toBe(true);
+  });
+
+  it('returns an error result for an interval Binance does not have', () => {
+    const event = binanceKlineEvent.parse({ ...DOC_KLINE_EVENT, k: { ...DOC_KLINE_EVENT.k, i: '7m' } });
+    expect(klineEventToCandle(event, 'binance', 1)).toEqual({ ok: false, reason: 'unknown interval "7m"' });
+  });
+
+  it('rejects a decimal too large for a double rather than passing Infinity on', () => {
+    const huge = '9'.repeat(400);
+    const event = binanceKlineEvent.parse({ ...DOC_KLINE_EVENT, k: { ...DOC_KLINE_EVENT.k, h: huge } });
+    expect(klineEventToCandle(event, 'binance', 1)).toEqual({
+      ok: false,
+      reason: 'high is not a finite number',
+    });
+  });
+});
+
+describe('tradeEventToTrade', () => {
+  it("maps Binance's documented trade event exactly", () => {
+    const event = binanceTradeEvent.parse(DOC_TRADE_EVENT);
+    expect(tradeEventToTrade(event, 'binance', 1672515782140)).toEqual({
+      ok: true,
+      value: {
+        type: 'trade',
+        exchange: 'binance',
+        symbol: 'BNBBTC',
+        tradeId: 12345,
+        price: 0.001,
+        quantity: 100,
+        tradeTimeMs: 1672515782136,
+        buyerIsMaker: true,
+        eventTimeMs: 1672515782136,
+        receivedTimeMs: 1672515782140,
+      },
+    });
+  });
+});
+
+describe.skipIf(!HAVE_DATA)('REST kline rows (real ETHUSDT 1m data, 2022-08-14/15)', () => {
+  const rows = HAVE_DATA ? loadRows() : [];
+
+  it('maps the first row of 2022-08-14 exactly', () => {
+    const row = rows[0];
+    expect(row).toBeDefined();
+    if (!row) return;
+    expect(
+      klineRowToCandle(row, { exchange: 'binance', symbol: 'ETHUSDT', interval: '1m', receivedTimeMs: 5 }),
+    ).toEqual({
+      ok: true,
+      value: {
+        type: 'candle',
+        exchange: 'binance',
+        symbol: 'ETHUSDT',
+        interval: '1m',
+        openTimeMs: 1660435200000,
+        closeTimeMs: 1660435259999,
+        open: 1983.55,
+        high: 1983.9,
+        low: 1982.14,
+        close: 1982.29,
+        volume: 205.131,
+        quoteVolume: 406814.92308,
+        takerBuyVolume: 105.2993,
+        takerBuyQuoteVolume: 208854.930674,
+        trades: 288,
+        firstTradeId: -1,
+        lastTradeId: -1,
+        closed: true,
+        eventTimeMs: 1660435260000,
+        receivedTimeMs: 5,
+      },
+    });
+  });
+
+  it('rebuilds the closed kline event of a row, keeping its decimal strings', () => {
+    const row = rows[0];
+    if (!row) throw new Error('no rows');
+    expect(klineRowToEvent(row, 'ethusdt', '1m')).toEqual({
+      e: 'kline',
+      E: 1660435260000,
+      s: 'ETHUSDT',
+      k: {
+        t: 1660435200000,
+        T: 1660435259999,
+        s: 'ETHUSDT',
+        i: '1m',
+        f: -1,
+        L: -1,
+        o: '1983.55000000',
+        c: '1982.29000000',
+        h: '1983.90000000',
+        l: '1982.14000000',
+        v: '205.13100000',
+        n: 288,
+        x: true,
+        q: '406814.92308000',
+        V: '105.29930000',
+        Q: '208854.93067400',
+        B: '0',
+      },
+    });
+  });
+
+  it('every row maps to a valid event whose live mapping equals the REST mapping', () => {
+    expect(rows.length).toBe(2880);
+    for (const row of rows) {
+      const event = klineRowToEvent(row, 'ETHUSDT', '1m');
+      // The rebuilt payload must pass the same schema live frames pass.
+      const reparsed = binanceKlineEvent.parse(JSON.parse(JSON.stringify(event)));
+      const fromRest = klineRowToCandle(row, {
+        exchange: 'binance',
+        symbol: 'ETHUSDT',
+        interval: '1m',
+        receivedTimeMs: 7,
+      });
+      expect(klineEventToCandle(reparsed, 'binance', 7)).toEqual(fromRest);
+      expect(fromRest.ok && fromRest.value.low <= fromRest.value.high).toBe(true);
+    }
+  });
+});
