@@ -1,0 +1,262 @@
+import { Atr, DEFAULT_ATR_PERIOD } from './atr.js';
+import type { Candle, ExchangeId } from './candle.js';
+import { DEFAULT_EMA_PERIOD, Ema } from './ema.js';
+import type { Interval } from './interval.js';
+import {
+  DEFAULT_RUBBERBAND_K,
+  Rubberband,
+  type RubberbandInput,
+  type RubberbandSignal,
+} from './rubberband.js';
+import {
+  DEFAULT_VWAP_ANCHOR,
+  DEFAULT_VWAP_BANDS,
+  DEFAULT_VWAP_SOURCE,
+  Vwap,
+  type VwapAnchor,
+  VwapReading,
+  type VwapSource,
+} from './vwap.js';
+
+/** Parameters of one stream's indicators; the service maps its env config onto this. */
+export interface IndicatorConfig {
+  readonly emaPeriod: number;
+  readonly atrPeriod: number;
+  readonly vwapAnchor: VwapAnchor;
+  readonly vwapSource: VwapSource;
+  /** Multipliers m of the VWAP ± m·σ bands, in output order. */
+  readonly vwapBands: readonly number[];
+  readonly rubberbandK: number;
+}
+
+export const DEFAULT_INDICATOR_CONFIG: IndicatorConfig = {
+  emaPeriod: DEFAULT_EMA_PERIOD,
+  atrPeriod: DEFAULT_ATR_PERIOD,
+  vwapAnchor: DEFAULT_VWAP_ANCHOR,
+  vwapSource: DEFAULT_VWAP_SOURCE,
+  vwapBands: DEFAULT_VWAP_BANDS,
+  rubberbandK: DEFAULT_RUBBERBAND_K,
+};
+
+export interface VwapBand {
+  readonly multiplier: number;
+  readonly lower: number;
+  readonly upper: number;
+}
+
+/** The indicator values of one candle: committed (`final: true`) or provisional (`final: false`). */
+export interface IndicatorPoint {
+  readonly type: 'indicator-point';
+  readonly openTimeMs: number;
+  readonly closeTimeMs: number;
+  readonly final: boolean;
+  readonly ema: number | null;
+  readonly vwap: number | null;
+  readonly vwapSigma: number | null;
+  /** One band per configured multiplier, in config order; null when `vwap` is. */
+  readonly vwapBands: readonly VwapBand[] | null;
+  readonly atr: number | null;
+  readonly stretch: number | null;
+  /** Decided on a final point; on a provisional one, what would fire if the candle closed as it is. */
+  readonly signal: RubberbandSignal;
+}
+
+export type CandleRejectionReason =
+  /** A closed candle with this open time was already added. */
+  | 'duplicate'
+  /** The candle opens before the last closed candle. */
+  | 'out-of-order'
+  /** `addClosed` was given a candle whose `closed` flag is false. */
+  | 'not-closed'
+  /** Exchange, symbol or interval differ from the first candle this set saw. */
+  | 'stream-mismatch'
+  /** A non-finite field, a negative volume, or high below low. */
+  | 'invalid-candle';
+
+/** Returned instead of a point when a candle would corrupt the state; the state is then unchanged. */
+export interface CandleRejection {
+  readonly type: 'candle-rejection';
+  readonly reason: CandleRejectionReason;
+  readonly openTimeMs: number;
+  readonly lastClosedOpenTimeMs: number | null;
+}
+
+type MutableRubberbandInput = { -readonly [K in keyof RubberbandInput]: RubberbandInput[K] };
+
+/**
+ * EMA, ATR, anchored VWAP and the rubberband signal of one candle stream, as the trading algorithm
+ * holds them: closed candles are committed with `addClosed`, updates of the open candle are
+ * evaluated with `previewOpen` and never committed, so a provisional value cannot leak into the
+ * final series.
+ *
+ * Candles the state cannot take are rejected, not thrown: `addClosed` and `previewOpen` return a
+ * {@link CandleRejection} (discriminated by `type`) for a closed candle seen again, a candle older
+ * than the last closed one, a candle of another stream, or invalid numbers, and change nothing. A
+ * gap (missing candles) is accepted: the indicators continue across it, as a chart would.
+ *
+ * Each call is O(1); it allocates only the returned point and its bands.
+ */
+export class IndicatorSet {
+  readonly config: IndicatorConfig;
+
+  private readonly ema: Ema;
+  private readonly atr: Atr;
+  private readonly vwap: Vwap;
+  private readonly rubberband: Rubberband;
+  private readonly reading = new VwapReading();
+  private readonly rubberbandInput: MutableRubberbandInput = {
+    close: 0,
+    ema: null,
+    atr: null,
+    vwap: null,
+    anchorStartMs: 0,
+  };
+
+  private stream: { exchange: ExchangeId; symbol: string; interval: Interval } | null = null;
+  private lastClosedOpenTime: number | null = null;
+  private lastPoint: IndicatorPoint | null = null;
+  private closed = 0;
+
+  /** Throws a `RangeError` for an invalid period, band multiplier or K. */
+  constructor(config: Partial<IndicatorConfig> = {}) {
+    this.config = { ...DEFAULT_INDICATOR_CONFIG, ...config };
+    this.ema = new Ema(this.config.emaPeriod);
+    this.atr = new Atr(this.config.atrPeriod);
+    this.vwap = new Vwap({
+      anchor: this.config.vwapAnchor,
+      source: this.config.vwapSource,
+      bands: this.config.vwapBands,
+    });
+    this.rubberband = new Rubberband(this.config.rubberbandK);
+  }
+
+  /** Open time of the last committed candle: where a resumed feed should continue from. */
+  get lastClosedOpenTimeMs(): number | null {
+    return this.lastClosedOpenTime;
+  }
+
+  /** Number of committed candles. */
+  get closedCount(): number {
+    return this.closed;
+  }
+
+  /** The point returned by the last successful `addClosed`. */
+  getLastPoint(): IndicatorPoint | null {
+    return this.lastPoint;
+  }
+
+  /** Commits a closed candle and returns its final point. */
+  addClosed(candle: Candle): IndicatorPoint | CandleRejection {
+    const rejection = this.check(candle) ?? (candle.closed ? null : this.reject(candle, 'not-closed'));
+    if (rejection !== null) return rejection;
+    this.stream ??= { exchange: candle.exchange, symbol: candle.symbol, interval: candle.interval };
+
+    const ema = this.ema.add(candle.close);
+    const atr = this.atr.add(candle);
+    this.vwap.add(candle);
+    this.vwap.readInto(this.reading);
+    const stretch = this.rubberband.add(this.fillRubberbandInput(candle, ema, atr));
+    const point = this.point(candle, true, ema, atr, stretch, this.rubberband.getSignal());
+
+    this.lastClosedOpenTime = candle.openTimeMs;
+    this.lastPoint = point;
+    this.closed += 1;
+    return point;
+  }
+
+  /** The provisional point of the open candle as it is now; commits nothing. */
+  previewOpen(candle: Candle): IndicatorPoint | CandleRejection {
+    const rejection = this.check(candle);
+    if (rejection !== null) return rejection;
+
+    const ema = this.ema.preview(candle.close);
+    const atr = this.atr.preview(candle);
+    this.vwap.previewInto(candle, this.reading);
+    const input = this.fillRubberbandInput(candle, ema, atr);
+    const stretch = this.rubberband.preview(input);
+    return this.point(candle, false, ema, atr, stretch, this.rubberband.previewSignal(input));
+  }
+
+  private check(candle: Candle): CandleRejection | null {
+    if (!isValidCandle(candle)) return this.reject(candle, 'invalid-candle');
+    const stream = this.stream;
+    if (
+      stream !== null &&
+      (stream.exchange !== candle.exchange ||
+        stream.symbol !== candle.symbol ||
+        stream.interval !== candle.interval)
+    ) {
+      return this.reject(candle, 'stream-mismatch');
+    }
+    const last = this.lastClosedOpenTime;
+    if (last !== null && candle.openTimeMs === last) return this.reject(candle, 'duplicate');
+    if (last !== null && candle.openTimeMs < last) return this.reject(candle, 'out-of-order');
+    return null;
+  }
+
+  private reject(candle: Candle, reason: CandleRejectionReason): CandleRejection {
+    return {
+      type: 'candle-rejection',
+      reason,
+      openTimeMs: candle.openTimeMs,
+      lastClosedOpenTimeMs: this.lastClosedOpenTime,
+    };
+  }
+
+  private fillRubberbandInput(candle: Candle, ema: number | null, atr: number | null): RubberbandInput {
+    const input = this.rubberbandInput;
+    input.close = candle.close;
+    input.ema = ema;
+    input.atr = atr;
+    input.vwap = this.reading.vwap;
+    input.anchorStartMs = this.vwap.anchorStartMsOf(candle.openTimeMs);
+    return input;
+  }
+
+  private point(
+    candle: Candle,
+    final: boolean,
+    ema: number | null,
+    atr: number | null,
+    stretch: number | null,
+    signal: RubberbandSignal,
+  ): IndicatorPoint {
+    const { vwap, sigma } = this.reading;
+    let bands: VwapBand[] | null = null;
+    if (vwap !== null && sigma !== null) {
+      bands = [];
+      for (const multiplier of this.vwap.bands) {
+        bands.push({ multiplier, lower: vwap - multiplier * sigma, upper: vwap + multiplier * sigma });
+      }
+    }
+    return {
+      type: 'indicator-point',
+      openTimeMs: candle.openTimeMs,
+      closeTimeMs: candle.closeTimeMs,
+      final,
+      ema,
+      vwap,
+      vwapSigma: sigma,
+      vwapBands: bands,
+      atr,
+      stretch,
+      signal,
+    };
+  }
+}
+
+function isValidCandle(candle: Candle): boolean {
+  return (
+    Number.isFinite(candle.openTimeMs) &&
+    Number.isFinite(candle.closeTimeMs) &&
+    Number.isFinite(candle.open) &&
+    Number.isFinite(candle.high) &&
+    Number.isFinite(candle.low) &&
+    Number.isFinite(candle.close) &&
+    Number.isFinite(candle.volume) &&
+    Number.isFinite(candle.quoteVolume) &&
+    candle.volume >= 0 &&
+    candle.quoteVolume >= 0 &&
+    candle.high >= candle.low
+  );
+}
