@@ -4,3 +4,4 @@ export * from './http-server.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './shutdown.js';
+export * from './ws-fanout.js';

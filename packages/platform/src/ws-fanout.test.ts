@@ -1,0 +1,245 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ClientOptions, WebSocket } from 'ws';
+import { WsFanout, type WsFanoutOptions } from './ws-fanout.js';
+
+const logger = pino({ level: 'silent' });
+
+interface Harness {
+  readonly fanout: WsFanout<{ name: string }>;
+  readonly url: string;
+  readonly counts: { slow: number; messages: number; bytes: number; rateLimited: number; heartbeat: number };
+  readonly closes: number[];
+  readonly received: string[];
+}
+
+const servers: Server[] = [];
+const fanouts: WsFanout<{ name: string }>[] = [];
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  await Promise.all(fanouts.splice(0).map((f) => f.closeAll(1001, 'test over', 200)));
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function start(options: Partial<WsFanoutOptions<{ name: string }>> = {}): Promise<Harness> {
+  const counts = { slow: 0, messages: 0, bytes: 0, rateLimited: 0, heartbeat: 0 };
+  const closes: number[] = [];
+  const received: string[] = [];
+  const fanout = new WsFanout<{ name: string }>({
+    logger,
+    heartbeatIntervalMs: 0,
+    metrics: {
+      slowConsumerDropped: () => counts.slow++,
+      messagesOut: (n, b) => {
+        counts.messages += n;
+        counts.bytes += b;
+      },
+      rateLimited: () => counts.rateLimited++,
+      heartbeatTimeout: () => counts.heartbeat++,
+    },
+    onMessage: (client, text) => {
+      received.push(text);
+      fanout.send(client, `echo:${text}`);
+    },
+    onClose: (_client, code) => closes.push(code),
+    ...options,
+  });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req, socket, head) => {
+    fanout.handleUpgrade(req, socket, head, () =>
+      req.url === '/bad'
+        ? { accept: false, status: 400, body: '{"msg":"bad stream"}', contentType: 'application/json' }
+        : { accept: true, state: { name: req.url ?? '' } },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  fanouts.push(fanout);
+  const { port } = server.address() as AddressInfo;
+  return { fanout, url: `ws://127.0.0.1:${port}`, counts, closes, received };
+}
+
+interface TestClient {
+  readonly ws: WebSocket;
+  readonly messages: string[];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** The TCP socket under the client, to stop reading from it. */
+  readonly tcp: Promise<Socket>;
+}
+
+function connect(url: string, options: ClientOptions = {}): Promise<TestClient> {
+  const ws = new WebSocket(url, options);
+  sockets.push(ws);
+  const messages: string[] = [];
+  ws.on('message', (data) => messages.push(String(data)));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  const tcp = new Promise<Socket>((resolve) => ws.on('upgrade', (res) => resolve(res.socket)));
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, messages, closed, tcp }));
+    ws.once('error', reject);
+  });
+}
+
+/** Status and body of a refused upgrade. */
+function refused(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const ws = new WebSocket(url, { headers });
+  sockets.push(ws);
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => reject(new Error('upgrade was accepted')));
+    ws.on('error', () => undefined);
+  });
+}
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('WsFanout', () => {
+  it('broadcasts one encoded message to every client and counts it', async () => {
+    const h = await start();
+    const a = await connect(`${h.url}/a`);
+    const b = await connect(`${h.url}/b`);
+    await until(() => h.fanout.size === 2);
+    const text = '{"e":"kline","E":1}';
+    expect(h.fanout.broadcast(h.fanout.clients(), text)).toBe(2);
+    await until(() => a.messages.length === 1 && b.messages.length === 1);
+    expect(a.messages).toEqual([text]);
+    expect(b.messages).toEqual([text]);
+    expect(h.counts.messages).toBe(2);
+    expect(h.counts.bytes).toBe(2 * Buffer.byteLength(text));
+    expect([...h.fanout.clients()].map((c) => c.state.name).sort()).toEqual(['/a', '/b']);
+  });
+
+  it('closes a client that stops reading with 1008 while a fast client receives everything', async () => {
+    const h = await start({ maxBufferedBytes: 256 * 1024, slowConsumerCloseGraceMs: 5_000 });
+    const fast = await connect(`${h.url}/fast`);
+    const slow = await connect(`${h.url}/slow`);
+    (await slow.tcp).pause();
+    await until(() => h.fanout.size === 2);
+    const payload = Buffer.from(`"${'x'.repeat(32 * 1024)}"`);
+    let published = 0;
+    // Publish in bursts and let the fast client catch up between them, until the slow one is cut off.
+    while (h.counts.slow === 0 && published < 4_000) {
+      for (let i = 0; i < 8; i++) h.fanout.broadcast(h.fanout.clients(), payload);
+      published += 8;
+      await until(() => fast.messages.length === published);
+    }
+    expect(h.counts.slow).toBe(1);
+    for (let i = 0; i < 8; i++) h.fanout.broadcast(h.fanout.clients(), payload);
+    published += 8;
+    await until(() => fast.messages.length === published);
+    expect(fast.ws.readyState).toBe(WebSocket.OPEN);
+    (await slow.tcp).resume();
+    expect(await slow.closed).toEqual({ code: 1008, reason: 'slow consumer' });
+    expect(slow.messages.length).toBeLessThan(published);
+    await until(() => h.fanout.size === 1);
+    expect(h.closes).toEqual([1008]);
+  });
+
+  it('terminates a slow consumer that never completes the close handshake', async () => {
+    const h = await start({ maxBufferedBytes: 64 * 1024, slowConsumerCloseGraceMs: 100 });
+    const slow = await connect(`${h.url}/slow`);
+    (await slow.tcp).pause();
+    await until(() => h.fanout.size === 1);
+    const payload = Buffer.from(`"${'y'.repeat(64 * 1024)}"`);
+    for (let i = 0; i < 2_000 && h.counts.slow === 0; i++) {
+      h.fanout.broadcast(h.fanout.clients(), payload);
+      if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(h.counts.slow).toBe(1);
+    await until(() => h.fanout.size === 0);
+    expect(h.closes).toHaveLength(1);
+  });
+
+  it('terminates peers that do not answer pings and keeps those that do', async () => {
+    const h = await start({ heartbeatIntervalMs: 50 });
+    const live = await connect(`${h.url}/live`);
+    const dead = await connect(`${h.url}/dead`, { autoPong: false });
+    expect((await dead.closed).code).toBe(1006);
+    expect(h.counts.heartbeat).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(live.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('closes a connection that exceeds the inbound rate with 1008 after serving its burst', async () => {
+    let t = 0;
+    const h = await start({ inboundRateLimit: { messagesPerSecond: 2, burst: 3 }, now: () => t });
+    const c = await connect(`${h.url}/c`);
+    for (let i = 0; i < 3; i++) c.ws.send(`m${i}`);
+    await until(() => c.messages.length === 3);
+    t += 500; // one token back
+    c.ws.send('m3');
+    await until(() => c.messages.length === 4);
+    c.ws.send('m4');
+    expect(await c.closed).toEqual({ code: 1008, reason: 'too many messages' });
+    expect(h.received).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(h.counts.rateLimited).toBe(1);
+  });
+
+  it('closes with 1009 on an incoming frame larger than maxPayload', async () => {
+    const h = await start({ maxPayloadBytes: 1024 });
+    const c = await connect(`${h.url}/c`);
+    c.ws.send('x'.repeat(1000));
+    await until(() => c.messages.length === 1);
+    c.ws.send('x'.repeat(1025));
+    expect((await c.closed).code).toBe(1009);
+    expect(h.received).toHaveLength(1);
+  });
+
+  it('enforces the origin allowlist at upgrade and lets the application refuse with its own answer', async () => {
+    const h = await start({ allowedOrigins: ['https://app.example'] });
+    expect(await refused(`${h.url}/x`, { origin: 'https://evil.example' })).toEqual({
+      status: 403,
+      body: 'origin not allowed\n',
+    });
+    await connect(`${h.url}/x`, { headers: { origin: 'https://app.example' } });
+    await connect(`${h.url}/x`); // no Origin header: not a browser
+    expect(await refused(`${h.url}/bad`)).toEqual({ status: 400, body: '{"msg":"bad stream"}' });
+    await until(() => h.fanout.size === 2);
+  });
+
+  it('closeAll sends 1001 to every client, resolves, and refuses new upgrades', async () => {
+    const h = await start();
+    const a = await connect(`${h.url}/a`);
+    const b = await connect(`${h.url}/b`);
+    await until(() => h.fanout.size === 2);
+    const started = Date.now();
+    await h.fanout.closeAll(1001, 'restarting', 1_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await a.closed).toEqual({ code: 1001, reason: 'restarting' });
+    expect(await b.closed).toEqual({ code: 1001, reason: 'restarting' });
+    expect(h.fanout.size).toBe(0);
+    expect((await refused(`${h.url}/c`)).status).toBe(503);
+  });
+
+  it('does not send to a client after it started closing', async () => {
+    const h = await start();
+    await connect(`${h.url}/a`);
+    await until(() => h.fanout.size === 1);
+    const [client] = h.fanout.clients();
+    if (!client) throw new Error('no client');
+    client.close(1000, 'bye');
+    expect(client.isOpen).toBe(false);
+    expect(h.fanout.send(client, 'late')).toBe(false);
+    expect(h.counts.messages).toBe(0);
+  });
+});

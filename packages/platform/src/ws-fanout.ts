@@ -1,0 +1,377 @@
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { LogThrottle } from './logger.js';
+
+export { createWsFanoutMetrics } from './ws-fanout-metrics.js';
+
+/** Hooks for counting what the fan-out does; see `createWsFanoutMetrics` for Prometheus ones. */
+export interface WsFanoutMetrics {
+  clients?(count: number): void;
+  connected?(): void;
+  slowConsumerDropped?(): void;
+  /** Called once per `send` or `broadcast`, with the messages and bytes handed to sockets. */
+  messagesOut?(messages: number, bytes: number): void;
+  rateLimited?(): void;
+  heartbeatTimeout?(): void;
+  upgradeRejected?(reason: 'origin' | 'shutting_down' | 'rejected'): void;
+}
+
+/** Token bucket: `burst` messages at once, refilled at `messagesPerSecond`. */
+export interface WsInboundRateLimit {
+  readonly messagesPerSecond: number;
+  readonly burst: number;
+}
+
+export interface WsFanoutOptions<S> {
+  readonly logger: Logger;
+  /**
+   * Bytes a client may have waiting in user space (ws plus socket buffers, i.e. beyond what the
+   * kernel accepted) before it is cut off as a slow consumer. A client with an empty buffer always
+   * gets one message, so a single message larger than this does not drop it. Default 1 MiB.
+   */
+  readonly maxBufferedBytes?: number;
+  /** Messages queued but not yet handed to the kernel; default 1024. */
+  readonly maxQueuedMessages?: number;
+  /** Largest incoming frame; bigger ones close the connection with 1009. Default 16 KiB. */
+  readonly maxPayloadBytes?: number;
+  /** Ping every this often; a peer that has not answered by the next ping is terminated. 0 disables. Default 20 s. */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Incoming data and ping frames per connection. Past the limit the connection is closed with
+   * 1008, as Binance does. null disables. Default 10/s with a burst of 20.
+   */
+  readonly inboundRateLimit?: WsInboundRateLimit | null;
+  /**
+   * Browser origins allowed to connect; others get 403 at upgrade. Requests without an `Origin`
+   * header (non-browser clients) are allowed. Undefined or empty: any origin.
+   */
+  readonly allowedOrigins?: readonly string[];
+  /** A slow consumer is sent 1008 and terminated if its close handshake has not finished by then. Default 2 s. */
+  readonly slowConsumerCloseGraceMs?: number;
+  readonly metrics?: WsFanoutMetrics;
+  readonly now?: () => number;
+  readonly onOpen?: (client: WsConnection<S>) => void;
+  readonly onMessage?: (client: WsConnection<S>, text: string, isBinary: boolean) => void;
+  readonly onClose?: (client: WsConnection<S>, code: number) => void;
+}
+
+/** What the application decides for an upgrade request, after the origin check. */
+export type WsUpgradeDecision<S> =
+  | { readonly accept: true; readonly state: S }
+  | { readonly accept: false; readonly status: number; readonly body: string; readonly contentType?: string };
+
+interface SharedConfig {
+  readonly maxBufferedBytes: number;
+  readonly maxQueuedMessages: number;
+  readonly slowConsumerCloseGraceMs: number;
+  readonly rate: WsInboundRateLimit | null;
+  readonly now: () => number;
+  readonly metrics: WsFanoutMetrics;
+  readonly logger: Logger;
+  readonly throttle: LogThrottle;
+}
+
+const CLOSE_POLICY_VIOLATION = 1008;
+
+/** One client connection. Send through {@link WsFanout.send} / {@link WsFanout.broadcast} so it is counted. */
+export class WsConnection<S> {
+  private pending = 0;
+  private alive = true;
+  private closing = false;
+  private tokens: number;
+  private refillAtMs: number;
+  private readonly onWritten = (): void => {
+    this.pending--;
+  };
+
+  constructor(
+    readonly id: number,
+    /** Application state for this connection (subscriptions and the like). */
+    readonly state: S,
+    readonly remoteAddress: string,
+    private readonly socket: WebSocket,
+    private readonly config: SharedConfig,
+  ) {
+    this.tokens = config.rate?.burst ?? 0;
+    this.refillAtMs = config.now();
+  }
+
+  /** False once closing for any reason; nothing more is sent then. */
+  get isOpen(): boolean {
+    return !this.closing && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /**
+   * Queues one text frame, or cuts the client off as a slow consumer when its buffer is full.
+   * Returns whether it was queued. Prefer `WsFanout.send`, which also counts it.
+   */
+  enqueue(data: Buffer): boolean {
+    if (!this.isOpen) return false;
+    const buffered = this.socket.bufferedAmount;
+    if (
+      this.pending >= this.config.maxQueuedMessages ||
+      (buffered > 0 && buffered + data.length > this.config.maxBufferedBytes)
+    ) {
+      this.dropSlow(buffered);
+      return false;
+    }
+    this.pending++;
+    this.socket.send(data, { binary: false }, this.onWritten);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.closing = true;
+    this.socket.terminate();
+  }
+
+  /** One heartbeat round: false (and terminated) when the previous ping went unanswered. */
+  heartbeat(): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return true;
+    if (!this.alive) {
+      this.config.metrics.heartbeatTimeout?.();
+      this.config.logger.debug({ client: this.id }, 'websocket peer missed heartbeat');
+      this.terminate();
+      return false;
+    }
+    this.alive = false;
+    this.socket.ping();
+    return true;
+  }
+
+  /** @internal Called by the fan-out on each pong. */
+  markAlive(): void {
+    this.alive = true;
+  }
+
+  /** @internal False when the inbound rate limit is exceeded; the connection is then closed. */
+  admitInbound(): boolean {
+    if (this.closing) return false;
+    const rate = this.config.rate;
+    if (!rate) return true;
+    const t = this.config.now();
+    this.tokens = Math.min(rate.burst, this.tokens + ((t - this.refillAtMs) * rate.messagesPerSecond) / 1000);
+    this.refillAtMs = t;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.config.metrics.rateLimited?.();
+    this.config.logger.debug({ client: this.id }, 'websocket client over inbound rate limit');
+    this.close(CLOSE_POLICY_VIOLATION, 'too many messages');
+    return false;
+  }
+
+  private dropSlow(bufferedBytes: number): void {
+    this.config.metrics.slowConsumerDropped?.();
+    const suppressed = this.config.throttle.take('slow');
+    if (suppressed !== null) {
+      this.config.logger.warn(
+        {
+          client: this.id,
+          remoteAddress: this.remoteAddress,
+          bufferedBytes,
+          pending: this.pending,
+          suppressed,
+        },
+        'websocket slow consumer dropped',
+      );
+    }
+    this.close(CLOSE_POLICY_VIOLATION, 'slow consumer');
+    // The close frame queues behind the unread data; a peer that never reads never sees it.
+    setTimeout(() => this.socket.terminate(), this.config.slowConsumerCloseGraceMs).unref();
+  }
+}
+
+/**
+ * Business-free WebSocket client management over a `ws` server in noServer mode: per-client
+ * bounded send buffers (the slow client is cut off with 1008, the others never wait), messages
+ * serialised and encoded once for all recipients, heartbeat, inbound rate limit, `maxPayload`,
+ * origin allowlist and a bounded graceful shutdown.
+ */
+export class WsFanout<S> {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<WsConnection<S>>();
+  private readonly config: SharedConfig;
+  private readonly allowedOrigins: ReadonlySet<string> | null;
+  private readonly heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly emptyWaiters: (() => void)[] = [];
+  private nextId = 1;
+  private shuttingDown = false;
+
+  constructor(private readonly options: WsFanoutOptions<S>) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      // Compression is per client: it would undo serialise-once and cost CPU per message.
+      perMessageDeflate: false,
+      maxPayload: options.maxPayloadBytes ?? 16 * 1024,
+    });
+    this.config = {
+      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+      maxQueuedMessages: options.maxQueuedMessages ?? 1024,
+      slowConsumerCloseGraceMs: options.slowConsumerCloseGraceMs ?? 2_000,
+      rate:
+        options.inboundRateLimit === undefined
+          ? { messagesPerSecond: 10, burst: 20 }
+          : options.inboundRateLimit,
+      now: options.now ?? Date.now,
+      metrics: options.metrics ?? {},
+      logger: options.logger,
+      throttle: new LogThrottle(),
+    };
+    this.allowedOrigins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
+    const heartbeatMs = options.heartbeatIntervalMs ?? 20_000;
+    if (heartbeatMs > 0) {
+      this.heartbeatTimer = setInterval(() => {
+        for (const c of this.connections) c.heartbeat();
+      }, heartbeatMs);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  clients(): ReadonlySet<WsConnection<S>> {
+    return this.connections;
+  }
+
+  /**
+   * Completes (or refuses) an HTTP upgrade: origin allowlist first (403), then the application's
+   * `decide` (for instance 400 for an unknown stream), then the WebSocket handshake.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    decide: () => WsUpgradeDecision<S>,
+  ): void {
+    if (this.shuttingDown) {
+      this.reject(socket, 503, 'shutting_down', 'server shutting down\n');
+      return;
+    }
+    const origin = req.headers.origin;
+    if (this.allowedOrigins && origin !== undefined && !this.allowedOrigins.has(origin)) {
+      this.reject(socket, 403, 'origin', 'origin not allowed\n');
+      return;
+    }
+    const decision = decide();
+    if (!decision.accept) {
+      this.reject(socket, decision.status, 'rejected', decision.body, decision.contentType);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req, decision.state));
+  }
+
+  /** Sends one pre-serialised message to one client; false when not sent (closed, or dropped as slow). */
+  send(client: WsConnection<S>, data: string | Buffer): boolean {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const ok = client.enqueue(buf);
+    if (ok) this.config.metrics.messagesOut?.(1, buf.length);
+    return ok;
+  }
+
+  /** Sends one message to many clients, encoding it once; returns how many it was queued for. */
+  broadcast(clients: Iterable<WsConnection<S>>, data: string | Buffer): number {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let sent = 0;
+    for (const c of clients) if (c.enqueue(buf)) sent++;
+    if (sent > 0) this.config.metrics.messagesOut?.(sent, sent * buf.length);
+    return sent;
+  }
+
+  /**
+   * Refuses new upgrades, sends every client `code` (1001 "going away" by default) and waits for
+   * the close handshakes, terminating whatever is left after `timeoutMs`.
+   */
+  async closeAll(code = 1001, reason = 'server shutting down', timeoutMs = 2_000): Promise<void> {
+    this.shuttingDown = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const c of this.connections) c.close(code, reason);
+    if (this.connections.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.emptyWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const c of this.connections) c.terminate();
+    }
+    this.wss.close();
+  }
+
+  private attach(ws: WebSocket, req: IncomingMessage, state: S): void {
+    const client = new WsConnection(this.nextId++, state, req.socket.remoteAddress ?? '', ws, this.config);
+    this.connections.add(client);
+    this.config.metrics.connected?.();
+    this.config.metrics.clients?.(this.connections.size);
+    ws.on('pong', () => client.markAlive());
+    ws.on('ping', () => client.admitInbound());
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!client.admitInbound()) return;
+      this.options.onMessage?.(client, rawDataText(data), isBinary);
+    });
+    ws.on('error', (err: Error) => {
+      // ws closes the socket itself after protocol errors (e.g. 1009 for an oversized frame).
+      this.options.logger.debug({ client: client.id, err: err.message }, 'websocket client error');
+    });
+    ws.once('close', (code: number) => {
+      this.connections.delete(client);
+      this.config.metrics.clients?.(this.connections.size);
+      this.options.onClose?.(client, code);
+      if (this.connections.size === 0) for (const resolve of this.emptyWaiters.splice(0)) resolve();
+    });
+    this.options.onOpen?.(client);
+  }
+
+  private reject(
+    socket: Duplex,
+    status: number,
+    reason: 'origin' | 'shutting_down' | 'rejected',
+    body: string,
+    contentType = 'text/plain; charset=utf-8',
+  ): void {
+    this.config.metrics.upgradeRejected?.(reason);
+    rejectUpgrade(socket, status, body, contentType);
+  }
+}
+
+/** Answers an upgrade request with a plain HTTP response and closes the socket. */
+export function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  body: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
+  socket.on('error', () => socket.destroy());
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n` +
+      `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function rawDataText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
