@@ -1,0 +1,221 @@
+import { connect } from 'node:http2';
+import { join } from 'node:path';
+import { credentials, loadPackageDefinition, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { marketDataProto, type seedProto } from '@visualgo/contracts';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HistorySource } from '../hub/history-source.js';
+import { IngestHub } from '../hub/ingest-hub.js';
+import { T0, testCandle } from '../testing/candles.js';
+import { type GrpcEdge, startGrpcEdge } from './grpc-server.js';
+import { findProtoDir } from './proto-files.js';
+
+const logger = pino({ level: 'silent' });
+const STREAM = 'ethusdt@kline_1m';
+const history: HistorySource = {
+  latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } })),
+  closedBetween: async () => [],
+};
+
+let hub: IngestHub;
+let edge: GrpcEdge;
+let client: InstanceType<typeof marketDataProto.MarketDataClient>;
+
+async function start(maxQueued = 10_000) {
+  hub = new IngestHub({
+    exchange: 'binance-sim',
+    streams: [
+      { stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
+      { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
+    ],
+    historyCandles: 100,
+    history,
+    logger,
+    metrics: new Registry(),
+  });
+  await hub.loadHistory();
+  hub.setConnected(true);
+  edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0, maxQueued });
+  edge.setServing(true);
+  client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+}
+
+afterEach(async () => {
+  client?.close();
+  await edge?.close(500);
+  await hub?.stop();
+});
+
+/** Collects messages until `n` arrived or the stream ends. */
+function collect<T>(
+  stream: NodeJS.ReadableStream,
+  n: number,
+): Promise<{ items: T[]; error: ServiceError | null }> {
+  return new Promise((resolve) => {
+    const items: T[] = [];
+    stream.on('data', (m: T) => {
+      items.push(m);
+      if (items.length === n) resolve({ items, error: null });
+    });
+    stream.on('error', (error: ServiceError) => resolve({ items, error }));
+    stream.on('end', () => resolve({ items, error: null }));
+  });
+}
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('gRPC MarketData', () => {
+  beforeEach(() => start());
+
+  it('replays closed candles after since_open_time_ms, then goes live with no gap or duplicate', async () => {
+    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0, closedOnly: true });
+    const got = collect<marketDataProto.Candle>(call, 4);
+    await tick();
+    await new Promise((r) => setTimeout(r, 50));
+    hub.ingestCandle(STREAM, testCandle(2, true), {}); // duplicate of history: dropped by the hub
+    hub.ingestCandle(STREAM, testCandle(3, false), {});
+    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    hub.ingestCandle(STREAM, testCandle(4, true), {});
+    const { items, error } = await got;
+    call.cancel();
+    expect(error).toBeNull();
+    expect(items.map((c) => (c.openTimeMs - T0) / 60_000)).toEqual([1, 2, 3, 4]);
+    expect(items.every((c) => c.closed && c.stream === STREAM && c.exchange === 'binance-sim')).toBe(true);
+  });
+
+  it('sends every update to each of two concurrent clients', async () => {
+    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: false });
+    const b = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: false });
+    const ga = collect<marketDataProto.Candle>(a, 20);
+    const gb = collect<marketDataProto.Candle>(b, 20);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 3; i < 13; i++) {
+      hub.ingestCandle(STREAM, testCandle(i, false), {});
+      hub.ingestCandle(STREAM, testCandle(i, true), {});
+    }
+    const [ra, rb] = await Promise.all([ga, gb]);
+    a.cancel();
+    b.cancel();
+    const key = (c: marketDataProto.Candle) => `${c.openTimeMs}:${c.closed}`;
+    expect(ra.items.map(key)).toEqual(rb.items.map(key));
+    expect(ra.items).toHaveLength(20);
+  });
+
+  it('answers bad arguments with INVALID_ARGUMENT and a clear message', async () => {
+    const bad = await collect(
+      client.streamCandles({ streams: ['btcusdt@kline_7m'], sinceOpenTimeMs: 0, closedOnly: false }),
+      1,
+    );
+    expect(bad.error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(bad.error?.details).toContain('unknown kline stream "btcusdt@kline_7m"');
+    expect(bad.error?.details).toContain(STREAM);
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000 }, (e) => resolve(e)),
+    );
+    expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(err?.details).toContain('limit');
+  });
+
+  it('serves history with GetCandles and the stream list with ListStreams', async () => {
+    const res = await new Promise<marketDataProto.GetCandlesResponse>((resolve, reject) =>
+      client.getCandles({ stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0 }, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
+    );
+    expect(res.candles.map((c) => c.openTimeMs)).toEqual([T0 + 60_000, T0 + 120_000]);
+    const list = await new Promise<marketDataProto.ListStreamsResponse>((resolve, reject) =>
+      client.listStreams({}, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    expect(list.streams.map((s) => s.stream)).toEqual([STREAM, 'ethusdt@trade']);
+  });
+
+  it('ends streams with UNAVAILABLE on shutdown', async () => {
+    const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    const got = collect(call, 1_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await edge.close(1_000);
+    const { error } = await got;
+    expect(error?.code).toBe(status.UNAVAILABLE);
+  });
+});
+
+describe('gRPC slow consumers', () => {
+  beforeEach(() => start(50));
+
+  it('cuts off a client that stops reading with RESOURCE_EXHAUSTED while a fast client gets everything', async () => {
+    // A raw HTTP/2 gRPC client with a 1 KiB stream window that never reads: the server can
+    // only send that much before backpressure reaches the subscriber queue.
+    const session = connect(`http://127.0.0.1:${edge.port}`, { settings: { initialWindowSize: 1024 } });
+    const body = marketDataProto.StreamCandlesRequest.encode({
+      streams: [],
+      sinceOpenTimeMs: 0,
+      closedOnly: true,
+    }).finish();
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+    const slow = session.request({
+      ':method': 'POST',
+      ':path': '/visualgo.v1.MarketData/StreamCandles',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    slow.end(frame);
+    const slowStatus = new Promise<string | undefined>((resolve) => {
+      slow.on('trailers', (trailers) => resolve(String(trailers['grpc-status'])));
+      slow.on('response', (headers) => {
+        if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+      });
+      slow.on('close', () => resolve(undefined));
+    });
+    slow.pause();
+    const fast = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    // Paced like a busy market (a few thousand events a second), not a tight loop.
+    const N = 2_000;
+    const fastGot = collect<marketDataProto.Candle>(fast, N);
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 3; i < 3 + N; i++) {
+      hub.ingestCandle(STREAM, testCandle(i, true), {});
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    const { items, error: fastError } = await fastGot;
+    expect(fastError).toBeNull();
+    expect(items).toHaveLength(N);
+    slow.resume();
+    slow.on('data', () => {});
+    expect(await slowStatus).toBe(String(status.RESOURCE_EXHAUSTED));
+    fast.cancel();
+    session.close();
+  });
+});
+
+describe('seed KlineService', () => {
+  beforeEach(() => start());
+
+  it('serves a client built only from the seed proto', async () => {
+    const def = loadSync(join(findProtoDir(), 'trade.proto'), {});
+    const pkg = loadPackageDefinition(def);
+    const Ctor = pkg.KlineService;
+    if (typeof Ctor !== 'function') throw new Error('KlineService missing from trade.proto');
+    const seedClient = new Ctor(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+    const streamKlines = seedClient.StreamKlines;
+    if (!streamKlines) throw new Error('StreamKlines missing from KlineService');
+    const call = streamKlines.call(seedClient, { message: 'hello' }, new Metadata());
+    const got = collect<seedProto.KlineData & { openTime: unknown }>(call, 2);
+    await new Promise((r) => setTimeout(r, 50));
+    hub.ingestCandle(STREAM, testCandle(3, false), {});
+    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    const { items } = await got;
+    call.cancel();
+    seedClient.close();
+    expect(items).toHaveLength(2);
+    expect(items[1]).toMatchObject({
+      symbol: 'ETHUSDT',
+      openPrice: 2003,
+      closePrice: 2003.5,
+      isKlineClosed: true,
+      numTrades: 5,
+    });
+    // proto-loader returns int64 as Long by default; compare its string form.
+    expect(String(items[1]?.openTime)).toBe(String(T0 + 3 * 60_000));
+  });
+});

@@ -1,0 +1,292 @@
+import { type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
+import {
+  candleToKlineData,
+  candleToProto,
+  marketDataProto,
+  seedProto,
+  tradeToProto,
+} from '@visualgo/contracts';
+import type { Candle } from '@visualgo/market';
+import type { Logger } from '@visualgo/platform';
+import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
+import type { PublishedEvent } from '../hub/published-event.js';
+import { BoundedWriter } from './bounded-writer.js';
+
+const {
+  Candle: CandleMsg,
+  Trade: TradeMsg,
+  FeedStatus: FeedStatusMsg,
+  FeedStatusKind,
+  StreamKind,
+  MarketDataService,
+} = marketDataProto;
+type StreamCandlesRequest = marketDataProto.StreamCandlesRequest;
+type StreamTradesRequest = marketDataProto.StreamTradesRequest;
+type GetCandlesRequest = marketDataProto.GetCandlesRequest;
+type GetCandlesResponse = marketDataProto.GetCandlesResponse;
+type ListStreamsResponse = marketDataProto.ListStreamsResponse;
+
+const CANDLE_BYTES = Symbol('grpc-candle');
+const TRADE_BYTES = Symbol('grpc-trade');
+const KLINE_DATA_BYTES = Symbol('grpc-seed-kline');
+const passthrough = (bytes: Buffer): Buffer => bytes;
+
+/**
+ * The generated service definitions with streaming responses taken as already-encoded bytes,
+ * so an event is encoded once for all subscribers instead of once per stream.
+ */
+export const MarketDataWire = {
+  ...MarketDataService,
+  streamCandles: { ...MarketDataService.streamCandles, responseSerialize: passthrough },
+  streamTrades: { ...MarketDataService.streamTrades, responseSerialize: passthrough },
+  streamFeedStatus: { ...MarketDataService.streamFeedStatus, responseSerialize: passthrough },
+} as const;
+export const KlineWire = {
+  ...seedProto.KlineServiceService,
+  streamKlines: { ...seedProto.KlineServiceService.streamKlines, responseSerialize: passthrough },
+} as const;
+
+export const encodeCandle = (c: Candle, stream: string): Buffer =>
+  Buffer.from(CandleMsg.encode(candleToProto(c, stream)).finish());
+
+function eventCandleBytes(e: PublishedEvent): Buffer {
+  return e.data.type === 'candle' ? encodeCandle(e.data.candle, e.stream) : Buffer.alloc(0);
+}
+
+const STATUS_KIND: Record<FeedStatusEvent['kind'], marketDataProto.FeedStatusKind> = {
+  connected: FeedStatusKind.FEED_STATUS_KIND_CONNECTED,
+  disconnected: FeedStatusKind.FEED_STATUS_KIND_DISCONNECTED,
+  'gap-detected': FeedStatusKind.FEED_STATUS_KIND_GAP_DETECTED,
+  'gap-filled': FeedStatusKind.FEED_STATUS_KIND_GAP_FILLED,
+  'gap-unfilled': FeedStatusKind.FEED_STATUS_KIND_GAP_UNFILLED,
+};
+
+export interface StreamingDeps {
+  readonly hub: MarketHubView;
+  readonly logger: Logger;
+  /** Live messages queued per subscriber before it is cut off. */
+  readonly maxQueued: number;
+  /** Every open streaming call, so shutdown can end them. */
+  readonly active: Set<BoundedWriter<Buffer>>;
+  readonly onSlowConsumer?: (method: string) => void;
+}
+
+class InvalidArgument extends Error {}
+
+function validateStreams(
+  hub: MarketHubView,
+  requested: readonly string[],
+  kind: 'kline' | 'trade',
+): string[] {
+  const served = hub.streams().filter((s) => s.kind === kind);
+  if (requested.length === 0) return served.map((s) => s.stream);
+  const known = new Set(served.map((s) => s.stream));
+  for (const stream of requested) {
+    if (!known.has(stream)) {
+      const list = served.map((s) => s.stream).join(', ');
+      throw new InvalidArgument(
+        `unknown ${kind} stream "${stream}"; this server serves: ${list || '(none)'}`,
+      );
+    }
+  }
+  return [...new Set(requested)];
+}
+
+function track(
+  deps: StreamingDeps,
+  call: ServerWritableStream<unknown, Buffer>,
+  method: string,
+): BoundedWriter<Buffer> {
+  const writer = new BoundedWriter<Buffer>(call, {
+    maxQueued: deps.maxQueued,
+    onOverflow: () => {
+      deps.logger.warn({ method, peer: call.getPeer() }, 'slow gRPC consumer cut off');
+      deps.onSlowConsumer?.(method);
+    },
+  });
+  deps.active.add(writer);
+  return writer;
+}
+
+/** Runs `subscribe` and undoes it, and the tracking, when the call ends for any reason. */
+function bindLifetime(
+  deps: StreamingDeps,
+  call: ServerWritableStream<unknown, Buffer>,
+  writer: BoundedWriter<Buffer>,
+  unsubscribe: () => void,
+): void {
+  let done = false;
+  const cleanup = () => {
+    if (done) return;
+    done = true;
+    unsubscribe();
+    deps.active.delete(writer);
+  };
+  call.on('cancelled', cleanup);
+  call.on('close', cleanup);
+  call.on('finish', cleanup);
+  call.on('error', cleanup);
+}
+
+function invalid(call: ServerWritableStream<unknown, Buffer>, err: unknown): void {
+  call.emit('error', {
+    code: status.INVALID_ARGUMENT,
+    details: err instanceof Error ? err.message : String(err),
+  });
+}
+
+export function createMarketDataHandlers(deps: StreamingDeps) {
+  const { hub } = deps;
+  return {
+    streamCandles(call: ServerWritableStream<StreamCandlesRequest, Buffer>): void {
+      let streams: string[];
+      const since = call.request.sinceOpenTimeMs;
+      try {
+        streams = validateStreams(hub, call.request.streams, 'kline');
+        if (since < 0) throw new InvalidArgument('since_open_time_ms must be >= 0');
+      } catch (err) {
+        invalid(call, err);
+        return;
+      }
+      const wanted = new Set(streams);
+      const closedOnly = call.request.closedOnly;
+      const writer = track(deps, call, 'StreamCandles');
+      // History snapshot and subscription happen in the same tick: nothing can be published
+      // in between, so the seam has no gap and no duplicate.
+      const unsubscribe = hub.subscribe((event) => {
+        if (event.data.type !== 'candle' || !wanted.has(event.stream)) return;
+        if (closedOnly && !event.data.candle.closed) return;
+        writer.push(event.memo(CANDLE_BYTES, eventCandleBytes));
+      });
+      const replay: Buffer[] = [];
+      if (since > 0) {
+        const merged = streams
+          .flatMap((s) => hub.closedSince(s, since).map((candle) => ({ s, candle })))
+          .sort((a, b) => a.candle.openTimeMs - b.candle.openTimeMs);
+        for (const { s, candle } of merged) replay.push(encodeCandle(candle, s));
+      }
+      if (!closedOnly) {
+        for (const s of streams) {
+          const open = hub.openCandle(s);
+          if (open) replay.push(encodeCandle(open, s));
+        }
+      }
+      writer.replay(replay);
+      bindLifetime(deps, call, writer, unsubscribe);
+    },
+
+    streamTrades(call: ServerWritableStream<StreamTradesRequest, Buffer>): void {
+      let streams: string[];
+      try {
+        streams = validateStreams(hub, call.request.streams, 'trade');
+      } catch (err) {
+        invalid(call, err);
+        return;
+      }
+      const wanted = new Set(streams);
+      const writer = track(deps, call, 'StreamTrades');
+      const unsubscribe = hub.subscribe((event) => {
+        if (event.data.type !== 'trade' || !wanted.has(event.stream)) return;
+        writer.push(
+          event.memo(TRADE_BYTES, (e) =>
+            e.data.type === 'trade'
+              ? Buffer.from(TradeMsg.encode(tradeToProto(e.data.trade, e.stream)).finish())
+              : Buffer.alloc(0),
+          ),
+        );
+      });
+      bindLifetime(deps, call, writer, unsubscribe);
+    },
+
+    streamFeedStatus(call: ServerWritableStream<unknown, Buffer>): void {
+      const writer = track(deps, call, 'StreamFeedStatus');
+      const encode = (e: FeedStatusEvent) =>
+        Buffer.from(
+          FeedStatusMsg.encode({
+            kind: STATUS_KIND[e.kind],
+            stream: e.stream,
+            fromOpenTimeMs: e.fromOpenTimeMs ?? 0,
+            toOpenTimeMs: e.toOpenTimeMs ?? 0,
+            detail: e.detail ?? '',
+            timeMs: e.timeMs,
+            exchange: hub.exchange,
+          }).finish(),
+        );
+      const unsubscribe = hub.onStatus((e) => writer.push(encode(e)));
+      // The current state first, so a new subscriber knows where it stands.
+      writer.replay([
+        encode({
+          kind: hub.isReady() ? 'connected' : 'disconnected',
+          stream: '',
+          timeMs: Date.now(),
+          detail: 'current state',
+        }),
+      ]);
+      bindLifetime(deps, call, writer, unsubscribe);
+    },
+
+    getCandles(
+      call: ServerUnaryCall<GetCandlesRequest, GetCandlesResponse>,
+      callback: sendUnaryData<GetCandlesResponse>,
+    ): void {
+      const { stream, startTimeMs, endTimeMs, limit } = call.request;
+      try {
+        validateStreams(hub, [stream], 'kline');
+        if (limit < 0 || limit > 1000)
+          throw new InvalidArgument('limit must be between 0 (default 500) and 1000');
+        if (startTimeMs < 0 || endTimeMs < 0)
+          throw new InvalidArgument('start_time_ms and end_time_ms must be >= 0');
+        if (startTimeMs > 0 && endTimeMs > 0 && startTimeMs > endTimeMs) {
+          throw new InvalidArgument('start_time_ms must not be after end_time_ms');
+        }
+      } catch (err) {
+        callback({
+          code: status.INVALID_ARGUMENT,
+          details: err instanceof Error ? err.message : String(err),
+        });
+        return;
+      }
+      const candles = hub.getCandles(stream, {
+        ...(startTimeMs > 0 ? { startTimeMs } : {}),
+        ...(endTimeMs > 0 ? { endTimeMs } : {}),
+        limit: limit || 500,
+      });
+      callback(null, { candles: candles.map((c) => candleToProto(c, stream)) });
+    },
+
+    listStreams(
+      _call: ServerUnaryCall<unknown, ListStreamsResponse>,
+      callback: sendUnaryData<ListStreamsResponse>,
+    ): void {
+      callback(null, {
+        streams: hub.streams().map((s) => ({
+          stream: s.stream,
+          symbol: s.symbol,
+          interval: s.interval ?? '',
+          kind: s.kind === 'kline' ? StreamKind.STREAM_KIND_KLINE : StreamKind.STREAM_KIND_TRADE,
+          exchange: hub.exchange,
+        })),
+      });
+    },
+  };
+}
+
+/** The seed's KlineService: every kline update of every stream, to every client. */
+export function createKlineHandlers(deps: StreamingDeps) {
+  return {
+    streamKlines(call: ServerWritableStream<seedProto.TradeRequest, Buffer>): void {
+      const writer = track(deps, call, 'StreamKlines');
+      const unsubscribe = deps.hub.subscribe((event) => {
+        if (event.data.type !== 'candle') return;
+        writer.push(
+          event.memo(KLINE_DATA_BYTES, (e) =>
+            e.data.type === 'candle'
+              ? Buffer.from(seedProto.KlineData.encode(candleToKlineData(e.data.candle)).finish())
+              : Buffer.alloc(0),
+          ),
+        );
+      });
+      bindLifetime(deps, call, writer, unsubscribe);
+    },
+  };
+}

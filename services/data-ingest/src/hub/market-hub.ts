@@ -1,0 +1,52 @@
+import type { Candle } from '@visualgo/market';
+import type { PublishedEvent } from './published-event.js';
+
+export type FeedStatusKind = 'connected' | 'disconnected' | 'gap-detected' | 'gap-filled' | 'gap-unfilled';
+
+export interface FeedStatusEvent {
+  readonly kind: FeedStatusKind;
+  /** Empty when it concerns the whole upstream connection. */
+  readonly stream: string;
+  readonly fromOpenTimeMs?: number;
+  readonly toOpenTimeMs?: number;
+  readonly detail?: string;
+  readonly timeMs: number;
+}
+
+export interface StreamDescriptor {
+  readonly stream: string;
+  readonly kind: 'kline' | 'trade';
+  readonly symbol: string;
+  /** Kline streams only. */
+  readonly interval?: string;
+}
+
+export interface CandleQuery {
+  readonly startTimeMs?: number;
+  readonly endTimeMs?: number;
+  /** Default 500, max 1000. */
+  readonly limit?: number;
+}
+
+/**
+ * What the edges (gRPC, WebSocket, HTTP) see of ingestion. Closed candles are published
+ * exactly once per stream and in open-time order; open-candle updates are published live.
+ * Listeners are called synchronously and must not block: each edge queues per subscriber.
+ */
+export interface MarketHubView {
+  readonly exchange: 'binance' | 'binance-sim';
+  /** Every stream this service ingests. */
+  streams(): readonly StreamDescriptor[];
+  hasStream(stream: string): boolean;
+  /** Subscribe to all published events; returns an unsubscribe function. */
+  subscribe(listener: (event: PublishedEvent) => void): () => void;
+  onStatus(listener: (event: FeedStatusEvent) => void): () => void;
+  /** Closed candles from history, oldest first, within the bounds (open time, inclusive). */
+  getCandles(stream: string, query: CandleQuery): readonly Candle[];
+  /** Closed candles with open time strictly after `sinceOpenTimeMs`, oldest first. */
+  closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[];
+  /** The current open candle of a stream, if any. */
+  openCandle(stream: string): Candle | undefined;
+  /** True once upstream is connected and the initial history is loaded. */
+  isReady(): boolean;
+}
