@@ -1,0 +1,115 @@
+import type { BinanceKlineRow, BinanceRestError } from '@visualgo/contracts';
+import { type Candle, isInterval, klineStreamName } from '@visualgo/market';
+import { HttpError, type RouteHandler, sendJson } from '@visualgo/platform';
+import type { MarketHubView } from '../hub/market-hub.js';
+
+const DEFAULT_LIMIT = 500;
+const MAX_LIMIT = 1000;
+const DIGITS = /^[0-9]{1,20}$/;
+const SYMBOL = /^[A-Z0-9\-_.]{1,20}$/;
+
+/**
+ * Prices and quantities as Binance spot sends them for the pairs we serve: fixed 8 decimals
+ * ("1983.55000000"). Our candles hold doubles, so this is the faithful rendering of values that
+ * arrived with at most 8 decimals.
+ */
+export function formatDecimal(value: number): string {
+  return value.toFixed(8);
+}
+
+/** One `GET /api/v3/klines` row: Binance's 12 fields, decimals as strings, the last one unused ("0"). */
+export function candleToKlineRow(c: Candle): BinanceKlineRow {
+  return [
+    c.openTimeMs,
+    formatDecimal(c.open),
+    formatDecimal(c.high),
+    formatDecimal(c.low),
+    formatDecimal(c.close),
+    formatDecimal(c.volume),
+    c.closeTimeMs,
+    formatDecimal(c.quoteVolume),
+    c.trades,
+    formatDecimal(c.takerBuyVolume),
+    formatDecimal(c.takerBuyQuoteVolume),
+    '0',
+  ];
+}
+
+function binanceError(code: number, msg: string): HttpError {
+  const body: BinanceRestError = { code, msg };
+  return new HttpError(400, msg, body);
+}
+
+function mandatory(url: URL, name: string): string {
+  const value = url.searchParams.get(name);
+  if (value === null || value === '') {
+    throw binanceError(-1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+  }
+  return value;
+}
+
+function optionalInteger(url: URL, name: string): number | undefined {
+  const value = url.searchParams.get(name);
+  if (value === null || value === '') return undefined;
+  if (!DIGITS.test(value)) {
+    throw binanceError(
+      -1100,
+      `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,20}$'.`,
+    );
+  }
+  return Number(value);
+}
+
+/**
+ * `GET /api/v3/klines?symbol=&interval=&startTime=&endTime=&limit=` from the hub's history, as
+ * Binance answers it: oldest first, the first `limit` from `startTime` or else the last `limit`
+ * up to `endTime`, with the still-open candle as the last row when it is in range. `limit`
+ * defaults to 500 and is capped at 1000 like Binance; errors are Binance's `{"code","msg"}` with 400.
+ */
+export function klinesRoute(hub: MarketHubView): RouteHandler {
+  return (_req, url, res) => {
+    const symbol = mandatory(url, 'symbol').toUpperCase();
+    if (!SYMBOL.test(symbol)) {
+      throw binanceError(
+        -1100,
+        "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+      );
+    }
+    const interval = mandatory(url, 'interval');
+    const startTimeMs = optionalInteger(url, 'startTime');
+    const endTimeMs = optionalInteger(url, 'endTime');
+    const requestedLimit = optionalInteger(url, 'limit');
+    const served = hub.streams().filter((d) => d.kind === 'kline' && d.symbol === symbol);
+    if (served.length === 0) throw binanceError(-1121, 'Invalid symbol.');
+    if (!isInterval(interval)) throw binanceError(-1120, 'Invalid interval.');
+    const stream = klineStreamName(symbol, interval);
+    if (!hub.hasStream(stream)) {
+      const intervals = served.map((d) => d.interval).join(', ');
+      throw binanceError(-1120, `Invalid interval. This service serves ${symbol} klines for: ${intervals}.`);
+    }
+    if (requestedLimit !== undefined && requestedLimit < 1) {
+      throw binanceError(-1130, "Data sent for parameter 'limit' is not valid.");
+    }
+    if (startTimeMs !== undefined && endTimeMs !== undefined && startTimeMs > endTimeMs) {
+      throw binanceError(-1023, 'Start time is greater than end time.');
+    }
+    const limit = Math.min(requestedLimit ?? DEFAULT_LIMIT, MAX_LIMIT);
+    const candles: Candle[] = [...hub.getCandles(stream, { startTimeMs, endTimeMs, limit })];
+    const open = hub.openCandle(stream);
+    const lastClosed = candles.at(-1);
+    if (
+      open &&
+      !open.closed &&
+      (lastClosed === undefined || open.openTimeMs > lastClosed.openTimeMs) &&
+      (startTimeMs === undefined || open.openTimeMs >= startTimeMs) &&
+      (endTimeMs === undefined || open.openTimeMs <= endTimeMs)
+    ) {
+      candles.push(open);
+    }
+    // Anchored at the start the open candle only fits below the limit; anchored at the end it pushes out the oldest.
+    const rows = (startTimeMs === undefined ? candles.slice(-limit) : candles.slice(0, limit)).map(
+      candleToKlineRow,
+    );
+    sendJson(res, 200, rows);
+  };
+}

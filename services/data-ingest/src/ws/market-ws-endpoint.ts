@@ -1,0 +1,301 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { formatStreamName, parseStreamName } from '@visualgo/market';
+import {
+  createWsFanoutMetrics,
+  type Logger,
+  type WsConnection,
+  WsFanout,
+  type WsFanoutOptions,
+  type WsUpgradeDecision,
+} from '@visualgo/platform';
+import { Counter, type Registry } from 'prom-client';
+import type { MarketHubView } from '../hub/market-hub.js';
+import type { PublishedEvent } from '../hub/published-event.js';
+import { errorReply, type MethodRequest, parseMethodRequest, resultReply } from './binance-method.js';
+import { SubscriberIndex } from './subscriber-index.js';
+
+/** Per-connection state. */
+export interface MarketSession {
+  /** Wrap payloads as `{"stream","data"}` (Binance's `combined` property). */
+  combined: boolean;
+  /** Seed-compatible bare `/ws`: every stream, including ones added later, until the first (UN)SUBSCRIBE. */
+  firehose: boolean;
+  readonly streams: Set<string>;
+}
+
+export type MarketWsOptions = Pick<
+  WsFanoutOptions<MarketSession>,
+  | 'maxBufferedBytes'
+  | 'maxQueuedMessages'
+  | 'maxPayloadBytes'
+  | 'heartbeatIntervalMs'
+  | 'inboundRateLimit'
+  | 'allowedOrigins'
+  | 'slowConsumerCloseGraceMs'
+> & {
+  /** As on Binance; default 1024. */
+  readonly maxStreamsPerConnection?: number;
+};
+
+export interface MarketWsEndpointOptions {
+  readonly hub: MarketHubView;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+  readonly ws?: MarketWsOptions;
+}
+
+type Client = WsConnection<MarketSession>;
+type StreamCheck =
+  | { readonly ok: true; readonly streams: readonly string[] }
+  | { readonly ok: false; readonly msg: string };
+
+/**
+ * The Binance-compatible WebSocket endpoints:
+ * - `/ws`: seed-compatible, every event of every stream, raw Binance payloads;
+ * - `/ws/<stream>[/<stream>...]`: raw payloads of those streams;
+ * - `/stream?streams=a/b`: `{"stream","data"}` frames;
+ * and on every connection the `SUBSCRIBE`/`UNSUBSCRIBE`/`LIST_SUBSCRIPTIONS`/`SET_PROPERTY`/
+ * `GET_PROPERTY` methods. Each event is serialised once (cached on the `PublishedEvent`) and
+ * encoded once per wire form, then handed to its subscribers only.
+ */
+export class MarketWsEndpoint {
+  private readonly hub: MarketHubView;
+  private readonly fanout: WsFanout<MarketSession>;
+  private readonly raw = new SubscriberIndex<Client>();
+  private readonly combined = new SubscriberIndex<Client>();
+  private readonly firehoseRaw = new Set<Client>();
+  private readonly firehoseCombined = new Set<Client>();
+  private readonly maxStreams: number;
+  private readonly streamMessagesOut: Counter<'stream'>;
+  private readonly streamCounters = new Map<string, { inc(n: number): void }>();
+  private readonly unsubscribeHub: () => void;
+
+  constructor(options: MarketWsEndpointOptions) {
+    this.hub = options.hub;
+    const { maxStreamsPerConnection, ...fanoutOptions } = options.ws ?? {};
+    this.maxStreams = maxStreamsPerConnection ?? 1024;
+    this.streamMessagesOut = new Counter({
+      name: 'ingest_ws_stream_messages_out_total',
+      help: 'WebSocket messages queued to clients, by stream.',
+      labelNames: ['stream'],
+      registers: [options.metrics],
+    });
+    this.fanout = new WsFanout<MarketSession>({
+      ...fanoutOptions,
+      logger: options.logger,
+      metrics: createWsFanoutMetrics(options.metrics, 'ingest_ws'),
+      onOpen: (client) => this.index(client, client.state.streams, true),
+      onMessage: (client, text) => this.onMessage(client, text),
+      onClose: (client) => this.index(client, client.state.streams, false),
+    });
+    this.unsubscribeHub = this.hub.subscribe((event) => this.publish(event));
+  }
+
+  get clientCount(): number {
+    return this.fanout.size;
+  }
+
+  /** Handles `/ws`, `/ws/...` and `/stream`; returns false for other paths, which the caller answers. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
+    const path = url.pathname;
+    let decide: (() => WsUpgradeDecision<MarketSession>) | undefined;
+    if (path === '/ws' || path === '/ws/') {
+      decide = () => accept({ combined: false, firehose: true, streams: new Set() });
+    } else if (path.startsWith('/ws/')) {
+      decide = () => this.decide(path.slice('/ws/'.length), false);
+    } else if (path === '/stream' || path === '/stream/') {
+      decide = () => this.decide(url.searchParams.get('streams') ?? '', true);
+    }
+    if (!decide) return false;
+    this.fanout.handleUpgrade(req, socket, head, decide);
+    return true;
+  }
+
+  /** Sends 1001 to every client and stops publishing; bounded by `timeoutMs`. */
+  async close(timeoutMs = 2_000): Promise<void> {
+    this.unsubscribeHub();
+    await this.fanout.closeAll(1001, 'server shutting down', timeoutMs);
+  }
+
+  private decide(list: string, combined: boolean): WsUpgradeDecision<MarketSession> {
+    let names: string[];
+    try {
+      names = list
+        .split('/')
+        .filter((s) => s !== '')
+        .map(decodeURIComponent);
+    } catch {
+      names = [list];
+    }
+    const check = this.checkStreams(names);
+    if (!check.ok) {
+      // Refusing the handshake makes a misspelt stream fail loudly at connect time.
+      return {
+        accept: false,
+        status: 400,
+        body: errorReply({ code: 2, msg: check.msg, id: null }),
+        contentType: JSON_TYPE,
+      };
+    }
+    if (check.streams.length > this.maxStreams) {
+      return {
+        accept: false,
+        status: 400,
+        body: errorReply({ code: 2, msg: this.tooManyMsg(), id: null }),
+        contentType: JSON_TYPE,
+      };
+    }
+    return accept({ combined, firehose: false, streams: new Set(check.streams) });
+  }
+
+  private checkStreams(names: readonly string[]): StreamCheck {
+    const streams: string[] = [];
+    for (const name of names) {
+      const stream = canonicalStream(name);
+      if (stream === null) return { ok: false, msg: `Invalid request: invalid stream '${name}'` };
+      if (!this.hub.hasStream(stream)) {
+        return {
+          ok: false,
+          msg: `Invalid request: unknown stream '${stream}', not ingested by this service`,
+        };
+      }
+      streams.push(stream);
+    }
+    return { ok: true, streams };
+  }
+
+  private tooManyMsg(): string {
+    return `Invalid request: too many streams, at most ${this.maxStreams} per connection`;
+  }
+
+  private publish(event: PublishedEvent): void {
+    const raw = this.raw.get(event.stream);
+    const combined = this.combined.get(event.stream);
+    let sent = 0;
+    if ((raw?.size ?? 0) + this.firehoseRaw.size > 0) {
+      const frame = Buffer.from(event.binanceJson);
+      if (raw) sent += this.fanout.broadcast(raw, frame);
+      sent += this.fanout.broadcast(this.firehoseRaw, frame);
+    }
+    if ((combined?.size ?? 0) + this.firehoseCombined.size > 0) {
+      const frame = Buffer.from(event.combinedJson);
+      if (combined) sent += this.fanout.broadcast(combined, frame);
+      sent += this.fanout.broadcast(this.firehoseCombined, frame);
+    }
+    if (sent > 0) this.streamCounter(event.stream).inc(sent);
+  }
+
+  private streamCounter(stream: string): { inc(n: number): void } {
+    let counter = this.streamCounters.get(stream);
+    if (!counter) {
+      counter = this.streamMessagesOut.labels(stream);
+      this.streamCounters.set(stream, counter);
+    }
+    return counter;
+  }
+
+  /** Adds a client's streams (or its firehose membership) to the indexes, or removes them. */
+  private index(client: Client, streams: Iterable<string>, add: boolean): void {
+    const session = client.state;
+    if (session.firehose) {
+      const set = session.combined ? this.firehoseCombined : this.firehoseRaw;
+      if (add) set.add(client);
+      else set.delete(client);
+      return;
+    }
+    const index = session.combined ? this.combined : this.raw;
+    for (const stream of streams) {
+      if (add) index.add(stream, client);
+      else index.delete(stream, client);
+    }
+  }
+
+  private onMessage(client: Client, text: string): void {
+    const parsed = parseMethodRequest(text);
+    if (!parsed.ok) {
+      this.fanout.send(client, errorReply(parsed.error));
+      return;
+    }
+    this.fanout.send(client, this.execute(client, parsed.request));
+  }
+
+  private execute(client: Client, request: MethodRequest): string {
+    const session = client.state;
+    switch (request.method) {
+      case 'SUBSCRIBE': {
+        const check = this.checkStreams(request.streams);
+        if (!check.ok) return errorReply({ code: 2, msg: check.msg, id: request.id });
+        // A Binance client on bare `/ws` subscribes first; from then on it gets exactly what it asked for.
+        const base = session.firehose ? [] : [...session.streams];
+        if (new Set([...base, ...check.streams]).size > this.maxStreams) {
+          return errorReply({ code: 2, msg: this.tooManyMsg(), id: request.id });
+        }
+        this.leaveFirehose(client, []);
+        const added = check.streams.filter((s) => !session.streams.has(s));
+        for (const s of added) session.streams.add(s);
+        this.index(client, added, true);
+        return resultReply(null, request.id);
+      }
+      case 'UNSUBSCRIBE': {
+        const streams: string[] = [];
+        for (const name of request.streams) {
+          const stream = canonicalStream(name);
+          if (stream === null)
+            return errorReply({ code: 2, msg: `Invalid request: invalid stream '${name}'`, id: request.id });
+          streams.push(stream);
+        }
+        this.leaveFirehose(
+          client,
+          this.hub.streams().map((d) => d.stream),
+        );
+        const removed = streams.filter((s) => session.streams.delete(s));
+        this.index(client, removed, false);
+        return resultReply(null, request.id);
+      }
+      case 'LIST_SUBSCRIPTIONS':
+        return resultReply(this.subscriptions(session), request.id);
+      case 'SET_PROPERTY':
+        this.setCombined(client, request.value);
+        return resultReply(null, request.id);
+      case 'GET_PROPERTY':
+        return resultReply(session.combined, request.id);
+    }
+  }
+
+  private subscriptions(session: MarketSession): readonly string[] {
+    return session.firehose ? this.hub.streams().map((d) => d.stream) : [...session.streams];
+  }
+
+  /** Turns a firehose client into one subscribed to `streams` explicitly; no-op otherwise. */
+  private leaveFirehose(client: Client, streams: readonly string[]): void {
+    const session = client.state;
+    if (!session.firehose) return;
+    this.index(client, [], false);
+    session.firehose = false;
+    for (const s of streams) session.streams.add(s);
+    this.index(client, session.streams, true);
+  }
+
+  private setCombined(client: Client, combined: boolean): void {
+    const session = client.state;
+    if (session.combined === combined) return;
+    this.index(client, session.streams, false);
+    session.combined = combined;
+    this.index(client, session.streams, true);
+  }
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function accept(state: MarketSession): WsUpgradeDecision<MarketSession> {
+  return { accept: true, state };
+}
+
+/** Binance stream names have a lower-case symbol; accept any case there and return the canonical name. */
+export function canonicalStream(name: string): string | null {
+  const at = name.indexOf('@');
+  if (at <= 0) return null;
+  const id = parseStreamName(name.slice(0, at).toLowerCase() + name.slice(at));
+  return id ? formatStreamName(id) : null;
+}
