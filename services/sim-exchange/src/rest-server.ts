@@ -1,0 +1,346 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Interval, intervalOpenTimeMs, isInterval } from '@visualgo/market';
+import { klineRow } from './binance-format.js';
+import type { CandleHistory } from './candle-history.js';
+import type { RestFaultSpec, RestFaults } from './faults.js';
+import { stepString } from './fixed-point.js';
+import type { RequestWeight } from './request-weight.js';
+import { type SimLogger, silentLogger } from './sim-logger.js';
+
+/** Request weights of the endpoints we serve, as Binance assigns them. */
+export const ENDPOINT_WEIGHT = {
+  '/api/v3/ping': 1,
+  '/api/v3/time': 1,
+  '/api/v3/exchangeInfo': 20,
+  '/api/v3/klines': 2,
+} as const;
+
+type Endpoint = keyof typeof ENDPOINT_WEIGHT;
+
+function isEndpoint(path: string): path is Endpoint {
+  return Object.hasOwn(ENDPOINT_WEIGHT, path);
+}
+
+export const KLINES_DEFAULT_LIMIT = 500;
+export const KLINES_MAX_LIMIT = 1000;
+
+export interface RestApiDeps {
+  /** Simulated symbols (upper case) and their candles. */
+  readonly universe: ReadonlyMap<string, CandleHistory>;
+  readonly marketNowMs: () => number;
+  readonly weights: RequestWeight;
+  readonly faults: RestFaults;
+  readonly logger?: SimLogger;
+}
+
+class RestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const mandatory = (name: string) =>
+  new RestError(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+
+/** Binance Spot public REST: ping, time, exchangeInfo, klines, with request weight and faults. */
+export class RestApi {
+  private readonly held = new Set<ServerResponse>();
+  private readonly log: SimLogger;
+
+  constructor(private readonly deps: RestApiDeps) {
+    this.log = (deps.logger ?? silentLogger).child({ component: 'rest' });
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    const path = url.pathname;
+    const fault = this.deps.faults.take(path);
+    if (fault) {
+      this.applyFault(fault, req, res);
+      return;
+    }
+    if (!isEndpoint(path)) {
+      sendJson(res, 404, { code: -1, msg: `No endpoint ${path} on the simulated exchange.` }, {});
+      return;
+    }
+    if (req.method !== 'GET') {
+      sendJson(res, 405, { code: -1, msg: `Method ${req.method ?? ''} not allowed.` }, {});
+      return;
+    }
+    const ip = req.socket.remoteAddress ?? '';
+    const decision = this.deps.weights.charge(ip, ENDPOINT_WEIGHT[path]);
+    const headers = {
+      'X-MBX-USED-WEIGHT-1M': String(decision.used),
+      'X-MBX-USED-WEIGHT': String(decision.used),
+    };
+    if (decision.kind === 'limited') {
+      sendJson(
+        res,
+        429,
+        {
+          code: -1003,
+          msg: `Too much request weight used; current limit is ${this.deps.weights.limitPerMinute} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.`,
+        },
+        { ...headers, 'Retry-After': String(decision.retryAfterSec) },
+      );
+      return;
+    }
+    if (decision.kind === 'banned') {
+      sendJson(
+        res,
+        418,
+        {
+          code: -1003,
+          msg: `Way too much request weight used; IP banned until ${decision.untilMs}. Please use WebSocket Streams for live updates to avoid bans.`,
+        },
+        { ...headers, 'Retry-After': String(decision.retryAfterSec) },
+      );
+      return;
+    }
+    try {
+      sendJson(res, 200, this.route(path, url.searchParams), headers);
+    } catch (err) {
+      if (err instanceof RestError) {
+        sendJson(res, err.status, { code: err.code, msg: err.message }, headers);
+        return;
+      }
+      this.log.error({ err, path }, 'REST handler failed');
+      sendJson(
+        res,
+        500,
+        { code: -1000, msg: 'An unknown error occurred while processing the request.' },
+        headers,
+      );
+    }
+  }
+
+  /** Ends requests held open by a `timeout` fault. */
+  close(): void {
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+  }
+
+  private route(path: Endpoint, params: URLSearchParams): unknown {
+    switch (path) {
+      case '/api/v3/ping':
+        return {};
+      case '/api/v3/time':
+        return { serverTime: this.deps.marketNowMs() };
+      case '/api/v3/exchangeInfo':
+        return this.exchangeInfo(params);
+      case '/api/v3/klines':
+        return this.klines(params);
+    }
+  }
+
+  private exchangeInfo(params: URLSearchParams): unknown {
+    let symbols = [...this.deps.universe.keys()];
+    const one = params.get('symbol');
+    const many = params.get('symbols');
+    if (one !== null) symbols = [one];
+    else if (many !== null) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(many);
+      } catch {
+        throw new RestError(
+          400,
+          -1100,
+          'Illegal characters found in parameter \'symbols\'; legal range is \'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$\'.',
+        );
+      }
+      if (!Array.isArray(parsed) || !parsed.every((s): s is string => typeof s === 'string')) {
+        throw new RestError(400, -1100, "Illegal characters found in parameter 'symbols'.");
+      }
+      symbols = parsed;
+    }
+    const entries = symbols.map((s) => {
+      const history = this.deps.universe.get(s);
+      if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
+      const spec = history.market.spec;
+      return {
+        symbol: spec.symbol,
+        status: 'TRADING',
+        baseAsset: spec.baseAsset,
+        baseAssetPrecision: 8,
+        quoteAsset: spec.quoteAsset,
+        quotePrecision: 8,
+        quoteAssetPrecision: 8,
+        baseCommissionPrecision: 8,
+        quoteCommissionPrecision: 8,
+        orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT_LIMIT'],
+        icebergAllowed: true,
+        ocoAllowed: true,
+        otoAllowed: true,
+        quoteOrderQtyMarketAllowed: true,
+        allowTrailingStop: true,
+        cancelReplaceAllowed: true,
+        isSpotTradingAllowed: true,
+        isMarginTradingAllowed: false,
+        filters: [
+          {
+            filterType: 'PRICE_FILTER',
+            minPrice: stepString(spec.tickDecimals),
+            maxPrice: '1000000.00000000',
+            tickSize: stepString(spec.tickDecimals),
+          },
+          {
+            filterType: 'LOT_SIZE',
+            minQty: stepString(spec.lotDecimals),
+            maxQty: '9000.00000000',
+            stepSize: stepString(spec.lotDecimals),
+          },
+        ],
+        permissions: [],
+        permissionSets: [['SPOT']],
+        defaultSelfTradePreventionMode: 'EXPIRE_MAKER',
+        allowedSelfTradePreventionModes: ['EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH'],
+      };
+    });
+    return {
+      timezone: 'UTC',
+      serverTime: this.deps.marketNowMs(),
+      rateLimits: [
+        {
+          rateLimitType: 'REQUEST_WEIGHT',
+          interval: 'MINUTE',
+          intervalNum: 1,
+          limit: this.deps.weights.limitPerMinute,
+        },
+        { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+        { rateLimitType: 'ORDERS', interval: 'DAY', intervalNum: 1, limit: 200000 },
+        { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
+      ],
+      exchangeFilters: [],
+      symbols: entries,
+    };
+  }
+
+  private klines(params: URLSearchParams): unknown {
+    const symbol = params.get('symbol');
+    if (!symbol) throw mandatory('symbol');
+    if (!/^[A-Z0-9-_.]{1,20}$/.test(symbol)) {
+      throw new RestError(
+        400,
+        -1100,
+        "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+      );
+    }
+    const intervalText = params.get('interval');
+    if (!intervalText) throw mandatory('interval');
+    if (!isInterval(intervalText)) throw new RestError(400, -1120, 'Invalid interval.');
+    const interval: Interval = intervalText;
+    const startTime = integerParam(params, 'startTime');
+    const endTime = integerParam(params, 'endTime');
+    const limitParam = integerParam(params, 'limit');
+    const history = this.deps.universe.get(symbol);
+    if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
+    if (startTime !== null && endTime !== null && startTime > endTime) {
+      throw new RestError(400, -1023, 'Start time is greater than end time.');
+    }
+    const limit = Math.min(KLINES_MAX_LIMIT, Math.max(1, limitParam ?? KLINES_DEFAULT_LIMIT));
+    const now = this.deps.marketNowMs();
+    let fromOpen: number;
+    const toOpen = endTime ?? now;
+    if (startTime !== null) {
+      fromOpen = startTime;
+    } else {
+      // The `limit` most recent candles opening at or before endTime (or now).
+      fromOpen = intervalOpenTimeMs(interval, Math.min(toOpen, now));
+      for (let i = 1; i < limit; i++) fromOpen = intervalOpenTimeMs(interval, fromOpen - 1);
+    }
+    return history
+      .candles(interval, fromOpen, toOpen, now, limit)
+      .map((c) => klineRow(history.market.spec, c));
+  }
+
+  private applyFault(fault: RestFaultSpec, req: IncomingMessage, res: ServerResponse): void {
+    this.log.debug({ mode: fault.mode, path: req.url }, 'injecting a REST fault');
+    const retryAfter = String(fault.retryAfterSec ?? 1);
+    const ip = req.socket.remoteAddress ?? '';
+    const used = String(this.deps.weights.used(ip));
+    const weightHeaders = { 'X-MBX-USED-WEIGHT-1M': used, 'X-MBX-USED-WEIGHT': used };
+    switch (fault.mode) {
+      case '429':
+        sendJson(
+          res,
+          429,
+          {
+            code: -1003,
+            msg: 'Too much request weight used; current limit is exceeded. Please use WebSocket Streams for live updates to avoid polling the API.',
+          },
+          { ...weightHeaders, 'Retry-After': retryAfter },
+        );
+        return;
+      case '418':
+        sendJson(
+          res,
+          418,
+          {
+            code: -1003,
+            msg: `Way too much request weight used; IP banned until ${Date.now() + Number(retryAfter) * 1000}. Please use WebSocket Streams for live updates to avoid bans.`,
+          },
+          { ...weightHeaders, 'Retry-After': retryAfter },
+        );
+        return;
+      case '500':
+        sendJson(
+          res,
+          500,
+          { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' },
+          weightHeaders,
+        );
+        return;
+      case '503':
+        sendJson(
+          res,
+          503,
+          {
+            code: -1008,
+            msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.',
+          },
+          weightHeaders,
+        );
+        return;
+      case 'timeout':
+        this.held.add(res);
+        res.on('close', () => this.held.delete(res));
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+    }
+  }
+}
+
+function integerParam(params: URLSearchParams, name: string): number | null {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return null;
+  if (!/^[0-9]{1,20}$/.test(raw)) {
+    throw new RestError(
+      400,
+      -1100,
+      `Illegal characters found in parameter '${name}'; legal range is '^[0-9]{1,20}$'.`,
+    );
+  }
+  return Number(raw);
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string>,
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json;charset=UTF-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

@@ -1,0 +1,344 @@
+import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CandleHistory } from './candle-history.js';
+import { ControlApi } from './control-api.js';
+import {
+  type MalformedKind,
+  malformedFrame,
+  type RefuseMode,
+  type RestFaultSpec,
+  RestFaults,
+} from './faults.js';
+import { GroundTruth } from './ground-truth.js';
+import { MarketFeed } from './market-feed.js';
+import { BLOCK_MS, MarketModel } from './market-model.js';
+import { RequestWeight } from './request-weight.js';
+import { RestApi } from './rest-server.js';
+import { ManualClock, ScaledClock, type SimClock } from './sim-clock.js';
+import { type SimLogger, silentLogger } from './sim-logger.js';
+import {
+  type CloseReason,
+  type ConnectionFilter,
+  type ConnectionInfo,
+  rejectUpgrade,
+  StreamServer,
+  type StreamServerEvents,
+} from './ws-server.js';
+
+const DAY_MS = 86_400_000;
+
+export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBBTC'] as const;
+
+export interface SimExchangeOptions {
+  /** Default 127.0.0.1. The control API answers loopback peers only, whatever the host. */
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  /** Default `visualgo`. */
+  readonly seed?: string;
+  /** Market time at start; default now, floored to the minute. */
+  readonly startMs?: number;
+  /** Market ms per wall ms (scaled clock). Default 1. */
+  readonly speed?: number;
+  /** `manual`: market time moves only through `advance()`. Default `scaled`. */
+  readonly clock?: 'scaled' | 'manual';
+  /** Simulated symbols (any case). Default BTCUSDT, ETHUSDT, BNBBTC. */
+  readonly symbols?: readonly string[];
+  /** Days of market before the start day, served by REST klines. Default 7. */
+  readonly historyDays?: number;
+  readonly pingIntervalMs?: number;
+  readonly pongTimeoutMs?: number;
+  readonly maxConnectionMs?: number;
+  readonly maxStreamsPerConnection?: number;
+  readonly maxMessagesPerSecond?: number;
+  readonly maxBufferedBytes?: number;
+  /** REST request weight per IP per minute. Default 6000. */
+  readonly restWeightLimit?: number;
+  /** 429s in one window before the IP is banned with 418. Default 5. */
+  readonly restBanAfterRejections?: number;
+  readonly restBanMs?: number;
+  /** Wall ms between market pumps with a scaled clock. Default 20. */
+  readonly pumpIntervalMs?: number;
+  /** Wall clock for liveness, rate limits and fault durations (tests may inject one). */
+  readonly wallNowMs?: () => number;
+  readonly logger?: SimLogger;
+}
+
+export interface DropOptions extends ConnectionFilter {
+  /** Send a close frame (default true) or cut the TCP connection without one. */
+  readonly closeFrame?: boolean;
+  readonly code?: number;
+  readonly reason?: string;
+}
+
+export interface StallOptions extends ConnectionFilter {
+  /** Default: until unstalled or dropped. */
+  readonly durationMs?: number;
+}
+
+export interface ShutdownOptions extends ConnectionFilter {
+  /** Wall ms between the `serverShutdown` event and the close; null keeps the connection. Default 1000. */
+  readonly closeAfterMs?: number | null;
+}
+
+export interface RefuseOptions {
+  /** Default: until `acceptConnections()`. */
+  readonly durationMs?: number;
+  /** `http-503` answers upgrades with 503, `reset` cuts them, `unlisten` closes the port (ECONNREFUSED). */
+  readonly mode?: RefuseMode;
+}
+
+export interface SimStatus {
+  readonly seed: string;
+  readonly marketTimeMs: number;
+  readonly startMs: number;
+  readonly originMs: number;
+  readonly clock: 'scaled' | 'manual';
+  readonly speed: number;
+  readonly paused: boolean;
+  readonly symbols: readonly string[];
+  readonly connections: number;
+  readonly refusing: RefuseMode | null;
+  readonly restFaults: readonly RestFaultSpec[];
+}
+
+/** The running simulated exchange: URLs, fault hooks, ground truth, and `close()`. */
+export interface SimExchange {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port`: REST base URL (`/api/v3/...`). */
+  readonly httpUrl: string;
+  /** `ws://host:port`: stream base URL (`/ws/<stream>`, `/stream?streams=`). */
+  readonly wsUrl: string;
+  /** `http://host:port/sim`: the control API. */
+  readonly controlUrl: string;
+  readonly seed: string;
+  readonly startMs: number;
+  /** First instant with market data. */
+  readonly originMs: number;
+  readonly symbols: readonly string[];
+  readonly truth: GroundTruth;
+  marketNowMs(): number;
+  status(): SimStatus;
+  /** Manual clock only: moves market time forward and emits everything due, synchronously. */
+  advance(ms: number): void;
+  pauseMarket(): void;
+  resumeMarket(): void;
+  connections(filter?: ConnectionFilter): ConnectionInfo[];
+  /** Resolves once at least `count` stream connections are open. */
+  waitForConnections(count: number, timeoutMs?: number): Promise<ConnectionInfo[]>;
+  dropConnections(options?: DropOptions): number;
+  stallConnections(options?: StallOptions): number;
+  unstallConnections(filter?: ConnectionFilter): number;
+  sendMalformed(kind: MalformedKind, filter?: ConnectionFilter): number;
+  serverShutdown(options?: ShutdownOptions): number;
+  refuseConnections(options?: RefuseOptions): Promise<void>;
+  acceptConnections(): Promise<void>;
+  injectRestFault(fault: RestFaultSpec): void;
+  clearRestFaults(): void;
+  resetRequestWeight(): void;
+  on<K extends keyof StreamServerEvents>(event: K, listener: StreamServerEvents[K]): void;
+  close(): Promise<void>;
+}
+
+export type { CloseReason, ConnectionFilter, ConnectionInfo };
+
+export class ClockModeError extends Error {
+  override readonly name = 'ClockModeError';
+}
+
+function defaultStartMs(): number {
+  const now = Date.now();
+  return now - (now % 60_000);
+}
+
+/** Starts the simulated exchange and resolves once it listens. */
+export async function startSimExchange(options: SimExchangeOptions = {}): Promise<SimExchange> {
+  const log = (options.logger ?? silentLogger).child({ component: 'sim-exchange' });
+  const seed = options.seed ?? 'visualgo';
+  const startMs = options.startMs ?? defaultStartMs();
+  const historyDays = options.historyDays ?? 7;
+  const originMs = startMs - (startMs % DAY_MS) - historyDays * DAY_MS;
+  const wallNowMs = options.wallNowMs ?? Date.now;
+  const speed = options.speed ?? 1;
+  const clock: SimClock =
+    options.clock === 'manual' ? new ManualClock(startMs) : new ScaledClock(startMs, speed);
+  const model = new MarketModel({ seed, originMs });
+  const symbols = [...new Set((options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toUpperCase()))];
+  const universe = new Map<string, CandleHistory>(
+    symbols.map((s) => [s, new CandleHistory(model.symbol(s))]),
+  );
+  const feed = new MarketFeed((symbol) => universe.get(symbol) ?? null, startMs);
+  const streams = new StreamServer({
+    pingIntervalMs: options.pingIntervalMs ?? 20_000,
+    pongTimeoutMs: options.pongTimeoutMs ?? 60_000,
+    maxConnectionMs: options.maxConnectionMs ?? DAY_MS,
+    maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
+    maxMessagesPerSecond: options.maxMessagesPerSecond ?? 5,
+    maxBufferedBytes: options.maxBufferedBytes ?? 64 * 1024 * 1024,
+    maxPayloadBytes: 1024 * 1024,
+    marketNowMs: () => clock.nowMs(),
+    wallNowMs,
+    logger: log,
+    onInterestChanged: (set) => feed.setInterest(set),
+  });
+  const weights = new RequestWeight({
+    limitPerMinute: options.restWeightLimit ?? 6000,
+    banAfterRejections: options.restBanAfterRejections ?? 5,
+    banMs: options.restBanMs ?? 120_000,
+    wallNowMs,
+  });
+  const restFaults = new RestFaults(wallNowMs);
+  const rest = new RestApi({
+    universe,
+    marketNowMs: () => clock.nowMs(),
+    weights,
+    faults: restFaults,
+    logger: log,
+  });
+  const truth = new GroundTruth(universe, () => clock.nowMs());
+
+  const pump = (): void => {
+    const events = feed.advance(clock.nowMs());
+    if (events.length > 0) streams.broadcast(events);
+  };
+
+  let refusing: RefuseMode | null = null;
+  let refuseTimer: NodeJS.Timeout | null = null;
+  let control: ControlApi | null = null;
+  const server: Server = createServer((req, res) => {
+    if ((req.url ?? '').startsWith('/sim/') || req.url === '/sim') {
+      control?.handle(req, res);
+      return;
+    }
+    rest.handle(req, res);
+  });
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (refusing === 'reset') {
+      socket.destroy();
+      return;
+    }
+    if (refusing === 'http-503') {
+      rejectUpgrade(socket, 503, { code: -1, msg: 'Service unavailable.' });
+      return;
+    }
+    streams.handleUpgrade(req, socket, head);
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  const host = options.host ?? '127.0.0.1';
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  await listen(options.port ?? 0);
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  const pumpTimer = clock.kind === 'scaled' ? setInterval(pump, options.pumpIntervalMs ?? 20) : null;
+
+  const accept = async (): Promise<void> => {
+    if (refuseTimer) clearTimeout(refuseTimer);
+    refuseTimer = null;
+    const wasUnlistened = refusing === 'unlisten';
+    refusing = null;
+    if (wasUnlistened && !server.listening) await listen(port);
+  };
+
+  const handle: SimExchange = {
+    host,
+    port,
+    httpUrl: `http://${urlHost}:${port}`,
+    wsUrl: `ws://${urlHost}:${port}`,
+    controlUrl: `http://${urlHost}:${port}/sim`,
+    seed,
+    startMs,
+    originMs: model.originMs,
+    symbols,
+    truth,
+    marketNowMs: () => clock.nowMs(),
+    status: () => ({
+      seed,
+      marketTimeMs: clock.nowMs(),
+      startMs,
+      originMs: model.originMs,
+      clock: clock.kind,
+      speed: clock.kind === 'scaled' ? speed : 0,
+      paused: clock.paused,
+      symbols,
+      connections: streams.size,
+      refusing,
+      restFaults: restFaults.active(),
+    }),
+    advance(ms) {
+      if (!(clock instanceof ManualClock)) throw new ClockModeError('advance() needs the manual clock');
+      // Large jumps are emitted one block at a time so memory stays bounded.
+      let left = ms;
+      while (left > 0) {
+        const step = Math.min(left, BLOCK_MS);
+        clock.advance(step);
+        pump();
+        left -= step;
+      }
+    },
+    pauseMarket: () => clock.pause(),
+    resumeMarket: () => clock.resume(),
+    connections: (filter) => streams.list(filter),
+    waitForConnections(count, timeoutMs = 5_000) {
+      return new Promise((resolve, reject) => {
+        const started = Date.now();
+        const check = (): void => {
+          const list = streams.list();
+          if (list.length >= count) resolve(list);
+          else if (Date.now() - started > timeoutMs)
+            reject(new Error(`expected ${count} connections, have ${list.length}`));
+          else setTimeout(check, 5);
+        };
+        check();
+      });
+    },
+    dropConnections: (o = {}) => streams.drop(o, o.closeFrame ?? true, o.code, o.reason),
+    stallConnections: (o = {}) => streams.stall(o, o.durationMs),
+    unstallConnections: (filter = {}) => streams.unstall(filter),
+    sendMalformed: (kind, filter = {}) =>
+      streams.sendFrame(filter, (c) => malformedFrame(kind, c, clock.nowMs())),
+    serverShutdown: (o = {}) =>
+      streams.serverShutdown(o, o.closeAfterMs === undefined ? 1_000 : o.closeAfterMs),
+    async refuseConnections(o = {}) {
+      await accept();
+      refusing = o.mode ?? 'http-503';
+      // Stop listening without waiting for open connections: new ones get ECONNREFUSED.
+      if (refusing === 'unlisten') server.close();
+      if (o.durationMs !== undefined) {
+        refuseTimer = setTimeout(() => {
+          accept().catch((err: unknown) => log.error({ err }, 'could not listen again'));
+        }, o.durationMs);
+      }
+    },
+    acceptConnections: accept,
+    injectRestFault: (fault) => restFaults.add(fault),
+    clearRestFaults: () => restFaults.clear(),
+    resetRequestWeight: () => weights.reset(),
+    on: (event, listener) => streams.on(event, listener),
+    async close() {
+      if (pumpTimer) clearInterval(pumpTimer);
+      if (refuseTimer) clearTimeout(refuseTimer);
+      rest.close();
+      await streams.close();
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  control = new ControlApi(handle, log);
+  log.info(
+    { host, port, seed, startMs, originMs: model.originMs, clock: clock.kind, symbols },
+    'simulated exchange listening',
+  );
+  return handle;
+}

@@ -1,0 +1,464 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { FeedEvent } from './market-feed.js';
+import { type SimLogger, silentLogger } from './sim-logger.js';
+import { errorReply, isWellFormedStreamName, parseMethodRequest, resultReply } from './ws-methods.js';
+
+export interface StreamServerOptions {
+  /** Server ping period (Binance: 20 s). */
+  readonly pingIntervalMs: number;
+  /** A peer that has not answered a ping within this is dropped (Binance: 1 min). */
+  readonly pongTimeoutMs: number;
+  /** Connection lifetime cap (Binance: 24 h). */
+  readonly maxConnectionMs: number;
+  /** Streams per connection (Binance: 1024). */
+  readonly maxStreamsPerConnection: number;
+  /** Incoming messages (text, ping, pong) per second before the connection is closed (Binance: 5). */
+  readonly maxMessagesPerSecond: number;
+  /** A client this far behind on reading is cut off. */
+  readonly maxBufferedBytes: number;
+  /** Largest incoming frame accepted. */
+  readonly maxPayloadBytes: number;
+  /** Market time, for the `E` of `serverShutdown`. */
+  readonly marketNowMs: () => number;
+  readonly wallNowMs?: () => number;
+  readonly logger?: SimLogger;
+  /** Called whenever the set of streams with at least one listener changes. */
+  readonly onInterestChanged: (streams: ReadonlySet<string>) => void;
+}
+
+/** Selects connections for a fault; an empty filter selects all. */
+export interface ConnectionFilter {
+  readonly ids?: readonly number[];
+  /** Connections subscribed to this stream. */
+  readonly stream?: string;
+}
+
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly path: string;
+  readonly combined: boolean;
+  readonly streams: readonly string[];
+  readonly remoteAddress: string;
+  readonly openedAtMs: number;
+  readonly stalled: boolean;
+  /** Text and binary frames received. */
+  readonly messagesReceived: number;
+  /** Wall times of the last (up to 100) text frames received, for pacing checks. */
+  readonly recentMessageTimesMs: readonly number[];
+}
+
+export type CloseReason =
+  | 'client'
+  | 'dropped'
+  | 'pong-timeout'
+  | 'rate-limit'
+  | 'lifetime'
+  | 'server-shutdown'
+  | 'slow-consumer'
+  | 'server-closed';
+
+export interface StreamServerEvents {
+  connected(info: ConnectionInfo): void;
+  disconnected(info: ConnectionInfo, reason: CloseReason): void;
+}
+
+class StreamConnection {
+  readonly streams = new Set<string>();
+  stalledUntilMs = 0;
+  lastPingMs: number;
+  readonly outstandingPings: { payload: string; sentMs: number }[] = [];
+  readonly inbound: number[] = [];
+  readonly recentMessages: number[] = [];
+  messagesReceived = 0;
+  closeReason: CloseReason = 'client';
+  shutdownTimer: NodeJS.Timeout | null = null;
+  pingCounter = 0;
+
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    readonly path: string,
+    public combined: boolean,
+    readonly remoteAddress: string,
+    readonly openedAtMs: number,
+  ) {
+    this.lastPingMs = openedAtMs;
+  }
+
+  stalled(nowMs: number): boolean {
+    return this.stalledUntilMs > nowMs;
+  }
+}
+
+/** Binance-style market-data WebSocket endpoint: raw and combined streams, methods, liveness. */
+export class StreamServer {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<number, StreamConnection>();
+  private readonly byStream = new Map<string, Set<StreamConnection>>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly log: SimLogger;
+  private readonly wallNow: () => number;
+  private nextId = 1;
+  private readonly listeners: { [K in keyof StreamServerEvents]: StreamServerEvents[K][] } = {
+    connected: [],
+    disconnected: [],
+  };
+
+  constructor(private readonly options: StreamServerOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'ws' });
+    this.wallNow = options.wallNowMs ?? Date.now;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      autoPong: false,
+      maxPayload: options.maxPayloadBytes,
+      perMessageDeflate: false,
+    });
+    const housekeepingMs = Math.max(
+      5,
+      Math.min(1_000, options.pingIntervalMs / 4, options.pongTimeoutMs / 4, options.maxConnectionMs / 4),
+    );
+    this.timer = setInterval(() => this.housekeeping(), housekeepingMs);
+    this.timer.unref();
+  }
+
+  on<K extends keyof StreamServerEvents>(event: K, listener: StreamServerEvents[K]): void {
+    this.listeners[event].push(listener);
+  }
+
+  /** Accepts an HTTP upgrade for `/ws`, `/ws/<streams>` or `/stream?streams=`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    let combined: boolean;
+    let names: string[];
+    if (url.pathname === '/ws' || url.pathname.startsWith('/ws/')) {
+      combined = false;
+      names = url.pathname.slice('/ws'.length).split('/');
+    } else if (url.pathname === '/stream' || url.pathname === '/stream/') {
+      combined = true;
+      names = (url.searchParams.get('streams') ?? '').split('/');
+    } else {
+      rejectUpgrade(socket, 404, { code: -1, msg: `No WebSocket endpoint at ${url.pathname}` });
+      return;
+    }
+    const streams = [...new Set(names.filter((n) => n.length > 0))];
+    const bad = streams.find((s) => !isWellFormedStreamName(s));
+    if (bad !== undefined) {
+      rejectUpgrade(socket, 400, { code: 2, msg: `Invalid request: invalid stream ${bad}` });
+      return;
+    }
+    if (streams.length > this.options.maxStreamsPerConnection) {
+      rejectUpgrade(socket, 400, {
+        code: 2,
+        msg: `Invalid request: too many streams (${streams.length} > ${this.options.maxStreamsPerConnection})`,
+      });
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new StreamConnection(
+        this.nextId++,
+        ws,
+        `${url.pathname}${url.search}`,
+        combined,
+        req.socket.remoteAddress ?? '',
+        this.wallNow(),
+      );
+      this.connections.set(conn.id, conn);
+      this.attach(conn);
+      for (const s of streams) this.subscribe(conn, s);
+      this.interestChanged();
+      this.log.debug({ connection: conn.id, path: conn.path }, 'connection opened');
+      const info = this.info(conn);
+      for (const l of this.listeners.connected) l(info);
+    });
+  }
+
+  /** Sends each event to the connections subscribed to its stream. */
+  broadcast(events: readonly FeedEvent[]): void {
+    const now = this.wallNow();
+    for (const event of events) {
+      const subscribers = this.byStream.get(event.stream);
+      if (!subscribers || subscribers.size === 0) continue;
+      let wrapped: string | null = null;
+      for (const conn of subscribers) {
+        if (conn.stalled(now)) continue;
+        if (conn.combined) {
+          wrapped ??= `{"stream":"${event.stream}","data":${event.json}}`;
+          this.send(conn, wrapped);
+        } else {
+          this.send(conn, event.json);
+        }
+      }
+    }
+  }
+
+  list(filter: ConnectionFilter = {}): ConnectionInfo[] {
+    return this.select(filter).map((c) => this.info(c));
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Closes matching connections, with a close frame or by cutting the TCP connection. */
+  drop(filter: ConnectionFilter, closeFrame: boolean, code = 1001, reason = 'Connection dropped'): number {
+    const targets = this.select(filter);
+    for (const conn of targets) {
+      conn.closeReason = 'dropped';
+      if (closeFrame) this.closeGracefully(conn, code, reason);
+      else conn.ws.terminate();
+    }
+    return targets.length;
+  }
+
+  /** Keeps matching connections open but silent: no data, no pings, no pongs, no replies. */
+  stall(filter: ConnectionFilter, durationMs = Number.POSITIVE_INFINITY): number {
+    const targets = this.select(filter);
+    const until = this.wallNow() + durationMs;
+    for (const conn of targets) conn.stalledUntilMs = until;
+    return targets.length;
+  }
+
+  unstall(filter: ConnectionFilter): number {
+    const targets = this.select(filter).filter((c) => c.stalledUntilMs > 0);
+    for (const conn of targets) this.endStall(conn);
+    return targets.length;
+  }
+
+  /** Sends a frame built per connection (it knows whether the connection is combined). */
+  sendFrame(filter: ConnectionFilter, frame: (c: ConnectionInfo) => string | Buffer): number {
+    const targets = this.select(filter).filter((c) => c.ws.readyState === WebSocket.OPEN);
+    for (const conn of targets) conn.ws.send(frame(this.info(conn)));
+    return targets.length;
+  }
+
+  /** Sends `serverShutdown` and closes the connections `closeAfterMs` later (never if null). */
+  serverShutdown(filter: ConnectionFilter, closeAfterMs: number | null): number {
+    const targets = this.select(filter).filter((c) => c.ws.readyState === WebSocket.OPEN);
+    const data = JSON.stringify({ e: 'serverShutdown', E: this.options.marketNowMs() });
+    for (const conn of targets) {
+      conn.ws.send(conn.combined ? `{"stream":"!serverShutdown","data":${data}}` : data);
+      if (closeAfterMs !== null && conn.shutdownTimer === null) {
+        conn.shutdownTimer = setTimeout(() => {
+          conn.closeReason = 'server-shutdown';
+          this.closeGracefully(conn, 1001, 'Server shutdown');
+        }, closeAfterMs);
+      }
+    }
+    return targets.length;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const conn of this.connections.values()) {
+      conn.closeReason = 'server-closed';
+      conn.ws.terminate();
+    }
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private select(filter: ConnectionFilter): StreamConnection[] {
+    let conns = [...this.connections.values()];
+    if (filter.ids) {
+      const ids = new Set(filter.ids);
+      conns = conns.filter((c) => ids.has(c.id));
+    }
+    if (filter.stream !== undefined) {
+      const stream = filter.stream;
+      conns = conns.filter((c) => c.streams.has(stream));
+    }
+    return conns;
+  }
+
+  private info(conn: StreamConnection): ConnectionInfo {
+    return {
+      id: conn.id,
+      path: conn.path,
+      combined: conn.combined,
+      streams: [...conn.streams],
+      remoteAddress: conn.remoteAddress,
+      openedAtMs: conn.openedAtMs,
+      stalled: conn.stalled(this.wallNow()),
+      messagesReceived: conn.messagesReceived,
+      recentMessageTimesMs: [...conn.recentMessages],
+    };
+  }
+
+  private attach(conn: StreamConnection): void {
+    const { ws } = conn;
+    ws.on('message', (data, isBinary) => {
+      if (!this.countInbound(conn)) return;
+      conn.messagesReceived++;
+      conn.recentMessages.push(this.wallNow());
+      if (conn.recentMessages.length > 100) conn.recentMessages.shift();
+      if (conn.stalled(this.wallNow())) return;
+      const text = isBinary ? '' : rawDataToString(data);
+      this.handleMessage(conn, isBinary ? '\u0000' : text);
+    });
+    ws.on('ping', (data) => {
+      if (!this.countInbound(conn)) return;
+      if (!conn.stalled(this.wallNow()) && ws.readyState === WebSocket.OPEN) ws.pong(data);
+    });
+    ws.on('pong', (data) => {
+      if (!this.countInbound(conn)) return;
+      const payload = data.toString('utf8');
+      const index = conn.outstandingPings.findIndex((p) => p.payload === payload);
+      // Only a pong echoing one of our pings counts; unsolicited pongs do not keep a peer alive.
+      if (index >= 0) conn.outstandingPings.splice(0, index + 1);
+    });
+    ws.on('error', (err) => this.log.debug({ connection: conn.id, err }, 'connection error'));
+    ws.on('close', () => {
+      if (conn.shutdownTimer) clearTimeout(conn.shutdownTimer);
+      this.connections.delete(conn.id);
+      for (const s of conn.streams) this.unsubscribe(conn, s);
+      this.interestChanged();
+      this.log.debug({ connection: conn.id, reason: conn.closeReason }, 'connection closed');
+      const info = this.info(conn);
+      for (const l of this.listeners.disconnected) l(info, conn.closeReason);
+    });
+  }
+
+  /** Records an incoming message; closes the connection past the per-second limit. */
+  private countInbound(conn: StreamConnection): boolean {
+    const now = this.wallNow();
+    conn.inbound.push(now);
+    while ((conn.inbound[0] ?? now) <= now - 1_000) conn.inbound.shift();
+    if (conn.inbound.length > this.options.maxMessagesPerSecond) {
+      if (conn.ws.readyState === WebSocket.OPEN) {
+        conn.closeReason = 'rate-limit';
+        this.log.info({ connection: conn.id }, 'connection exceeded the incoming message rate');
+        this.closeGracefully(conn, 1008, 'Too many messages');
+      }
+      return false;
+    }
+    return true;
+  }
+
+  private handleMessage(conn: StreamConnection, text: string): void {
+    const action = parseMethodRequest(text);
+    switch (action.kind) {
+      case 'error':
+        this.send(conn, errorReply(action.code, action.msg, action.id));
+        return;
+      case 'subscribe': {
+        const added = action.streams.filter((s) => !conn.streams.has(s)).length;
+        if (conn.streams.size + added > this.options.maxStreamsPerConnection) {
+          this.send(conn, errorReply(2, 'Invalid request: too many streams', action.id));
+          return;
+        }
+        for (const s of action.streams) this.subscribe(conn, s);
+        this.interestChanged();
+        this.send(conn, resultReply(null, action.id));
+        return;
+      }
+      case 'unsubscribe':
+        for (const s of action.streams) this.unsubscribe(conn, s);
+        this.interestChanged();
+        this.send(conn, resultReply(null, action.id));
+        return;
+      case 'list':
+        this.send(conn, resultReply([...conn.streams], action.id));
+        return;
+      case 'setCombined':
+        conn.combined = action.value;
+        this.send(conn, resultReply(null, action.id));
+        return;
+      case 'getCombined':
+        this.send(conn, resultReply(conn.combined, action.id));
+        return;
+    }
+  }
+
+  private subscribe(conn: StreamConnection, stream: string): void {
+    conn.streams.add(stream);
+    let set = this.byStream.get(stream);
+    if (!set) {
+      set = new Set();
+      this.byStream.set(stream, set);
+    }
+    set.add(conn);
+  }
+
+  private unsubscribe(conn: StreamConnection, stream: string): void {
+    conn.streams.delete(stream);
+    const set = this.byStream.get(stream);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.byStream.delete(stream);
+  }
+
+  private interestChanged(): void {
+    this.options.onInterestChanged(new Set(this.byStream.keys()));
+  }
+
+  private send(conn: StreamConnection, text: string): void {
+    const { ws } = conn;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.options.maxBufferedBytes) {
+      conn.closeReason = 'slow-consumer';
+      this.log.warn({ connection: conn.id, buffered: ws.bufferedAmount }, 'dropping a slow consumer');
+      ws.terminate();
+      return;
+    }
+    ws.send(text);
+  }
+
+  private closeGracefully(conn: StreamConnection, code: number, reason: string): void {
+    const { ws } = conn;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    ws.close(code, reason);
+    // A peer that never answers the close frame is cut off.
+    setTimeout(() => ws.terminate(), 1_000).unref();
+  }
+
+  private endStall(conn: StreamConnection): void {
+    conn.stalledUntilMs = 0;
+    conn.outstandingPings.length = 0;
+    conn.lastPingMs = this.wallNow();
+  }
+
+  private housekeeping(): void {
+    const now = this.wallNow();
+    const o = this.options;
+    for (const conn of this.connections.values()) {
+      if (conn.ws.readyState !== WebSocket.OPEN) continue;
+      if (conn.stalledUntilMs > 0 && conn.stalledUntilMs <= now) this.endStall(conn);
+      if (now - conn.openedAtMs >= o.maxConnectionMs) {
+        conn.closeReason = 'lifetime';
+        this.closeGracefully(conn, 1000, 'Connection lifetime exceeded');
+        continue;
+      }
+      if (conn.stalled(now)) continue;
+      const oldest = conn.outstandingPings[0];
+      if (oldest && now - oldest.sentMs >= o.pongTimeoutMs) {
+        conn.closeReason = 'pong-timeout';
+        this.log.info({ connection: conn.id }, 'dropping a peer that did not answer ping');
+        this.closeGracefully(conn, 1008, 'Pong timeout');
+        continue;
+      }
+      if (now - conn.lastPingMs >= o.pingIntervalMs) {
+        conn.lastPingMs = now;
+        const payload = `${now}-${conn.pingCounter++}`;
+        conn.outstandingPings.push({ payload, sentMs: now });
+        conn.ws.ping(payload);
+      }
+    }
+  }
+}
+
+function rawDataToString(data: WebSocket.RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function rejectUpgrade(socket: Duplex, status: number, body: { code: number; msg: string }): void {
+  const text = JSON.stringify(body);
+  const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+export { rejectUpgrade };
