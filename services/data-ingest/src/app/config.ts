@@ -1,0 +1,70 @@
+import { isInterval } from '@visualgo/market';
+import { env } from '@visualgo/platform';
+import { z } from 'zod';
+
+const symbol = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.string().regex(/^[a-z0-9]{2,20}$/, 'symbols are 2-20 letters or digits, e.g. btcusdt'));
+const interval = z.string().refine(isInterval, {
+  message: 'intervals are Binance codes: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M',
+});
+const wsUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+/** Every setting of data-ingest, from the environment and `--flags`. Documented in .env.example. */
+export const ingestConfigSchema = z.object({
+  MARKET_SOURCE: z.enum(['binance', 'sim'], { error: 'must be binance or sim' }).default('binance'),
+  BINANCE_WS_URL: wsUrl.optional(),
+  BINANCE_REST_URL: httpUrl.optional(),
+  /** Where the simulated exchange listens when MARKET_SOURCE=sim and the URLs above are unset. */
+  SIM_URL: httpUrl.default('http://127.0.0.1:9100'),
+  SYMBOLS: env.list(symbol, 'btcusdt,ethusdt,bnbbtc'),
+  INTERVALS: env.list(interval, '1m'),
+  TRADES: env.bool(true),
+  HISTORY_CANDLES: env.int(1000, 1, 100_000),
+  INGEST_HOST: z.string().min(1).default('0.0.0.0'),
+  INGEST_GRPC_PORT: env.port(50051),
+  INGEST_HTTP_PORT: env.port(8080),
+  GRPC_MAX_QUEUED: env.int(10_000, 10, 1_000_000),
+  WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
+  WS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
+  WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+  UPSTREAM_STALE_MS: env.int(30_000, 1_000, 600_000),
+  UPSTREAM_MAX_STREAMS_PER_CONNECTION: env.int(200, 1, 1024),
+  UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),
+  GAP_FILL_ATTEMPTS: env.int(5, 1, 100),
+  LOG_LEVEL: env.logLevel(),
+  LOG_PRETTY: env.bool(false).optional(),
+});
+
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+
+/** The upstream endpoints and the exchange label every candle carries. */
+export function upstreamOf(config: IngestConfig): {
+  readonly exchange: 'binance' | 'binance-sim';
+  readonly wsUrl: string;
+  readonly restUrl: string;
+} {
+  if (config.MARKET_SOURCE === 'sim') {
+    const sim = new URL(config.SIM_URL);
+    return {
+      exchange: 'binance-sim',
+      wsUrl: config.BINANCE_WS_URL ?? `ws://${sim.host}`,
+      restUrl: config.BINANCE_REST_URL ?? sim.origin,
+    };
+  }
+  return {
+    exchange: 'binance',
+    wsUrl: config.BINANCE_WS_URL ?? 'wss://stream.binance.com:9443',
+    restUrl: config.BINANCE_REST_URL ?? 'https://api.binance.com',
+  };
+}

@@ -1,0 +1,28 @@
+import { createLogger, installProcessHandlers, loadConfig, Shutdown } from '@visualgo/platform';
+import { ingestConfigSchema } from './app/config.js';
+import { startIngestService } from './app/ingest-service.js';
+
+const config = (() => {
+  try {
+    return loadConfig(ingestConfigSchema, process.env, process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`data-ingest: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+})();
+const logger = createLogger({
+  name: 'data-ingest',
+  level: config.LOG_LEVEL,
+  ...(config.LOG_PRETTY === undefined ? {} : { pretty: config.LOG_PRETTY }),
+});
+const shutdown = new Shutdown(logger, 5_000);
+installProcessHandlers(logger, shutdown);
+const service = await startIngestService(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'data-ingest failed to start');
+  process.exit(1);
+});
+shutdown.register('data-ingest', () => service.close());
+logger.info(
+  { grpcPort: service.grpcPort, httpPort: service.httpPort, ws: `ws://localhost:${service.httpPort}/ws` },
+  'data-ingest started',
+);
