@@ -1,0 +1,204 @@
+import { binanceKlineRows, binanceRestError } from '@visualgo/contracts';
+import { createMetrics } from '@visualgo/platform';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
+import { connectClient, terminateClients, until } from '../ws/ws-test-client.js';
+import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
+import { candleToKlineRow } from './klines-route.js';
+
+const BTC = 'btcusdt@kline_1m';
+const ETH = 'ethusdt@kline_1m';
+const TRADE = 'btcusdt@trade';
+const T0 = 1_700_000_040_000;
+const MINUTE = 60_000;
+
+let edge: IngestHttpEdge | undefined;
+afterEach(async () => {
+  terminateClients();
+  await edge?.close();
+  edge = undefined;
+});
+
+async function start(options: { closeTimeoutMs?: number } = {}): Promise<{ hub: FakeHub; base: string }> {
+  const hub = new FakeHub([BTC, ETH, TRADE]);
+  edge = await startIngestHttpEdge({
+    hub,
+    logger: pino({ level: 'silent' }),
+    metrics: createMetrics('data-ingest', false),
+    host: '127.0.0.1',
+    port: 0,
+    ws: { heartbeatIntervalMs: 0 },
+    ...options,
+  });
+  return { hub, base: `http://127.0.0.1:${edge.port}` };
+}
+
+/** Three closed BTC candles and the open one after them. */
+function seedBtc(hub: FakeHub): void {
+  hub.seed(
+    BTC,
+    [0, 1, 2].map((i) => fakeCandle({ openTimeMs: T0 + i * MINUTE, close: 100 + i })),
+  );
+  hub.seed(BTC, [fakeCandle({ openTimeMs: T0 + 3 * MINUTE, close: 1983.55, closed: false })]);
+}
+
+async function klines(base: string, query: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${base}/api/v3/klines?${query}`);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('GET /api/v3/klines', () => {
+  it("answers in Binance's 12-field row format with 8-decimal strings", () => {
+    const c = fakeCandle({
+      openTimeMs: T0,
+      open: 1983.5,
+      high: 1990.01,
+      low: 1980,
+      close: 1983.55,
+      volume: 12.345,
+      quoteVolume: 24_487.12345678,
+      takerBuyVolume: 0.1,
+      takerBuyQuoteVolume: 198.355,
+      trades: 42,
+    });
+    expect(candleToKlineRow(c)).toEqual([
+      T0,
+      '1983.50000000',
+      '1990.01000000',
+      '1980.00000000',
+      '1983.55000000',
+      '12.34500000',
+      T0 + MINUTE - 1,
+      '24487.12345678',
+      42,
+      '0.10000000',
+      '198.35500000',
+      '0',
+    ]);
+  });
+
+  it('returns the latest candles with the open one last, and honours limit, startTime and endTime', async () => {
+    const { hub, base } = await start();
+    seedBtc(hub);
+    const all = await klines(base, 'symbol=BTCUSDT&interval=1m');
+    expect(all.status).toBe(200);
+    const rows = binanceKlineRows.parse(all.body);
+    expect(rows.map((r) => [r[0], r[4]])).toEqual([
+      [T0, '100.00000000'],
+      [T0 + MINUTE, '101.00000000'],
+      [T0 + 2 * MINUTE, '102.00000000'],
+      [T0 + 3 * MINUTE, '1983.55000000'],
+    ]);
+    const openTimes = async (query: string): Promise<number[]> =>
+      binanceKlineRows
+        .parse((await klines(base, `symbol=BTCUSDT&interval=1m&${query}`)).body)
+        .map((r) => r[0]);
+    expect(await openTimes('limit=2')).toEqual([T0 + 2 * MINUTE, T0 + 3 * MINUTE]);
+    expect(await openTimes(`startTime=${T0}&limit=2`)).toEqual([T0, T0 + MINUTE]);
+    expect(await openTimes(`startTime=${T0 + MINUTE}`)).toEqual([
+      T0 + MINUTE,
+      T0 + 2 * MINUTE,
+      T0 + 3 * MINUTE,
+    ]);
+    expect(await openTimes(`endTime=${T0 + 2 * MINUTE}`)).toEqual([T0, T0 + MINUTE, T0 + 2 * MINUTE]);
+    expect(await openTimes(`startTime=${T0 + 3 * MINUTE}`)).toEqual([T0 + 3 * MINUTE]);
+    expect(await openTimes('limit=5000')).toHaveLength(4); // capped at 1000 as Binance does
+    expect(binanceKlineRows.parse((await klines(base, 'symbol=btcusdt&interval=1m')).body)).toHaveLength(4);
+  });
+
+  it('answers bad requests with 400 and Binance error bodies', async () => {
+    const { hub, base } = await start();
+    seedBtc(hub);
+    const cases: [string, number, string | RegExp][] = [
+      ['interval=1m', -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."],
+      ['symbol=BTCUSDT', -1102, "Mandatory parameter 'interval' was not sent, was empty/null, or malformed."],
+      ['symbol=BNBBTC&interval=1m', -1121, 'Invalid symbol.'],
+      ['symbol=BTC%24&interval=1m', -1100, /^Illegal characters found in parameter 'symbol'/],
+      ['symbol=BTCUSDT&interval=7m', -1120, 'Invalid interval.'],
+      ['symbol=BTCUSDT&interval=5m', -1120, 'Invalid interval. This service serves BTCUSDT klines for: 1m.'],
+      ['symbol=BTCUSDT&interval=1m&limit=abc', -1100, /^Illegal characters found in parameter 'limit'/],
+      ['symbol=BTCUSDT&interval=1m&limit=0', -1130, "Data sent for parameter 'limit' is not valid."],
+      [
+        'symbol=BTCUSDT&interval=1m&startTime=-5',
+        -1100,
+        /^Illegal characters found in parameter 'startTime'/,
+      ],
+      [
+        `symbol=BTCUSDT&interval=1m&startTime=${T0 + 1}&endTime=${T0}`,
+        -1023,
+        'Start time is greater than end time.',
+      ],
+    ];
+    for (const [query, code, msg] of cases) {
+      const { status, body } = await klines(base, query);
+      expect(status, query).toBe(400);
+      const error = binanceRestError.parse(body);
+      expect(error.code, query).toBe(code);
+      if (typeof msg === 'string') expect(error.msg).toBe(msg);
+      else expect(error.msg).toMatch(msg);
+    }
+  });
+});
+
+describe('health, readiness and metrics', () => {
+  it('/healthz and /health describe the source and each stream; /readyz is 503 until the hub is ready', async () => {
+    const { hub, base } = await start();
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    hub.publishCandle(BTC, fakeCandle({ openTimeMs: T0, eventTimeMs: T0 + 5, receivedTimeMs: T0 + 9 }));
+    hub.publishTrade(TRADE, fakeTrade({ tradeId: 1 }));
+    hub.emitStatus({ kind: 'gap-filled', stream: BTC, timeMs: T0 });
+    hub.ready = true;
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', ready: true, exchange: 'binance-sim' });
+    for (const path of ['/healthz', '/health']) {
+      const body = await (await fetch(`${base}${path}`)).json();
+      expect(body).toMatchObject({
+        status: 'ok',
+        service: 'data-ingest',
+        exchange: 'binance-sim',
+        ready: true,
+        streams: [
+          expect.objectContaining({
+            stream: BTC,
+            events: 1,
+            lastEventTimeMs: T0 + 5,
+            lastReceivedTimeMs: T0 + 9,
+            lastStatus: 'gap-filled',
+          }),
+          expect.objectContaining({ stream: ETH, events: 0, lastEventTimeMs: null, lastStatus: null }),
+          expect.objectContaining({ stream: TRADE, events: 1, lastEventTimeMs: 1_700_000_000_001 }),
+        ],
+      });
+    }
+  });
+
+  it('/metrics exposes WebSocket clients and messages out per stream', async () => {
+    const { hub, base } = await start();
+    const client = await connectClient(`ws://127.0.0.1:${edge?.port}/ws/${BTC}`);
+    hub.publishCandle(BTC, fakeCandle({ openTimeMs: T0 }));
+    hub.publishCandle(ETH, fakeCandle({ openTimeMs: T0, symbol: 'ETHUSDT' }));
+    await until(() => client.messages.length === 1);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('ingest_ws_clients{service="data-ingest"} 1');
+    expect(text).toContain(`ingest_ws_stream_messages_out_total{stream="${BTC}",service="data-ingest"} 1`);
+    expect(text).not.toContain(`stream="${ETH}"`);
+    expect(text).toContain('ingest_ws_slow_consumers_dropped_total{service="data-ingest"} 0');
+  });
+});
+
+describe('close', () => {
+  it('sends 1001 to WebSocket clients and finishes within its bound, even with a client that stopped reading', async () => {
+    const { base } = await start({ closeTimeoutMs: 500 });
+    const wsBase = base.replace('http', 'ws');
+    const a = await connectClient(`${wsBase}/ws`);
+    const stuck = await connectClient(`${wsBase}/ws/${BTC}`);
+    (await stuck.tcp).pause();
+    const started = Date.now();
+    await edge?.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await a.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+});
