@@ -1,0 +1,573 @@
+/**
+ * Binance Spot market streams over combined-stream WebSockets, sharded across connections, kept
+ * alive through reconnects, stalls and planned rollovers.
+ *
+ * Delivery contract: every data frame any connection receives for a subscribed stream is
+ * emitted. During a planned switch (serverShutdown, maximum connection age) the old and new
+ * connections overlap, so the same kline update or trade may be emitted twice; consumers
+ * deduplicate by (stream, candle open time, event time) and (stream, trade id). The client never
+ * drops a frame on purpose; after an unplanned disconnect (`planned: false`) frames may have been
+ * missed and the consumer fills the gap from REST.
+ *
+ * There is no 'error' event: network failures go to the retry loop and are logged; nothing a
+ * peer does can throw out of this client.
+ */
+import type { BinanceAggTradeEvent, BinanceKlineEvent, BinanceTradeEvent } from '@visualgo/contracts';
+import {
+  type Candle,
+  type ExchangeId,
+  formatStreamName,
+  parseStreamName,
+  type Trade,
+} from '@visualgo/market';
+import { Backoff, type BackoffOptions, type Logger, LogThrottle } from '@visualgo/platform';
+import {
+  BinanceConnection,
+  type ConnectionCallbacks,
+  type DataFrame,
+  type MethodFailure,
+} from './binance-connection.js';
+import { klineEventToCandle, tradeEventToTrade } from './binance-mapper.js';
+
+export interface KlineUpdate {
+  readonly stream: string;
+  readonly candle: Candle;
+  /** The validated Binance event, for re-serialisation to Binance-format clients. */
+  readonly payload: BinanceKlineEvent;
+  readonly connectionId: string;
+}
+export interface TradeUpdate {
+  readonly stream: string;
+  readonly trade: Trade;
+  readonly payload: BinanceTradeEvent;
+  readonly connectionId: string;
+}
+export interface AggTradeUpdate {
+  readonly stream: string;
+  readonly payload: BinanceAggTradeEvent;
+  readonly connectionId: string;
+}
+export interface ConnectedEvent {
+  readonly connectionId: string;
+  readonly streams: readonly string[];
+}
+export interface DisconnectedEvent {
+  readonly connectionId: string;
+  readonly streams: readonly string[];
+  readonly reason: string;
+  /** True when this side closed it after its replacement took over, or on stop: nothing was missed. */
+  readonly planned: boolean;
+}
+export interface MalformedEvent {
+  readonly connectionId: string;
+  readonly reason: string;
+}
+
+export interface BinanceStreamClientEvents {
+  kline: KlineUpdate;
+  trade: TradeUpdate;
+  aggTrade: AggTradeUpdate;
+  connected: ConnectedEvent;
+  disconnected: DisconnectedEvent;
+  malformed: MalformedEvent;
+}
+
+export interface BinanceStreamClientOptions {
+  /** `wss://stream.binance.com:9443`, or the simulated exchange's `ws://127.0.0.1:<port>`. */
+  readonly wsBaseUrl: string;
+  /** Initial streams: `btcusdt@kline_1m`, `btcusdt@trade`, `btcusdt@aggTrade`. */
+  readonly streams: readonly string[];
+  readonly exchange: ExchangeId;
+  readonly logger: Logger;
+  /** Default 200; at most Binance's 1024. */
+  readonly maxStreamsPerConnection?: number;
+  /** Outgoing control messages per connection per second. Default 4 (Binance allows 5, pongs included). */
+  readonly maxMessagesPerSecond?: number;
+  /** No data frame for this long → reconnect. Default 30 000 (kline streams push every 1-2 s). */
+  readonly staleAfterMs?: number;
+  readonly backoff?: BackoffOptions;
+  /** A connection open this long that delivered data resets the backoff. Default 10 000. */
+  readonly healthyAfterMs?: number;
+  /** Planned make-before-break rollover before Binance's 24 h cap. Default 23 h. */
+  readonly maxConnectionAgeMs?: number;
+  /** Longest overlap: an open replacement takes over after this even without data. Default 10 000. */
+  readonly switchoverTimeoutMs?: number;
+  /** Default 10 000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Wait for the peer's close frame before terminating. Default 1000. */
+  readonly closeTimeoutMs?: number;
+  /** A (UN)SUBSCRIBE without reply after this is logged as failed. Default 10 000. */
+  readonly methodTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+export interface BinanceStreamStats {
+  readonly messagesByStream: Readonly<Record<string, number>>;
+  readonly openConnections: number;
+  /** Reconnects after unplanned disconnects or failed attempts. */
+  readonly reconnects: number;
+  readonly connectFailures: number;
+  /** Completed make-before-break switches. */
+  readonly switchovers: number;
+  readonly staleDisconnects: number;
+  readonly malformed: number;
+  readonly methodErrors: number;
+}
+
+/** Streams sharing one connection and its lifecycle. */
+interface Shard {
+  readonly streams: Set<string>;
+  readonly backoff: Backoff;
+  active: BinanceConnection | undefined;
+  /** Replacement being brought up during a planned switch. */
+  next: BinanceConnection | undefined;
+  retryTimer: NodeJS.Timeout | undefined;
+  ageTimer: NodeJS.Timeout | undefined;
+  switchTimer: NodeJS.Timeout | undefined;
+  switchReason: string | undefined;
+}
+
+const BINANCE_MAX_STREAMS = 1024;
+
+type Listener<K extends keyof BinanceStreamClientEvents> = (event: BinanceStreamClientEvents[K]) => void;
+
+export class BinanceStreamClient {
+  private readonly options: BinanceStreamClientOptions;
+  private readonly maxStreams: number;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly throttle: LogThrottle;
+  private readonly listeners = new Map<keyof BinanceStreamClientEvents, Set<(event: never) => void>>();
+  private readonly shards: Shard[] = [];
+  private readonly streamShard = new Map<string, Shard>();
+  private readonly counters = {
+    reconnects: 0,
+    connectFailures: 0,
+    switchovers: 0,
+    staleDisconnects: 0,
+    malformed: 0,
+    methodErrors: 0,
+  };
+  private readonly messages = new Map<string, number>();
+  private connectionSeq = 0;
+  private state: 'idle' | 'running' | 'stopped' = 'idle';
+
+  constructor(options: BinanceStreamClientOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.maxStreams = options.maxStreamsPerConnection ?? 200;
+    if (!Number.isInteger(this.maxStreams) || this.maxStreams < 1 || this.maxStreams > BINANCE_MAX_STREAMS) {
+      throw new RangeError(`maxStreamsPerConnection must be an integer in 1..${BINANCE_MAX_STREAMS}`);
+    }
+    const rate = options.maxMessagesPerSecond ?? 4;
+    if (!(rate > 0 && rate <= 5)) throw new RangeError('maxMessagesPerSecond must be in (0, 5]');
+    const protocol = new URL(options.wsBaseUrl).protocol;
+    if (protocol !== 'ws:' && protocol !== 'wss:')
+      throw new RangeError('wsBaseUrl must be a ws: or wss: URL');
+    this.throttle = new LogThrottle(5, 10_000, this.now);
+    this.addStreams(options.streams);
+  }
+
+  on<K extends keyof BinanceStreamClientEvents>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as (event: never) => void);
+    return () => set.delete(listener as (event: never) => void);
+  }
+
+  /** Opens one connection per shard. Aborting `signal` stops the client. */
+  start(signal?: AbortSignal): void {
+    if (this.state === 'stopped') throw new Error('BinanceStreamClient cannot be restarted after stop()');
+    if (this.state === 'running') return;
+    this.state = 'running';
+    signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    for (const shard of this.shards) this.connect(shard);
+  }
+
+  /** Closes every connection and clears every timer; resolves once all sockets are closed. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    const closing: Promise<void>[] = [];
+    for (const shard of this.shards) closing.push(...this.retireShard(shard, 'stopped'));
+    await Promise.all(closing);
+  }
+
+  /** Streams currently assigned, in shard order. */
+  streams(): readonly string[] {
+    return this.shards.flatMap((s) => [...s.streams]);
+  }
+
+  /**
+   * Adds streams, filling existing connections below maxStreamsPerConnection (live SUBSCRIBE,
+   * paced) and opening new ones for the rest. Returns the streams that were not already present.
+   * Throws RangeError, before changing anything, for a name that is not a canonical kline, trade
+   * or aggTrade stream.
+   */
+  addStreams(streams: readonly string[]): readonly string[] {
+    for (const name of streams) {
+      const id = parseStreamName(name);
+      if (!id || formatStreamName(id) !== name)
+        throw new RangeError(`not a supported Binance stream: ${name}`);
+    }
+    const added = [...new Set(streams)].filter((s) => !this.streamShard.has(s));
+    const touched = new Set<Shard>();
+    const created = new Set<Shard>();
+    for (const stream of added) {
+      let shard = this.shards.find((s) => s.streams.size < this.maxStreams);
+      if (!shard) {
+        shard = this.newShard();
+        created.add(shard);
+      }
+      shard.streams.add(stream);
+      this.streamShard.set(stream, shard);
+      touched.add(shard);
+    }
+    for (const shard of touched) {
+      if (created.has(shard)) {
+        if (this.state === 'running') this.connect(shard);
+      } else {
+        this.reconcile(shard);
+      }
+    }
+    return added;
+  }
+
+  /** Removes streams (live UNSUBSCRIBE); a connection left without streams is closed. */
+  removeStreams(streams: readonly string[]): readonly string[] {
+    const removed: string[] = [];
+    const touched = new Set<Shard>();
+    for (const stream of new Set(streams)) {
+      const shard = this.streamShard.get(stream);
+      if (!shard) continue;
+      shard.streams.delete(stream);
+      this.streamShard.delete(stream);
+      touched.add(shard);
+      removed.push(stream);
+    }
+    for (const shard of touched) {
+      if (shard.streams.size > 0) {
+        this.reconcile(shard);
+        continue;
+      }
+      this.shards.splice(this.shards.indexOf(shard), 1);
+      this.retireShard(shard, 'streams removed');
+    }
+    return removed;
+  }
+
+  stats(): BinanceStreamStats {
+    let open = 0;
+    for (const shard of this.shards) {
+      if (shard.active?.state === 'open') open++;
+      if (shard.next?.state === 'open') open++;
+    }
+    return { ...this.counters, messagesByStream: Object.fromEntries(this.messages), openConnections: open };
+  }
+
+  private emit<K extends keyof BinanceStreamClientEvents>(
+    event: K,
+    payload: BinanceStreamClientEvents[K],
+  ): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<K>)(payload);
+      } catch (error) {
+        // A failing consumer must not break the socket loop or the other consumers.
+        if (this.throttle.take('listener') !== null)
+          this.logger.error({ err: error, event }, 'stream listener threw');
+      }
+    }
+  }
+
+  private newShard(): Shard {
+    const shard: Shard = {
+      streams: new Set(),
+      backoff: new Backoff(this.options.backoff),
+      active: undefined,
+      next: undefined,
+      retryTimer: undefined,
+      ageTimer: undefined,
+      switchTimer: undefined,
+      switchReason: undefined,
+    };
+    this.shards.push(shard);
+    return shard;
+  }
+
+  private reconcile(shard: Shard): void {
+    for (const connection of [shard.active, shard.next]) {
+      if (connection?.state === 'open') connection.reconcile(shard.streams);
+    }
+  }
+
+  private clearTimers(shard: Shard): void {
+    clearTimeout(shard.retryTimer);
+    clearTimeout(shard.ageTimer);
+    clearTimeout(shard.switchTimer);
+    shard.retryTimer = shard.ageTimer = shard.switchTimer = undefined;
+  }
+
+  /** Stops a shard's timers and closes its connections; returns their close promises. */
+  private retireShard(shard: Shard, reason: string): Promise<void>[] {
+    this.clearTimers(shard);
+    const closing: Promise<void>[] = [];
+    for (const connection of [shard.active, shard.next]) {
+      if (!connection) continue;
+      connection.planned = true;
+      connection.close(reason);
+      closing.push(connection.closed);
+    }
+    shard.active = shard.next = undefined;
+    return closing;
+  }
+
+  private open(shard: Shard): BinanceConnection | undefined {
+    const id = `binance-${++this.connectionSeq}`;
+    try {
+      return new BinanceConnection({
+        id,
+        wsBaseUrl: this.options.wsBaseUrl,
+        streams: shard.streams,
+        minSendIntervalMs: Math.ceil(1000 / (this.options.maxMessagesPerSecond ?? 4)),
+        staleAfterMs: this.options.staleAfterMs ?? 30_000,
+        handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 10_000,
+        closeTimeoutMs: this.options.closeTimeoutMs ?? 1000,
+        methodTimeoutMs: this.options.methodTimeoutMs ?? 10_000,
+        logger: this.logger,
+        now: this.now,
+        callbacks: this.callbacks(shard),
+      });
+    } catch (error) {
+      this.counters.connectFailures++;
+      this.logger.error({ err: error, connectionId: id }, 'stream connection could not be created');
+      return undefined;
+    }
+  }
+
+  private connect(shard: Shard): void {
+    shard.active = this.open(shard);
+    if (!shard.active) this.scheduleReconnect(shard);
+  }
+
+  private scheduleReconnect(shard: Shard): void {
+    if (this.state !== 'running' || shard.retryTimer || !this.shards.includes(shard)) return;
+    const delayMs = shard.backoff.next();
+    this.counters.reconnects++;
+    this.logger.info(
+      { delayMs, attempt: shard.backoff.attempts, streams: shard.streams.size },
+      'stream reconnect scheduled',
+    );
+    shard.retryTimer = setTimeout(() => {
+      shard.retryTimer = undefined;
+      if (this.state === 'running' && !shard.active && this.shards.includes(shard)) this.connect(shard);
+    }, delayMs);
+  }
+
+  /** Make-before-break: bring up a replacement with the same streams while the old one still delivers. */
+  private beginSwitch(shard: Shard, reason: string): void {
+    if (this.state !== 'running' || shard.next || !shard.active) return;
+    this.logger.info({ connectionId: shard.active.id, reason }, 'stream switch-over started');
+    shard.switchReason = reason;
+    shard.next = this.open(shard);
+    if (!shard.next) this.retrySwitchLater(shard);
+  }
+
+  private retrySwitchLater(shard: Shard): void {
+    clearTimeout(shard.switchTimer);
+    const reason = shard.switchReason ?? 'switch retry';
+    shard.switchTimer = setTimeout(() => {
+      shard.switchTimer = undefined;
+      this.beginSwitch(shard, reason);
+    }, shard.backoff.next());
+  }
+
+  /** The replacement takes over; the old connection is closed gracefully, draining in-flight frames. */
+  private promote(shard: Shard): void {
+    const next = shard.next;
+    if (!next) return;
+    const old = shard.active;
+    clearTimeout(shard.switchTimer);
+    clearTimeout(shard.ageTimer);
+    shard.switchTimer = shard.ageTimer = undefined;
+    shard.active = next;
+    shard.next = undefined;
+    this.counters.switchovers++;
+    shard.backoff.reset();
+    if (next.state === 'open') this.armAgeTimer(shard, next);
+    if (old) {
+      old.planned = true;
+      old.close(shard.switchReason ?? 'switched');
+    }
+    shard.switchReason = undefined;
+    this.logger.info({ from: old?.id, to: next.id }, 'stream switch-over complete');
+    if (next.shutdownPending) this.beginSwitch(shard, 'server shutdown');
+  }
+
+  private armAgeTimer(shard: Shard, connection: BinanceConnection): void {
+    clearTimeout(shard.ageTimer);
+    shard.ageTimer = setTimeout(
+      () => {
+        shard.ageTimer = undefined;
+        if (shard.active === connection) this.beginSwitch(shard, 'maximum connection age');
+      },
+      this.options.maxConnectionAgeMs ?? 23 * 60 * 60 * 1000,
+    );
+  }
+
+  private callbacks(shard: Shard): ConnectionCallbacks {
+    return {
+      onOpen: (connection) => {
+        if (connection !== shard.active && connection !== shard.next) {
+          connection.planned = true;
+          connection.close('superseded');
+          return;
+        }
+        connection.reconcile(shard.streams);
+        this.logger.info({ connectionId: connection.id, streams: shard.streams.size }, 'stream connected');
+        this.emit('connected', { connectionId: connection.id, streams: [...shard.streams] });
+        if (connection === shard.active) {
+          this.armAgeTimer(shard, connection);
+        } else {
+          clearTimeout(shard.switchTimer);
+          shard.switchTimer = setTimeout(
+            () => this.promote(shard),
+            this.options.switchoverTimeoutMs ?? 10_000,
+          );
+        }
+      },
+      onData: (connection, frame, receivedTimeMs) => {
+        this.deliver(connection, frame, receivedTimeMs);
+        if (connection === shard.next) this.promote(shard);
+      },
+      onShutdown: (connection) => {
+        this.logger.warn({ connectionId: connection.id }, 'stream server shutdown announced');
+        if (connection === shard.active) this.beginSwitch(shard, 'server shutdown');
+        else if (connection === shard.next) connection.shutdownPending = true;
+      },
+      onStale: (connection) => {
+        this.counters.staleDisconnects++;
+        this.logger.warn(
+          { connectionId: connection.id, silentMs: this.now() - connection.lastDataAtMs },
+          'stream stale',
+        );
+        connection.terminate('stale: no data');
+      },
+      onMalformed: (connection, reason) => this.malformed(connection.id, reason),
+      onMethodError: (connection, failure) => this.methodError(connection, failure),
+      onClose: (connection, reason) => this.closed(shard, connection, reason),
+    };
+  }
+
+  private closed(shard: Shard, connection: BinanceConnection, reason: string): void {
+    const wasOpen = connection.openedAtMs !== undefined;
+    if (wasOpen) {
+      const log = connection.planned
+        ? this.logger.info.bind(this.logger)
+        : this.logger.warn.bind(this.logger);
+      log({ connectionId: connection.id, reason, planned: connection.planned }, 'stream disconnected');
+      this.emit('disconnected', {
+        connectionId: connection.id,
+        streams: [...connection.subscribed],
+        reason,
+        planned: connection.planned,
+      });
+    } else if (!connection.planned) {
+      this.counters.connectFailures++;
+      if (this.throttle.take('connect-failed') !== null) {
+        this.logger.warn({ connectionId: connection.id, reason }, 'stream connection failed');
+      }
+    }
+    if (this.state !== 'running') return;
+    const healthy =
+      wasOpen &&
+      connection.dataFrames > 0 &&
+      this.now() - (connection.openedAtMs ?? 0) >= (this.options.healthyAfterMs ?? 10_000);
+    if (healthy) shard.backoff.reset();
+    if (connection === shard.active) {
+      shard.active = undefined;
+      clearTimeout(shard.ageTimer);
+      shard.ageTimer = undefined;
+      if (shard.next) this.promote(shard);
+      else this.scheduleReconnect(shard);
+    } else if (connection === shard.next) {
+      shard.next = undefined;
+      clearTimeout(shard.switchTimer);
+      shard.switchTimer = undefined;
+      if (shard.active) this.retrySwitchLater(shard);
+      else this.scheduleReconnect(shard);
+    }
+  }
+
+  private deliver(connection: BinanceConnection, frame: DataFrame, receivedTimeMs: number): void {
+    // Late frames of an unsubscribed stream are dropped; they still proved the connection alive.
+    if (!this.streamShard.has(frame.stream)) return;
+    this.messages.set(frame.stream, (this.messages.get(frame.stream) ?? 0) + 1);
+    const connectionId = connection.id;
+    switch (frame.type) {
+      case 'kline': {
+        const candle = klineEventToCandle(frame.payload, this.options.exchange, receivedTimeMs);
+        if (!candle.ok) {
+          this.malformed(connectionId, `${frame.stream}: ${candle.reason}`);
+          return;
+        }
+        this.emit('kline', {
+          stream: frame.stream,
+          candle: candle.value,
+          payload: frame.payload,
+          connectionId,
+        });
+        return;
+      }
+      case 'trade': {
+        const trade = tradeEventToTrade(frame.payload, this.options.exchange, receivedTimeMs);
+        if (!trade.ok) {
+          this.malformed(connectionId, `${frame.stream}: ${trade.reason}`);
+          return;
+        }
+        this.emit('trade', {
+          stream: frame.stream,
+          trade: trade.value,
+          payload: frame.payload,
+          connectionId,
+        });
+        return;
+      }
+      case 'aggTrade':
+        this.emit('aggTrade', { stream: frame.stream, payload: frame.payload, connectionId });
+        return;
+    }
+  }
+
+  private malformed(connectionId: string, reason: string): void {
+    this.counters.malformed++;
+    const suppressed = this.throttle.take('malformed');
+    if (suppressed !== null)
+      this.logger.warn({ connectionId, reason, suppressed }, 'malformed stream frame dropped');
+    this.emit('malformed', { connectionId, reason });
+  }
+
+  private methodError(connection: BinanceConnection, failure: MethodFailure): void {
+    this.counters.methodErrors++;
+    const suppressed = this.throttle.take('method-error');
+    if (suppressed !== null) {
+      this.logger.warn(
+        {
+          connectionId: connection.id,
+          method: failure.method,
+          streams: failure.params,
+          code: failure.code,
+          msg: failure.msg,
+          suppressed,
+        },
+        'stream request failed',
+      );
+    }
+  }
+}
