@@ -151,6 +151,22 @@ describe('WebSocket endpoints', () => {
     expect(client.messages[2]).toBe(events[2]?.binanceJson);
   });
 
+  it('bare /ws turns an UNSUBSCRIBE into every other stream, explicitly', async () => {
+    const { hub, base } = await start();
+    const client = await connectClient(`${base}/ws`);
+    expect(await client.request({ method: 'UNSUBSCRIBE', params: [ETH], id: 1 })).toEqual({
+      result: null,
+      id: 1,
+    });
+    expect(await client.request({ method: 'LIST_SUBSCRIPTIONS', id: 2 })).toEqual({
+      result: [BTC, TRADE],
+      id: 2,
+    });
+    const events = publishAll(hub, 0);
+    await expectCount(client, 4);
+    expect(client.messages.slice(2)).toEqual([events[0]?.binanceJson, events[2]?.binanceJson]);
+  });
+
   it('answers bad input with Binance error objects and keeps the connection usable', async () => {
     const { hub, base } = await start({ maxStreamsPerConnection: 2 });
     const client = await connectClient(`${base}/ws/${BTC}`);
