@@ -35,11 +35,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Line and column (1-based) of a character offset, as serde reports positions. */
+/** Position after `offset` characters as serde reports it: 1-based line, characters consumed on it. */
 function position(text: string, offset: number): string {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
   const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
+  const column = before.length - (before.lastIndexOf('\n') + 1);
   return `line ${line} column ${column}`;
 }
 
