@@ -16,7 +16,17 @@ await build({
   format: 'esm',
   sourcemap: true,
   // Native or worker-loaded modules stay external and are installed in the image.
-  external: ['bufferutil', 'utf-8-validate', 'pino', 'pino-pretty', 'thread-stream'],
+  external: [
+    'bufferutil',
+    'utf-8-validate',
+    'pino',
+    'pino-pretty',
+    'thread-stream',
+    // These load .proto files relative to their own install folder at run time.
+    'grpc-health-check',
+    '@grpc/reflection',
+    '@grpc/proto-loader',
+  ],
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
