@@ -1,3 +1,4 @@
+export * from './algo/algo-messages.js';
 export * from './binance/binance-messages.js';
 export * as seedProto from './gen/trade.js';
 export * as marketDataProto from './gen/visualgo/v1/market_data.js';

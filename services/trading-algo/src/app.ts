@@ -1,0 +1,107 @@
+import {
+  type BackoffOptions,
+  healthRoutes,
+  type Logger,
+  rejectUpgrade,
+  type Shutdown,
+  startHttpServer,
+} from '@visualgo/platform';
+import type { Registry } from 'prom-client';
+import { createAlgoMetrics } from './algo-metrics.js';
+import { type AlgoConfig, indicatorConfigOf } from './config.js';
+import { IndicatorEngine } from './engine/indicator-engine.js';
+import { MarketFeed } from './feed/market-feed.js';
+import { indicatorRoutes } from './http/indicator-routes.js';
+import { AlgoWsServer } from './ws/algo-ws-server.js';
+
+export interface TradingAlgoDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Components are registered here in start order, so they stop in reverse. */
+  readonly shutdown: Shutdown;
+  /** Overrides the reconnect backoff built from the config (tests use a fast one without jitter). */
+  readonly feedBackoff?: BackoffOptions;
+}
+
+export interface TradingAlgo {
+  readonly port: number;
+  readonly engine: IndicatorEngine;
+  readonly feed: MarketFeed;
+  readonly ws: AlgoWsServer;
+}
+
+/**
+ * Wires the service: gRPC feed → indicator engine → WebSocket edge, and the HTTP server for
+ * `/ws`, `/api/*`, health and metrics. Stop order (reverse of registration): WebSocket clients
+ * closed with 1001, feed stopped, HTTP server closed.
+ */
+export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps): Promise<TradingAlgo> {
+  const { logger, registry, shutdown } = deps;
+  const metrics = createAlgoMetrics(registry);
+  const engine = new IndicatorEngine({
+    indicators: indicatorConfigOf(config),
+    historyPoints: config.HISTORY_POINTS,
+    logger,
+    metrics: metrics.engine,
+  });
+  let feed: MarketFeed | null = null;
+  const ws = new AlgoWsServer({
+    engine,
+    feedStatus: () => {
+      if (!feed) throw new Error('feed not started');
+      return feed.currentStatus();
+    },
+    logger,
+    metrics: metrics.ws,
+    snapshotPoints: config.SNAPSHOT_POINTS,
+    maxClients: config.WS_MAX_CLIENTS,
+    maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+    allowedOrigins: config.WS_ALLOWED_ORIGINS,
+    heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
+  });
+  feed = new MarketFeed({
+    target: config.INGEST_GRPC_URL,
+    streams: config.ALGO_STREAMS,
+    warmupCandles: config.WARMUP_CANDLES,
+    logger,
+    metrics: metrics.feed,
+    backoff: deps.feedBackoff ?? {
+      initialMs: config.FEED_RECONNECT_MIN_MS,
+      maxMs: config.FEED_RECONNECT_MAX_MS,
+    },
+    sink: {
+      declareStreams: (infos) => engine.declareStreams(infos),
+      candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+      historyLoaded: (stream) => engine.historyLoaded(stream),
+      status: (message) => ws.broadcastStatus(message),
+    },
+  });
+  const running = feed;
+
+  const http = await startHttpServer({
+    host: config.ALGO_HOST,
+    port: config.ALGO_HTTP_PORT,
+    logger,
+    routes: {
+      ...healthRoutes({
+        health: () => ({ feed: running.describe(), wsClients: ws.clientCount }),
+        ready: () => ({ ready: running.isReady, feedConnected: running.isConnected }),
+        metrics: registry,
+      }),
+      ...indicatorRoutes({ engine, defaultLimit: config.SNAPSHOT_POINTS, maxLimit: config.HISTORY_POINTS }),
+    },
+    onUpgrade: (req, socket, head, url) => {
+      if (url.pathname === '/ws') ws.handleUpgrade(req, socket, head, url);
+      else rejectUpgrade(socket, 404, 'WebSocket endpoint is /ws\n');
+    },
+  });
+  shutdown.register('http', () => http.close());
+  running.start();
+  shutdown.register('feed', () => running.stop());
+  shutdown.register('ws', () => ws.close());
+  logger.info(
+    { port: http.port, host: config.ALGO_HOST, ingest: config.INGEST_GRPC_URL },
+    'trading-algo listening',
+  );
+  return { port: http.port, engine, feed: running, ws };
+}

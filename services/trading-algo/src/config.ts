@@ -1,0 +1,120 @@
+import { type IndicatorConfig, parseStreamName, VWAP_ANCHORS, VWAP_SOURCES } from '@visualgo/market';
+import { env, loadConfig } from '@visualgo/platform';
+import { z } from 'zod';
+
+/** GetCandles answers at most 1000 candles per request. */
+export const MAX_WARMUP_CANDLES = 1000;
+
+const isKlineStream = (s: string): boolean => parseStreamName(s)?.kind === 'kline';
+const isOrigin = (s: string): boolean => /^https?:\/\/[^/\s]+$/.test(s);
+
+/**
+ * A comma-separated list that may be empty (unset means "none"), unlike `env.list`; a bad entry
+ * is reported against the variable itself, naming the entry.
+ */
+function optionalList(valid: (item: string) => boolean, expected: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .superRefine((items, ctx) => {
+      const bad = items.filter((item) => !valid(item));
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `${bad.join(', ')}: ${expected}` });
+    });
+}
+
+const grpcTarget = z
+  .string()
+  .default('127.0.0.1:50051')
+  .refine((v) => !/^https?:\/\//.test(v) && !/\s/.test(v) && /:\d{1,5}$|^unix:/.test(v), {
+    error: 'must be a gRPC target host:port (no http:// scheme), e.g. data-ingest:50051',
+  });
+
+/**
+ * Every setting of the service, from the environment (flags override: `--algo-http-port 9000`).
+ * `.env.example` documents each one; docs/trading-algo.md has the table.
+ */
+export const algoConfigSchema = z
+  .object({
+    INGEST_GRPC_URL: grpcTarget,
+    /** All interfaces by default, as in a container; set 127.0.0.1 to listen locally only. */
+    ALGO_HOST: z.string().min(1).default('0.0.0.0'),
+    ALGO_HTTP_PORT: env.port(8090),
+    /** Empty: every kline stream data-ingest lists. */
+    ALGO_STREAMS: optionalList(isKlineStream, 'must be kline stream names such as btcusdt@kline_1m'),
+    EMA_PERIOD: env.int(9, 1, 10_000),
+    ATR_PERIOD: env.int(14, 1, 10_000),
+    VWAP_ANCHOR: z.enum(VWAP_ANCHORS, { error: `must be one of ${VWAP_ANCHORS.join(', ')}` }).default('day'),
+    VWAP_SOURCE: z.enum(VWAP_SOURCES, { error: `must be one of ${VWAP_SOURCES.join(', ')}` }).default('hlc3'),
+    VWAP_BANDS: env.list(
+      z
+        .string()
+        .transform(Number)
+        .pipe(
+          z
+            .number({ error: 'must be numbers' })
+            .refine((m) => m > 0 && m <= 10, 'multipliers must be > 0 and <= 10'),
+        ),
+      '1,2',
+    ),
+    RUBBERBAND_K: env.number(2, Number.MIN_VALUE, 100),
+    /** Final points sent per stream in a snapshot. */
+    SNAPSHOT_POINTS: env.int(500, 0, 100_000),
+    /** Final points kept per stream for snapshots and /api/indicators. */
+    HISTORY_POINTS: env.int(2_000, 1, 1_000_000),
+    /** Closed candles fetched per stream at first start to warm the indicators up. */
+    WARMUP_CANDLES: env.int(MAX_WARMUP_CANDLES, 1, MAX_WARMUP_CANDLES),
+    FEED_RECONNECT_MIN_MS: env.int(500, 1, 60_000),
+    FEED_RECONNECT_MAX_MS: env.int(15_000, 1, 600_000),
+    WS_MAX_BUFFERED_BYTES: env.int(1024 * 1024, 1024, 1024 * 1024 * 1024),
+    WS_MAX_CLIENTS: env.int(1_000, 1, 1_000_000),
+    /** Browser origins allowed on /ws; empty: any. */
+    WS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
+    WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    LOG_LEVEL: env.logLevel(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.HISTORY_POINTS < c.SNAPSHOT_POINTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HISTORY_POINTS'],
+        message: `must be at least SNAPSHOT_POINTS (${c.SNAPSHOT_POINTS})`,
+      });
+    }
+    if (c.FEED_RECONNECT_MAX_MS < c.FEED_RECONNECT_MIN_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FEED_RECONNECT_MAX_MS'],
+        message: `must be at least FEED_RECONNECT_MIN_MS (${c.FEED_RECONNECT_MIN_MS})`,
+      });
+    }
+    if (new Set(c.VWAP_BANDS).size !== c.VWAP_BANDS.length) {
+      ctx.addIssue({ code: 'custom', path: ['VWAP_BANDS'], message: 'multipliers must be distinct' });
+    }
+  });
+
+export type AlgoConfig = z.infer<typeof algoConfigSchema>;
+
+/** Parses and validates the configuration; throws a `ConfigError` naming every bad variable. */
+export function loadAlgoConfig(
+  source: Readonly<Record<string, string | undefined>>,
+  argv: readonly string[] = [],
+): AlgoConfig {
+  return loadConfig(algoConfigSchema, source, argv);
+}
+
+export function indicatorConfigOf(config: AlgoConfig): IndicatorConfig {
+  return {
+    emaPeriod: config.EMA_PERIOD,
+    atrPeriod: config.ATR_PERIOD,
+    vwapAnchor: config.VWAP_ANCHOR,
+    vwapSource: config.VWAP_SOURCE,
+    vwapBands: config.VWAP_BANDS,
+    rubberbandK: config.RUBBERBAND_K,
+  };
+}

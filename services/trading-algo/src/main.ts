@@ -1,0 +1,33 @@
+import {
+  ConfigError,
+  createLogger,
+  createMetrics,
+  installProcessHandlers,
+  Shutdown,
+} from '@visualgo/platform';
+import { startTradingAlgo } from './app.js';
+import { loadAlgoConfig } from './config.js';
+
+function loadOrExit() {
+  try {
+    return loadAlgoConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`trading-algo: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const config = loadOrExit();
+const logger = createLogger({ name: 'trading-algo', level: config.LOG_LEVEL });
+const shutdown = new Shutdown(logger);
+installProcessHandlers(logger, shutdown);
+try {
+  await startTradingAlgo(config, { logger, registry: createMetrics('trading-algo'), shutdown });
+} catch (err) {
+  logger.fatal({ err }, 'trading-algo failed to start');
+  await shutdown.run('start failed');
+  process.exit(1);
+}

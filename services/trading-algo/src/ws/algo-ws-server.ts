@@ -1,0 +1,245 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AlgoServerMessage, ErrorMessage, StatusMessage } from '@visualgo/contracts';
+import { type Logger, type WsConnection, WsFanout, type WsUpgradeDecision } from '@visualgo/platform';
+import type { WsEdgeMetrics } from '../algo-metrics.js';
+import type { EngineEvent, IndicatorEngine } from '../engine/indicator-engine.js';
+import { checkStreams, parseClientRequest } from './client-request.js';
+import { SubscriptionIndex } from './subscription-index.js';
+
+export interface AlgoWsServerOptions {
+  readonly engine: IndicatorEngine;
+  /** The feed's current state, sent first to each new client. */
+  readonly feedStatus: () => StatusMessage;
+  readonly logger: Logger;
+  readonly metrics?: WsEdgeMetrics;
+  readonly snapshotPoints: number;
+  readonly maxClients: number;
+  readonly maxBufferedBytes: number;
+  readonly allowedOrigins?: readonly string[];
+  readonly heartbeatIntervalMs?: number;
+  /** How often a client whose buffer is full is retried for its pending snapshots. Default 20 ms. */
+  readonly snapshotRetryMs?: number;
+}
+
+interface ClientState {
+  /** Subscribed to every stream, including those that appear later. */
+  followAll: boolean;
+  /** Streams whose snapshot was sent: their live messages go to this client. */
+  readonly live: Set<string>;
+  /** Streams subscribed to whose snapshot is still to be sent. */
+  pending: string[];
+  retry: NodeJS.Timeout | null;
+}
+
+type Client = WsConnection<ClientState>;
+
+/**
+ * The `/ws` edge: per-client stream subscriptions over a {@link WsFanout} (bounded buffers, 1008
+ * for slow clients, heartbeat, inbound rate limit, origin allowlist).
+ *
+ * Every message is serialised once for all its recipients. A client gets each stream's snapshot
+ * before any live message of that stream; snapshots are sent as the client's buffer drains, so a
+ * burst of them on connect cannot get a client cut off as slow, and live messages of a stream
+ * reach it only once its snapshot is out.
+ */
+export class AlgoWsServer {
+  readonly fanout: WsFanout<ClientState>;
+  private readonly index = new SubscriptionIndex<Client>();
+  private readonly snapshots = new Map<string, { finalCount: number; data: Buffer }>();
+  private readonly log: Logger;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: AlgoWsServerOptions) {
+    this.log = options.logger.child({ component: 'ws' });
+    this.fanout = new WsFanout<ClientState>({
+      logger: this.log,
+      maxBufferedBytes: options.maxBufferedBytes,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000,
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      ...(options.metrics ? { metrics: options.metrics.fanout } : {}),
+      onOpen: (client) => this.onOpen(client),
+      onMessage: (client, text, isBinary) => this.onMessage(client, text, isBinary),
+      onClose: (client) => this.onClose(client),
+    });
+    this.unsubscribe = options.engine.subscribe((event) => this.onEngineEvent(event));
+  }
+
+  get clientCount(): number {
+    return this.fanout.size;
+  }
+
+  /** Completes a `/ws` upgrade; `?streams=a,b` limits the subscription (default: every stream). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    this.fanout.handleUpgrade(req, socket, head, () => this.decide(url));
+  }
+
+  /** Sends a feed status message to every client. */
+  broadcastStatus(message: StatusMessage): void {
+    this.fanout.broadcast(this.fanout.clients(), JSON.stringify(message));
+  }
+
+  /** Closes every client with 1001 and stops accepting. */
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const client of this.fanout.clients()) this.clearRetry(client);
+    await this.fanout.closeAll(1001, 'server shutting down');
+  }
+
+  private decide(url: URL): WsUpgradeDecision<ClientState> {
+    if (this.fanout.size >= this.options.maxClients) {
+      return { accept: false, status: 503, body: 'too many WebSocket clients\n' };
+    }
+    const param = url.searchParams.get('streams');
+    const state: ClientState = { followAll: param === null, live: new Set(), pending: [], retry: null };
+    if (param !== null) {
+      const streams = [...new Set(param.split(',').map((s) => s.trim()))].filter((s) => s.length > 0);
+      const error =
+        streams.length === 0
+          ? { message: 'streams must name at least one stream, e.g. ?streams=btcusdt@kline_1m' }
+          : checkStreams(streams, this.knownStreams());
+      if (error) {
+        return {
+          accept: false,
+          status: 400,
+          body: JSON.stringify({ error: error.message }),
+          contentType: 'application/json',
+        };
+      }
+      state.pending = streams;
+    }
+    return { accept: true, state };
+  }
+
+  private knownStreams(): ReadonlySet<string> | null {
+    const engine = this.options.engine;
+    return engine.streamsListed ? new Set(engine.streams().map((s) => s.stream)) : null;
+  }
+
+  private onOpen(client: Client): void {
+    this.fanout.send(client, JSON.stringify(this.options.feedStatus()));
+    if (client.state.followAll) client.state.pending = this.options.engine.streams().map((s) => s.stream);
+    this.pump(client);
+  }
+
+  private onClose(client: Client): void {
+    this.clearRetry(client);
+    this.index.removeAll(client.state.live, client);
+  }
+
+  private onMessage(client: Client, text: string, isBinary: boolean): void {
+    if (isBinary) {
+      this.sendError(client, {
+        type: 'error',
+        code: 'binary-not-supported',
+        message: 'send JSON text frames',
+      });
+      return;
+    }
+    const parsed = parseClientRequest(text);
+    if (!parsed.ok) {
+      this.sendError(client, parsed.error);
+      return;
+    }
+    const { op, streams } = parsed.request;
+    const error = checkStreams(streams, this.knownStreams());
+    if (error) {
+      this.sendError(client, error);
+      return;
+    }
+    const state = client.state;
+    if (op === 'subscribe') {
+      for (const stream of streams) {
+        if (!state.live.has(stream) && !state.pending.includes(stream)) state.pending.push(stream);
+      }
+    } else {
+      // Unsubscribing from one stream turns "everything" into an explicit list.
+      state.followAll = false;
+      const drop = new Set(streams);
+      for (const stream of drop) {
+        state.live.delete(stream);
+        this.index.remove(stream, client);
+      }
+      state.pending = state.pending.filter((s) => !drop.has(s));
+    }
+    this.send(client, { type: 'subscriptions', streams: [...state.live, ...state.pending].sort() });
+    this.pump(client);
+  }
+
+  private onEngineEvent(event: EngineEvent): void {
+    switch (event.type) {
+      case 'indicator':
+      case 'signal':
+        this.fanout.broadcast(this.index.subscribers(event.message.stream), JSON.stringify(event.message));
+        return;
+      case 'history-loaded': {
+        const data = this.snapshotData(event.stream);
+        if (data) this.fanout.broadcast(this.index.subscribers(event.stream), data);
+        return;
+      }
+      case 'stream-added':
+        for (const client of this.fanout.clients()) {
+          const state = client.state;
+          if (
+            state.followAll &&
+            !state.live.has(event.info.stream) &&
+            !state.pending.includes(event.info.stream)
+          ) {
+            state.pending.push(event.info.stream);
+            this.pump(client);
+          }
+        }
+        return;
+    }
+  }
+
+  /** Sends pending snapshots while the client's buffer has room; retries later when it has not. */
+  private pump(client: Client): void {
+    this.clearRetry(client);
+    const state = client.state;
+    while (state.pending.length > 0 && client.isOpen) {
+      const stream = state.pending[0];
+      if (stream === undefined) break;
+      const data = this.snapshotData(stream);
+      if (data) {
+        const buffered = client.bufferedBytes;
+        if (buffered > 0 && buffered + data.length > this.options.maxBufferedBytes) {
+          state.retry = setTimeout(() => this.pump(client), this.options.snapshotRetryMs ?? 20);
+          return;
+        }
+        if (!this.fanout.send(client, data)) return;
+      }
+      // A stream not served yet has no snapshot: the client gets one with its warm-up history.
+      state.pending.shift();
+      state.live.add(stream);
+      this.index.add(stream, client);
+    }
+  }
+
+  private snapshotData(stream: string): Buffer | null {
+    const engine = this.options.engine;
+    const finalCount = engine.finalCount(stream);
+    const cached = this.snapshots.get(stream);
+    if (cached && cached.finalCount === finalCount) return cached.data;
+    const snapshot = engine.snapshot(stream, this.options.snapshotPoints);
+    if (!snapshot) return null;
+    const data = Buffer.from(JSON.stringify(snapshot));
+    this.snapshots.set(stream, { finalCount, data });
+    return data;
+  }
+
+  private send(client: Client, message: AlgoServerMessage): void {
+    this.fanout.send(client, JSON.stringify(message));
+  }
+
+  private sendError(client: Client, error: ErrorMessage): void {
+    this.options.metrics?.clientError(error.code);
+    this.log.debug({ client: client.id, code: error.code }, 'websocket client message refused');
+    this.send(client, error);
+  }
+
+  private clearRetry(client: Client): void {
+    if (client.state.retry) clearTimeout(client.state.retry);
+    client.state.retry = null;
+  }
+}
