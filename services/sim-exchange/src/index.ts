@@ -1,0 +1,30 @@
+export type { SimCandle } from './candle-history.js';
+export { type SimConfig, simConfigSchema, simExchangeOptions } from './config.js';
+export {
+  MALFORMED_KINDS,
+  type MalformedKind,
+  REFUSE_MODES,
+  REST_FAULT_MODES,
+  type RefuseMode,
+  type RestFaultMode,
+  type RestFaultSpec,
+} from './faults.js';
+export type { CandleRange, GroundTruth, TradeRange } from './ground-truth.js';
+export {
+  ClockModeError,
+  type CloseReason,
+  type ConnectionFilter,
+  type ConnectionInfo,
+  DEFAULT_SYMBOLS,
+  type DropOptions,
+  type RefuseOptions,
+  type ShutdownOptions,
+  type SimExchange,
+  type SimExchangeOptions,
+  type SimStatus,
+  type StallOptions,
+  startSimExchange,
+} from './sim-exchange.js';
+export type { SimLogger } from './sim-logger.js';
+export { type SymbolSpec, symbolSpec } from './symbol-spec.js';
+export { TestClient } from './test-client.js';

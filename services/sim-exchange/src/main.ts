@@ -1,0 +1,28 @@
+import { ConfigError, createLogger, installProcessHandlers, loadConfig, Shutdown } from '@visualgo/platform';
+import { type SimConfig, simConfigSchema, simExchangeOptions } from './config.js';
+import { startSimExchange } from './sim-exchange.js';
+
+let config: SimConfig;
+try {
+  config = loadConfig(simConfigSchema, process.env, process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`sim-exchange: ${err.message}\n`);
+  process.exit(2);
+}
+const logger = createLogger({ name: 'sim-exchange', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+const shutdown = new Shutdown(logger);
+installProcessHandlers(logger, shutdown);
+
+const sim = await startSimExchange(simExchangeOptions(config, logger));
+shutdown.register('sim-exchange', () => sim.close());
+logger.info(
+  {
+    rest: sim.httpUrl,
+    streams: sim.wsUrl,
+    control: sim.controlUrl,
+    speed: config.SIM_SPEED,
+    startMs: sim.startMs,
+  },
+  'simulated Binance ready',
+);
