@@ -479,6 +479,18 @@ describe('BinanceStreamClient: stop', () => {
     expect(events.disconnected.every((d) => d.planned && d.reason === 'stopped')).toBe(true);
   });
 
+  it('stops when the start signal is aborted', async () => {
+    const f = await fake();
+    const { client: c, events } = client({ wsBaseUrl: f.url, streams: ['btcusdt@trade'] });
+    const controller = new AbortController();
+    c.start(controller.signal);
+    await waitFor(() => events.connected.length === 1);
+    controller.abort();
+    await waitFor(() => events.disconnected.length === 1 && f.open().length === 0, 2000, 'stopped');
+    expect(events.disconnected[0]).toMatchObject({ planned: true, reason: 'stopped' });
+    expect(() => c.start()).toThrow(/cannot be restarted/);
+  });
+
   it('stops promptly while a handshake is still pending', async () => {
     const sockets: Socket[] = [];
     const silent: TcpServer = createTcpServer((s) => sockets.push(s));

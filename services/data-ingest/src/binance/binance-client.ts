@@ -151,6 +151,7 @@ export class BinanceStreamClient {
   private readonly messages = new Map<string, number>();
   private connectionSeq = 0;
   private state: 'idle' | 'running' | 'stopped' = 'idle';
+  private detachSignal: (() => void) | undefined;
 
   constructor(options: BinanceStreamClientOptions) {
     this.options = options;
@@ -184,7 +185,11 @@ export class BinanceStreamClient {
     if (this.state === 'stopped') throw new Error('BinanceStreamClient cannot be restarted after stop()');
     if (this.state === 'running') return;
     this.state = 'running';
-    signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    if (signal) {
+      const onAbort = () => void this.stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.detachSignal = () => signal.removeEventListener('abort', onAbort);
+    }
     for (const shard of this.shards) this.connect(shard);
   }
 
@@ -192,6 +197,7 @@ export class BinanceStreamClient {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.detachSignal?.();
     const closing: Promise<void>[] = [];
     for (const shard of this.shards) closing.push(...this.retireShard(shard, 'stopped'));
     await Promise.all(closing);
