@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type SimExchange, type SimExchangeOptions, startSimExchange } from './sim-exchange.js';
+import { TestClient } from './test-client.js';
+
+const START = Date.UTC(2025, 0, 15, 12, 0, 0);
+const candleList = z.object({ candles: z.array(z.unknown()) });
+let sim: SimExchange | null = null;
+const clients: TestClient[] = [];
+
+async function start(options: SimExchangeOptions = {}): Promise<SimExchange> {
+  sim = await startSimExchange({
+    clock: 'manual',
+    startMs: START,
+    seed: 'control-test',
+    historyDays: 1,
+    ...options,
+  });
+  return sim;
+}
+
+async function connect(s: SimExchange, path: string): Promise<TestClient> {
+  const client = await TestClient.open(`${s.wsUrl}${path}`);
+  clients.push(client);
+  return client;
+}
+
+async function call(
+  s: SimExchange,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${s.controlUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await sim?.close();
+  sim = null;
+});
+
+describe('control API over HTTP', () => {
+  it('reports status and connections', async () => {
+    const s = await start();
+    await connect(s, '/stream?streams=btcusdt@trade/ethusdt@kline_1m');
+    const status = await call(s, 'GET', '/status');
+    expect(status).toEqual({
+      status: 200,
+      body: expect.objectContaining({
+        seed: 'control-test',
+        marketTimeMs: START,
+        clock: 'manual',
+        connections: 1,
+      }),
+    });
+    const list = await call(s, 'GET', '/connections');
+    expect(list.body).toEqual({
+      connections: [
+        expect.objectContaining({
+          id: 1,
+          combined: true,
+          streams: ['btcusdt@trade', 'ethusdt@kline_1m'],
+          stalled: false,
+        }),
+      ],
+    });
+  });
+
+  it('drops, stalls, unstalls, sends bad frames and serverShutdown', async () => {
+    const s = await start();
+    const a = await connect(s, '/ws/btcusdt@kline_1m');
+    const b = await connect(s, '/ws/ethusdt@kline_1m');
+    expect((await call(s, 'POST', '/connections/stall', { stream: 'btcusdt@kline_1m' })).body).toEqual({
+      stalled: 1,
+    });
+    expect(s.connections({ stream: 'btcusdt@kline_1m' })[0]?.stalled).toBe(true);
+    expect((await call(s, 'POST', '/connections/unstall', {})).body).toEqual({ unstalled: 1 });
+    expect(
+      (await call(s, 'POST', '/connections/malformed', { kind: 'invalid-json', ids: [1] })).body,
+    ).toEqual({
+      sent: 1,
+    });
+    await a.waitForFrames(1);
+    expect(
+      (await call(s, 'POST', '/connections/server-shutdown', { ids: [2], closeAfterMs: 10 })).body,
+    ).toEqual({
+      notified: 1,
+    });
+    expect((await b.waitForClose()).code).toBe(1001);
+    expect((await call(s, 'POST', '/connections/drop', { closeFrame: false })).body).toEqual({ dropped: 1 });
+    expect((await a.waitForClose()).code).toBe(1006);
+  });
+
+  it('refuses and accepts connections', async () => {
+    const s = await start();
+    expect((await call(s, 'POST', '/connections/refuse', { mode: 'http-503' })).body).toEqual({
+      refusing: 'http-503',
+    });
+    await expect(TestClient.open(`${s.wsUrl}/ws/btcusdt@trade`)).rejects.toThrow('HTTP 503');
+    expect((await call(s, 'POST', '/connections/accept')).body).toEqual({ refusing: null });
+    await connect(s, '/ws/btcusdt@trade');
+  });
+
+  it('pauses, resumes and advances market time', async () => {
+    const s = await start();
+    expect((await call(s, 'POST', '/clock/advance', { ms: 90_000 })).body).toEqual({
+      marketTimeMs: START + 90_000,
+    });
+    expect((await call(s, 'POST', '/market/pause')).body).toEqual({
+      paused: true,
+      marketTimeMs: START + 90_000,
+    });
+    await call(s, 'POST', '/clock/advance', { ms: 60_000 });
+    expect(s.marketNowMs()).toBe(START + 90_000);
+    expect((await call(s, 'POST', '/market/resume')).body).toEqual({
+      paused: false,
+      marketTimeMs: START + 90_000,
+    });
+  });
+
+  it('refuses to advance a scaled clock', async () => {
+    const s = await start({ clock: 'scaled' });
+    expect((await call(s, 'POST', '/clock/advance', { ms: 1 })).status).toBe(409);
+  });
+
+  it('injects, lists and clears REST faults', async () => {
+    const s = await start();
+    const fault = { mode: '429', count: 1, pathPrefix: '/api/v3/klines', retryAfterSec: 3 };
+    expect((await call(s, 'POST', '/rest/faults', fault)).body).toEqual({ faults: [fault] });
+    expect((await call(s, 'GET', '/rest/faults')).body).toEqual({ faults: [fault] });
+    const res = await fetch(`${s.httpUrl}/api/v3/klines?symbol=BTCUSDT&interval=1m`);
+    expect([res.status, res.headers.get('retry-after')]).toEqual([429, '3']);
+    expect((await call(s, 'GET', '/rest/faults')).body).toEqual({ faults: [] });
+    await call(s, 'POST', '/rest/faults', { mode: 'timeout' });
+    expect((await call(s, 'DELETE', '/rest/faults')).body).toEqual({ faults: [] });
+    expect((await call(s, 'POST', '/rest/weight/reset')).body).toEqual({ reset: true });
+  });
+
+  it('serves ground truth candles and trades', async () => {
+    const s = await start();
+    s.advance(180_000);
+    const candles = await call(s, 'GET', `/truth/candles?stream=btcusdt@kline_1m&startTime=${START}`);
+    expect(candles.body).toEqual({ candles: s.truth.candles('btcusdt@kline_1m', { startTimeMs: START }) });
+    expect(candleList.parse(candles.body).candles).toHaveLength(3);
+    const withOpen = await call(
+      s,
+      'GET',
+      `/truth/candles?stream=btcusdt@kline_1m&startTime=${START}&includeOpen=true`,
+    );
+    expect(candleList.parse(withOpen.body).candles).toHaveLength(4);
+    const trades = await call(
+      s,
+      'GET',
+      `/truth/trades?symbol=btcusdt&startTime=${START}&endTime=${START + 60_000}`,
+    );
+    expect(trades.body).toEqual({
+      trades: s.truth.trades('BTCUSDT', { startTimeMs: START, endTimeMs: START + 60_000 }),
+    });
+    expect((await call(s, 'GET', '/truth/candles?stream=xyz@kline_1m')).status).toBe(404);
+  });
+
+  it('rejects invalid bodies and unknown routes', async () => {
+    const s = await start();
+    const bad = await call(s, 'POST', '/connections/malformed', { kind: 'gibberish' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('kind');
+    expect((await call(s, 'POST', '/connections/drop', { ids: 'all' })).status).toBe(400);
+    expect((await call(s, 'GET', '/nothing-here')).status).toBe(404);
+    const notJson = await fetch(`${s.controlUrl}/connections/drop`, { method: 'POST', body: '{oops' });
+    expect(notJson.status).toBe(400);
+  });
+});
