@@ -177,6 +177,13 @@ export class CandleBook {
     if (this.expectedNext === null) this.expectedNext = c.openTimeMs;
     if (c.openTimeMs < this.expectedNext || this.held.has(c.openTimeMs))
       return { ...NOTHING, dropped: 'duplicate' };
+    if (c.openTimeMs === this.expectedNext && this.held.size === 0 && !this.heldOpen && !this.reportedGap) {
+      // The common case: the next candle, nothing pending.
+      this.append(c);
+      this.expectedNext = nextOpenTimeMs(this.interval, c.openTimeMs);
+      if (this.current && this.current.openTimeMs < this.expectedNext) this.current = null;
+      return { publish: [c], gap: null, dropped: null };
+    }
     this.held.set(c.openTimeMs, c);
     const released = this.drain([]);
     if (released.length === 0) {

@@ -124,6 +124,13 @@ export const binanceMethodError = z.object({
 });
 export type BinanceMethodError = z.infer<typeof binanceMethodError>;
 
+/** Error reply as Binance's stream servers send it on the wire: `{"error":{"code":2,"msg":"..."},"id":1}`. */
+export const binanceMethodErrorReply = z.object({
+  error: binanceMethodError.omit({ id: true }),
+  id: z.union([z.number(), z.string(), z.null()]),
+});
+export type BinanceMethodErrorReply = z.infer<typeof binanceMethodErrorReply>;
+
 /**
  * One row of `GET /api/v3/klines`: open time, open, high, low, close, volume, close time,
  * quote volume, trade count, taker buy base volume, taker buy quote volume, ignore.

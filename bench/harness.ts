@@ -1,0 +1,59 @@
+/** A tiny benchmark harness: warm-up, repeated timed runs, median, heap readings. */
+export interface Measurement {
+  readonly name: string;
+  /** Median nanoseconds per operation over the runs. */
+  readonly nsPerOp: number;
+  readonly opsPerSec: number;
+}
+
+export function measure(name: string, ops: number, fn: () => void, runs = 7): Measurement {
+  fn(); // warm-up: JIT and caches
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / ops);
+  }
+  samples.sort((a, b) => a - b);
+  const nsPerOp = samples[Math.floor(samples.length / 2)] ?? Number.NaN;
+  return { name, nsPerOp, opsPerSec: 1e9 / nsPerOp };
+}
+
+export async function measureAsync(
+  name: string,
+  ops: number,
+  fn: () => Promise<void>,
+  runs = 5,
+): Promise<Measurement> {
+  await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / ops);
+  }
+  samples.sort((a, b) => a - b);
+  const nsPerOp = samples[Math.floor(samples.length / 2)] ?? Number.NaN;
+  return { name, nsPerOp, opsPerSec: 1e9 / nsPerOp };
+}
+
+export function heapUsed(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+export interface Check {
+  readonly name: string;
+  /** What is measured relative to what, e.g. "IndicatorSet.addClosed / floor loop". */
+  readonly ratio: number;
+  /** The target: ratio must be at most this (or at least, with `atLeast`). */
+  readonly limit: number;
+  readonly atLeast?: boolean;
+  readonly detail: string;
+}
+
+export function passed(c: Check): boolean {
+  return c.atLeast ? c.ratio >= c.limit : c.ratio <= c.limit;
+}
