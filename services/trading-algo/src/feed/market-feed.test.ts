@@ -1,0 +1,215 @@
+import type { StatusMessage } from '@visualgo/contracts';
+import { type Candle, DEFAULT_INDICATOR_CONFIG, IndicatorSet } from '@visualgo/market';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IndicatorEngine } from '../engine/indicator-engine.js';
+import { STREAM, STREAM_2, walk, walkCandle } from '../testing/candles.js';
+import { IngestHarness } from '../testing/ingest-harness.js';
+import { waitFor } from '../testing/ws-client.js';
+import { MarketFeed } from './market-feed.js';
+
+const logger = pino({ level: 'silent' });
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startIngest(history: readonly Candle[], historyCandles = 1_000): Promise<IngestHarness> {
+  const ingest = await IngestHarness.start({ streams: { [STREAM]: history }, historyCandles });
+  cleanups.push(() => ingest.close());
+  return ingest;
+}
+
+function startAlgo(target: string, warmupCandles = 1_000) {
+  const rejected: string[] = [];
+  const engine = new IndicatorEngine({
+    indicators: DEFAULT_INDICATOR_CONFIG,
+    historyPoints: 10_000,
+    logger,
+    metrics: {
+      candleIn: () => {},
+      pointOut: () => {},
+      signalFired: () => {},
+      rejected: (_s, r) => rejected.push(r),
+    },
+  });
+  const statuses: StatusMessage[] = [];
+  let reconnects = 0;
+  const feed = new MarketFeed({
+    target,
+    streams: [],
+    warmupCandles,
+    logger,
+    backoff: { initialMs: 20, maxMs: 100, jitter: 0 },
+    metrics: { connected: () => {}, reconnect: () => reconnects++, gap: () => {}, invalidMessage: () => {} },
+    sink: {
+      declareStreams: (infos) => engine.declareStreams(infos),
+      candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+      historyLoaded: (stream) => engine.historyLoaded(stream),
+      status: (m) => statuses.push(m),
+    },
+  });
+  feed.start();
+  cleanups.push(() => feed.stop());
+  return { engine, feed, statuses, rejected, reconnects: () => reconnects };
+}
+
+/** Publishes candles [from, to) as an open update followed by the closed candle. */
+function publishLive(ingest: IngestHarness, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    ingest.publish(STREAM, walkCandle(i, false));
+    ingest.publish(STREAM, walkCandle(i, true));
+  }
+}
+
+/** The final series an uninterrupted IndicatorSet computes over closed candles [0, n). */
+function referenceSeries(n: number) {
+  const set = new IndicatorSet(DEFAULT_INDICATOR_CONFIG);
+  return walk(0, n).map((c) => {
+    const p = set.addClosed(c);
+    if (p.type !== 'indicator-point') throw new Error('reference rejected a candle');
+    return {
+      openTimeMs: p.openTimeMs,
+      ema: p.ema,
+      atr: p.atr,
+      vwap: p.vwap,
+      stretch: p.stretch,
+      signal: p.signal,
+    };
+  });
+}
+
+function finalSeries(engine: IndicatorEngine) {
+  return (engine.history(STREAM, 10_000) ?? []).map((p) => ({
+    openTimeMs: p.openTimeMs,
+    ema: p.ema,
+    atr: p.atr,
+    vwap: p.vwap,
+    stretch: p.stretch,
+    signal: p.signal,
+  }));
+}
+
+describe('MarketFeed', () => {
+  it('warms up from data-ingest history, then follows it live', async () => {
+    const ingest = await startIngest(walk(0, 50));
+    const { engine, feed, statuses } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    expect(engine.finalCount(STREAM)).toBe(50);
+    publishLive(ingest, 50, 70);
+    await waitFor('70 final points', () => engine.finalCount(STREAM) === 70);
+    expect(finalSeries(engine)).toEqual(referenceSeries(70));
+    expect(statuses).toContainEqual(expect.objectContaining({ scope: 'feed', state: 'connected' }));
+    expect(statuses).toContainEqual(expect.objectContaining({ scope: 'upstream', state: 'connected' }));
+    expect(engine.info(STREAM)).toEqual({
+      stream: STREAM,
+      exchange: 'binance-sim',
+      symbol: 'BTCUSDT',
+      interval: '1m',
+    });
+  });
+
+  it('warms up with only the last WARMUP_CANDLES candles', async () => {
+    const ingest = await startIngest(walk(0, 50));
+    const { engine, feed } = startAlgo(ingest.target, 20);
+    await waitFor('ready', () => feed.isReady);
+    expect(engine.finalCount(STREAM)).toBe(20);
+    expect(engine.history(STREAM, 1)?.[0]?.openTimeMs).toBe(walkCandle(49).openTimeMs);
+  });
+
+  it('resumes after data-ingest restarts with a final series identical to an uninterrupted run', async () => {
+    // Uninterrupted run.
+    const steady = await startIngest(walk(0, 40));
+    const a = startAlgo(steady.target);
+    await waitFor('A ready', () => a.feed.isReady);
+    publishLive(steady, 40, 120);
+    await waitFor('A complete', () => a.engine.finalCount(STREAM) === 120);
+
+    // The same candles, with the gRPC edge going away mid-stream and candles closing meanwhile.
+    const restarted = await startIngest(walk(0, 40));
+    const b = startAlgo(restarted.target);
+    await waitFor('B ready', () => b.feed.isReady);
+    publishLive(restarted, 40, 70);
+    await waitFor('B at 70', () => b.engine.finalCount(STREAM) === 70);
+    await restarted.stopEdge();
+    await waitFor('B disconnected', () => !b.feed.isConnected);
+    publishLive(restarted, 70, 95);
+    restarted.publish(STREAM, walkCandle(95, false));
+    await restarted.startEdge();
+    await waitFor('B reconnected', () => b.feed.isConnected);
+    publishLive(restarted, 95, 120);
+    await waitFor('B complete', () => b.engine.finalCount(STREAM) === 120);
+
+    expect(b.reconnects()).toBeGreaterThanOrEqual(1);
+    // Resumed exactly after the last final candle: nothing was delivered twice.
+    expect(b.rejected).toEqual([]);
+    expect(b.statuses.map((s) => `${s.scope}:${s.state}`)).toEqual(
+      expect.arrayContaining(['feed:connected', 'feed:disconnected']),
+    );
+    const series = finalSeries(b.engine);
+    expect(series).toHaveLength(120);
+    expect(series).toEqual(finalSeries(a.engine));
+    expect(series).toEqual(referenceSeries(120));
+  });
+
+  it('waits for data-ingest to come up when it is not reachable at start', async () => {
+    const ingest = await startIngest(walk(0, 30));
+    await ingest.stopEdge();
+    const { engine, feed, reconnects } = startAlgo(ingest.target);
+    await waitFor('a few failed attempts', () => reconnects() >= 2);
+    expect(feed.isReady).toBe(false);
+    await ingest.startEdge();
+    await waitFor('ready', () => feed.isReady);
+    expect(engine.finalCount(STREAM)).toBe(30);
+  });
+
+  it('reports a gap when data-ingest no longer holds the candles missed while disconnected', async () => {
+    const ingest = await startIngest(walk(0, 50), 60);
+    const { engine, feed, statuses } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    await ingest.stopEdge();
+    publishLive(ingest, 50, 120); // the hub keeps the last 60: 60..119
+    await ingest.startEdge();
+    await waitFor('caught up', () => engine.finalCount(STREAM) === 110);
+    const gap = statuses.find((s) => s.state === 'gap-detected');
+    expect(gap).toMatchObject({
+      scope: 'feed',
+      stream: STREAM,
+      fromOpenTimeMs: walkCandle(50).openTimeMs,
+      toOpenTimeMs: walkCandle(59).openTimeMs,
+    });
+  });
+
+  it('relays data-ingest feed status changes', async () => {
+    const ingest = await startIngest(walk(0, 10));
+    const { feed, statuses } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    ingest.hub.setConnected(false, 'exchange socket closed');
+    await waitFor('upstream disconnected', () =>
+      statuses.some((s) => s.scope === 'upstream' && s.state === 'disconnected'),
+    );
+    expect(statuses.find((s) => s.scope === 'upstream' && s.state === 'disconnected')).toMatchObject({
+      detail: 'exchange socket closed',
+      exchange: 'binance-sim',
+      stream: null,
+    });
+  });
+
+  it('follows several streams, each with its own state', async () => {
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(0, 20), [STREAM_2]: walk(0, 30, 'ETHUSDT') },
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    expect(
+      engine
+        .streams()
+        .map((s) => s.stream)
+        .sort(),
+    ).toEqual([STREAM, STREAM_2].sort());
+    ingest.publish(STREAM_2, walkCandle(30, true, 'ETHUSDT'));
+    await waitFor('eth point', () => engine.finalCount(STREAM_2) === 31);
+    expect(engine.finalCount(STREAM)).toBe(20);
+  });
+});
