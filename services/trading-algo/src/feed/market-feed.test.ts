@@ -184,6 +184,10 @@ describe('MarketFeed', () => {
     const ingest = await startIngest(walk(0, 10));
     const { feed, statuses } = startAlgo(ingest.target);
     await waitFor('ready', () => feed.isReady);
+    // The first message of StreamFeedStatus is the current state: the subscription is live.
+    await waitFor('upstream state', () =>
+      statuses.some((s) => s.scope === 'upstream' && s.state === 'connected'),
+    );
     ingest.hub.setConnected(false, 'exchange socket closed');
     await waitFor('upstream disconnected', () =>
       statuses.some((s) => s.scope === 'upstream' && s.state === 'disconnected'),

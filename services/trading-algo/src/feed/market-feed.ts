@@ -56,7 +56,8 @@ const NO_METRICS: FeedMetrics = {
  * A session lists the streams, warms up every stream seen for the first time with GetCandles (the
  * latest `warmupCandles` closed candles, delivered in bulk), then opens one StreamCandles call per
  * stream with `since_open_time_ms` = the open time of the last closed candle received (1 when
- * there is none yet, which asks for everything the server holds), plus StreamFeedStatus.
+ * there is none yet, which asks for everything the server holds), then StreamFeedStatus, whose
+ * first message marks the session connected.
  * The server replays the closed candles after that point and continues live with no gap and no
  * duplicate, so every closed candle reaches the sink exactly once and in order, whichever way
  * the session ended. Any error or end of any call ends the session; the next one starts after a
@@ -195,12 +196,6 @@ export class MarketFeed {
         call.on('end', () => end(`${what}: ended by the server`));
       };
 
-      const statusCall = this.client.streamFeedStatus({});
-      statusCall.on('data', (p: marketDataProto.FeedStatus) => {
-        const message = upstreamStatusMessage(p);
-        if (message) this.options.sink.status(message);
-      });
-      watch(statusCall, 'StreamFeedStatus');
       for (const info of infos) {
         const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
         const call = this.client.streamCandles({
@@ -211,12 +206,23 @@ export class MarketFeed {
         call.on('data', (p: marketDataProto.Candle) => this.receive(info.stream, p));
         watch(call, `StreamCandles ${info.stream}`);
       }
+      // Opened last on the same connection, and answered at once with the current state: its
+      // first message means the server has taken every StreamCandles call above, so no update
+      // published from then on can be missed.
+      const statusCall = this.client.streamFeedStatus({});
+      statusCall.on('data', (p: marketDataProto.FeedStatus) => {
+        if (!this.connected && !ended) {
+          this.setConnected(true);
+          this.options.sink.status(
+            feedStatusMessage('connected', this.now(), { detail: `${infos.length} streams` }),
+          );
+          this.log.info({ streams: infos.length, session: this.sessions }, 'feed connected');
+        }
+        const message = upstreamStatusMessage(p);
+        if (message) this.options.sink.status(message);
+      });
+      watch(statusCall, 'StreamFeedStatus');
       signal.addEventListener('abort', onAbort, { once: true });
-      this.setConnected(true);
-      this.options.sink.status(
-        feedStatusMessage('connected', this.now(), { detail: `${infos.length} streams` }),
-      );
-      this.log.info({ streams: infos.length, session: this.sessions }, 'feed connected');
     });
   }
 
