@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@visualgo/platform';
 import { describe, expect, it } from 'vitest';
-import { indicatorConfigOf, loadAlgoConfig } from './config.js';
+import { algoConfigSchema, indicatorConfigOf, loadAlgoConfig } from './config.js';
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -117,5 +120,16 @@ describe('trading-algo config', () => {
     expect(errorOf(() => loadAlgoConfig({}, ['--ema=9'])).message).toContain(
       'Unknown command-line flag(s): EMA',
     );
+  });
+
+  it('.env.example documents every variable with its default', () => {
+    const path = join(dirname(fileURLToPath(import.meta.url)), '../.env.example');
+    const example: Record<string, string> = {};
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m?.[1] !== undefined) example[m[1]] = m[2] ?? '';
+    }
+    expect(Object.keys(example).sort()).toEqual(Object.keys(algoConfigSchema.shape).sort());
+    expect(loadAlgoConfig(example)).toEqual(loadAlgoConfig({}));
   });
 });
