@@ -224,6 +224,35 @@ describe('trading-algo WebSocket', () => {
     expect(client.closeCode).toBeNull();
   });
 
+  it('cuts off a client that stops reading with 1008 while another gets every update', async () => {
+    const { ingest, wsUrl, registry } = await start(
+      { [STREAM]: walk(0, 50) },
+      { WS_MAX_BUFFERED_BYTES: '65536' },
+    );
+    const slow = await connect(wsUrl);
+    const fast = await connect(wsUrl);
+    await waitFor('snapshots', () => slow.of('snapshot').length === 1 && fast.of('snapshot').length === 1);
+    slow.socket.pause();
+    const n = 4_000;
+    for (let i = 50; i < 50 + n; i += 100) {
+      publishLive(ingest, STREAM, walk(i, 100));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // Counted on final points: if this machine is too slow for the burst, data-ingest may cut the
+    // feed off as a slow gRPC consumer; the feed then resumes without losing a closed candle.
+    const finals = () => fast.of('indicator').filter((m) => m.final);
+    await waitFor('fast client complete', () => finals().length === n, 15_000);
+    expect(finals().map((m) => m.openTimeMs)).toEqual(walk(50, n).map((c) => c.openTimeMs));
+    slow.socket.resume();
+    await waitFor('slow client closed', () => slow.closeCode !== null, 5_000);
+    expect(slow.closeCode).toBe(1008);
+    expect(slow.of('indicator').length).toBeLessThan(2 * n);
+    expect(fast.closeCode).toBeNull();
+    expect(await registry.getSingleMetricAsString('algo_ws_slow_consumers_dropped_total')).toContain(
+      'algo_ws_slow_consumers_dropped_total 1',
+    );
+  }, 30_000);
+
   it('closes clients with 1001 on shutdown', async () => {
     const { wsUrl, shutdown } = await start();
     const client = await connect(wsUrl);

@@ -79,7 +79,7 @@ describe('trading-algo config', () => {
         LOG_LEVEL: 'loud',
       }),
     );
-    const named = err.issues.map((i) => i.split('=')[0]);
+    const named = err.issues.map((i) => i.split('=')[0]?.split('.')[0]);
     expect(named).toEqual([
       'INGEST_GRPC_URL',
       'ALGO_HTTP_PORT',
@@ -88,7 +88,7 @@ describe('trading-algo config', () => {
       'ATR_PERIOD',
       'VWAP_ANCHOR',
       'VWAP_SOURCE',
-      'VWAP_BANDS.1',
+      'VWAP_BANDS',
       'RUBBERBAND_K',
       'WARMUP_CANDLES',
       'WS_ALLOWED_ORIGINS',

@@ -64,6 +64,10 @@ function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && 'code' in err && typeof err.code === 'number' && 'details' in err;
 }
 
+export function grpcCodeOf(err: unknown): number | null {
+  return isServiceError(err) ? err.code : null;
+}
+
 /** `UNAVAILABLE: No connection established`, for logs and status details. */
 export function describeGrpcError(err: unknown): string {
   if (isServiceError(err)) {

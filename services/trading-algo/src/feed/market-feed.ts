@@ -1,10 +1,16 @@
-import { type ClientReadableStream, credentials, Metadata } from '@grpc/grpc-js';
+import { type ClientReadableStream, credentials, status as grpcStatus, Metadata } from '@grpc/grpc-js';
 import { candleFromProto, marketDataProto, type StatusMessage } from '@visualgo/contracts';
 import { type Candle, intervalOpenTimeMs, isInterval, nextOpenTimeMs } from '@visualgo/market';
 import { Backoff, type BackoffOptions, type Logger, LogThrottle, sleep } from '@visualgo/platform';
 import type { FeedMetrics } from '../algo-metrics.js';
 import type { StreamInfo } from '../engine/indicator-engine.js';
-import { describeGrpcError, exchangeIdOf, feedStatusMessage, upstreamStatusMessage } from './feed-status.js';
+import {
+  describeGrpcError,
+  exchangeIdOf,
+  feedStatusMessage,
+  grpcCodeOf,
+  upstreamStatusMessage,
+} from './feed-status.js';
 
 /** Where the feed delivers what it receives. */
 export interface FeedSink {
@@ -39,6 +45,8 @@ interface StreamCursor {
   /** Open time of the last closed candle received: the resume point. */
   lastClosedOpenTimeMs: number | null;
   warmedUp: boolean;
+  /** data-ingest no longer holds the candles after the resume point (OUT_OF_RANGE). */
+  behindHistory: boolean;
 }
 
 type Call = ClientReadableStream<unknown>;
@@ -62,6 +70,10 @@ const NO_METRICS: FeedMetrics = {
  * duplicate, so every closed candle reaches the sink exactly once and in order, whichever way
  * the session ended. Any error or end of any call ends the session; the next one starts after a
  * capped, jittered backoff.
+ *
+ * When data-ingest no longer holds the candle after the resume point it answers OUT_OF_RANGE; the
+ * next session then loads the oldest candles it still holds after that point with GetCandles
+ * (reporting the hole as a gap) and resumes from the last of them.
  */
 export class MarketFeed {
   private readonly client: marketDataProto.MarketDataClient;
@@ -170,12 +182,16 @@ export class MarketFeed {
     this.options.sink.declareStreams(infos);
     for (const info of infos) {
       const cursor = this.cursor(info.stream);
-      if (cursor.warmedUp) continue;
-      const history = await this.getCandles(info.stream, signal);
+      if (cursor.warmedUp && !cursor.behindHistory) continue;
+      // Warm-up: the latest candles. Behind history: the oldest candles data-ingest still holds
+      // after the resume point; the hole before them is reported as a gap by `deliver`.
+      const after = cursor.behindHistory ? (cursor.lastClosedOpenTimeMs ?? 0) + 1 : 0;
+      const history = await this.getCandles(info.stream, after, signal);
       for (const candle of history) this.deliver(info.stream, candle, true);
       cursor.warmedUp = true;
+      cursor.behindHistory = false;
       this.options.sink.historyLoaded(info.stream);
-      this.log.info({ stream: info.stream, candles: history.length }, 'stream warmed up');
+      this.log.info({ stream: info.stream, candles: history.length, after }, 'stream history loaded');
     }
     if (signal.aborted) return 'stopped';
 
@@ -190,9 +206,14 @@ export class MarketFeed {
         resolve(reason);
       };
       const onAbort = () => end('stopped');
-      const watch = (call: Call, what: string) => {
+      const watch = (call: Call, what: string, stream?: string) => {
         calls.push(call);
-        call.on('error', (err: unknown) => end(`${what}: ${describeGrpcError(err)}`));
+        call.on('error', (err: unknown) => {
+          if (!ended && stream !== undefined && grpcCodeOf(err) === grpcStatus.OUT_OF_RANGE) {
+            this.cursor(stream).behindHistory = true;
+          }
+          end(`${what}: ${describeGrpcError(err)}`);
+        });
         call.on('end', () => end(`${what}: ended by the server`));
       };
 
@@ -204,7 +225,7 @@ export class MarketFeed {
           closedOnly: false,
         });
         call.on('data', (p: marketDataProto.Candle) => this.receive(info.stream, p));
-        watch(call, `StreamCandles ${info.stream}`);
+        watch(call, `StreamCandles ${info.stream}`, info.stream);
       }
       // Opened last on the same connection, and answered at once with the current state: its
       // first message means the server has taken every StreamCandles call above, so no update
@@ -270,7 +291,7 @@ export class MarketFeed {
   private cursor(stream: string): StreamCursor {
     let cursor = this.cursors.get(stream);
     if (!cursor) {
-      cursor = { lastClosedOpenTimeMs: null, warmedUp: false };
+      cursor = { lastClosedOpenTimeMs: null, warmedUp: false, behindHistory: false };
       this.cursors.set(stream, cursor);
     }
     return cursor;
@@ -317,9 +338,10 @@ export class MarketFeed {
     return klines.filter((k) => wanted.includes(k.stream));
   }
 
-  private getCandles(stream: string, signal: AbortSignal): Promise<Candle[]> {
+  /** The latest `warmupCandles` closed candles, or with `startTimeMs` > 0 the oldest ones from it. */
+  private getCandles(stream: string, startTimeMs: number, signal: AbortSignal): Promise<Candle[]> {
     return new Promise((resolve, reject) => {
-      const request = { stream, startTimeMs: 0, endTimeMs: 0, limit: this.options.warmupCandles };
+      const request = { stream, startTimeMs, endTimeMs: 0, limit: this.options.warmupCandles };
       const call = this.client.getCandles(request, new Metadata(), this.callOptions(), (err, res) => {
         signal.removeEventListener('abort', cancel);
         if (err) {

@@ -40,7 +40,7 @@ export class IngestHarness {
     const hub = new IngestHub({
       exchange: 'binance-sim',
       streams: descriptors,
-      historyCandles: options.historyCandles ?? 1_000,
+      historyCandles: options.historyCandles ?? 10_000,
       history,
       logger,
       metrics: new Registry(),
