@@ -8,6 +8,7 @@ const schema = z.object({
   SPEED: env.number(1, 0.001, 10_000),
   DEBUG_MODE: env.bool(false),
   LOG_LEVEL: env.logLevel(),
+  LOG_PRETTY: env.optionalBool(),
 });
 
 function errorOf(fn: () => unknown): ConfigError {
@@ -28,7 +29,9 @@ describe('loadConfig', () => {
       SPEED: 1,
       DEBUG_MODE: false,
       LOG_LEVEL: 'info',
+      LOG_PRETTY: undefined,
     });
+    expect(loadConfig(schema, { LOG_PRETTY: 'no' }).LOG_PRETTY).toBe(false);
   });
 
   it('parses environment strings and treats empty values as unset', () => {
@@ -62,7 +65,7 @@ describe('loadConfig', () => {
 
   it('rejects bad list items', () => {
     const err = errorOf(() => loadConfig(schema, { SYMBOLS: 'btcusdt,BTC-USD' }));
-    expect(err.message).toContain('must be a lower-case symbol');
+    expect(err.message).toContain('SYMBOLS="btcusdt,BTC-USD" (item 1): must be a lower-case symbol');
   });
 
   it('rejects unknown flags and lists the known ones', () => {

@@ -47,10 +47,12 @@ function describeIssue(
   issue: z.core.$ZodIssue,
   source: Readonly<Record<string, string | undefined>>,
 ): string {
-  const key = issue.path.map(String).join('.');
-  const raw = key ? source[key] : undefined;
+  // The variable is the first path element; deeper elements point into a parsed value (a list item).
+  const [variable, ...inner] = issue.path.map(String);
+  const raw = variable === undefined ? undefined : source[variable];
   const shown = raw === undefined ? 'not set' : `"${raw}"`;
-  return `${key || '(root)'}=${shown}: ${issue.message}`;
+  const where = inner.length > 0 ? ` (item ${inner.join('.')})` : '';
+  return `${variable ?? '(root)'}=${shown}${where}: ${issue.message}`;
 }
 
 /**
@@ -111,6 +113,12 @@ export const env = {
       .refine(Number.isFinite, 'must be a finite number')
       .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
       .default(fallback),
+  /** A boolean that may stay unset (undefined), for settings whose default is decided at run time. */
+  optionalBool: () =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be one of true, false, 1, 0, yes, no' })
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .optional(),
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be one of true, false, 1, 0, yes, no' })

@@ -43,7 +43,8 @@ export const ingestConfigSchema = z.object({
   UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),
   GAP_FILL_ATTEMPTS: env.int(5, 1, 100),
   LOG_LEVEL: env.logLevel(),
-  LOG_PRETTY: env.bool(false).optional(),
+  /** Unset: pretty when stdout is a terminal. */
+  LOG_PRETTY: env.optionalBool(),
 });
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;

@@ -159,10 +159,26 @@ function wireUpstreamMetrics(client: BinanceStreamClient, registry: Registry): v
     labelNames: ['stream'],
     registers: [registry],
   });
-  const reconnects = new Counter({
-    name: 'ingest_upstream_reconnects_total',
-    help: 'Reconnects after an unplanned disconnect or a failed attempt',
+  const drops = new Counter({
+    name: 'ingest_upstream_disconnects_total',
+    help: 'Established exchange connections lost without being planned (each is followed by a reconnect and a gap check)',
     registers: [registry],
+  });
+  new Gauge({
+    name: 'ingest_upstream_connect_failures',
+    help: 'Connection attempts to the exchange that failed (refused, DNS, TLS, handshake timeout), since start',
+    registers: [registry],
+    collect() {
+      this.set(client.stats().connectFailures);
+    },
+  });
+  new Gauge({
+    name: 'ingest_upstream_stale_disconnects',
+    help: 'Connections closed by the stale-data watchdog, since start',
+    registers: [registry],
+    collect() {
+      this.set(client.stats().staleDisconnects);
+    },
   });
   const malformed = new Counter({
     name: 'ingest_upstream_malformed_frames_total',
@@ -189,6 +205,6 @@ function wireUpstreamMetrics(client: BinanceStreamClient, registry: Registry): v
   client.on('trade', (u) => messages.inc({ stream: u.stream }));
   client.on('malformed', () => malformed.inc());
   client.on('disconnected', (e) => {
-    if (!e.planned) reconnects.inc();
+    if (!e.planned) drops.inc();
   });
 }

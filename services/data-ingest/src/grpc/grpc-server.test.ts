@@ -1,6 +1,13 @@
 import { connect } from 'node:http2';
 import { join } from 'node:path';
-import { credentials, loadPackageDefinition, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ServiceError,
+  status,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { marketDataProto, type seedProto } from '@visualgo/contracts';
 import { pino } from 'pino';
@@ -82,6 +89,21 @@ describe('gRPC MarketData', () => {
     expect(error).toBeNull();
     expect(items.map((c) => (c.openTimeMs - T0) / 60_000)).toEqual([1, 2, 3, 4]);
     expect(items.every((c) => c.closed && c.stream === STREAM && c.exchange === 'binance-sim')).toBe(true);
+  });
+
+  it('refuses a resume point older than the history kept, rather than replaying from later', async () => {
+    const tooOld = await collect(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 120_000, closedOnly: true }),
+      1,
+    );
+    expect(tooOld.error?.code).toBe(status.OUT_OF_RANGE);
+    expect(tooOld.error?.details).toContain(`oldest open time ${T0}`);
+    // One interval before the oldest candle is fine: nothing is missing.
+    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 60_000, closedOnly: true });
+    const { items, error } = await collect<marketDataProto.Candle>(call, 3);
+    call.cancel();
+    expect(error).toBeNull();
+    expect(items.map((c) => c.openTimeMs)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
   });
 
   it('sends every update to each of two concurrent clients', async () => {
@@ -217,5 +239,46 @@ describe('seed KlineService', () => {
     });
     // proto-loader returns int64 as Long by default; compare its string form.
     expect(String(items[1]?.openTime)).toBe(String(T0 + 3 * 60_000));
+  });
+});
+
+describe('gRPC health and reflection', () => {
+  beforeEach(() => start());
+
+  const identity = (b: Buffer) => b;
+
+  it('reports SERVING through grpc.health.v1', async () => {
+    const raw = new Client(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+    const service = Buffer.from('visualgo.v1.MarketData');
+    // HealthCheckRequest { string service = 1 }, hand-encoded.
+    const request = Buffer.concat([Buffer.from([0x0a, service.length]), service]);
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      raw.makeUnaryRequest('/grpc.health.v1.Health/Check', identity, identity, request, (e, r) =>
+        e || !r ? reject(e) : resolve(r),
+      ),
+    );
+    raw.close();
+    // HealthCheckResponse { status = SERVING (1) }.
+    expect(reply).toEqual(Buffer.from([0x08, 0x01]));
+  });
+
+  it('lists MarketData and Health through server reflection', async () => {
+    const raw = new Client(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+    const call = raw.makeBidiStreamRequest(
+      '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      identity,
+      identity,
+    );
+    const reply = new Promise<Buffer>((resolve, reject) => {
+      call.on('data', resolve);
+      call.on('error', reject);
+    });
+    // ServerReflectionRequest { list_services = 7: "" }, hand-encoded.
+    call.write(Buffer.from([0x3a, 0x00]));
+    const text = (await reply).toString('latin1');
+    call.end();
+    raw.close();
+    expect(text).toContain('visualgo.v1.MarketData');
+    expect(text).toContain('grpc.health.v1.Health');
   });
 });

@@ -3,7 +3,7 @@ import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from '@visualgo/platform';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { MarketHubView } from '../hub/market-hub.js';
 import type { BoundedWriter } from './bounded-writer.js';
@@ -68,8 +68,10 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
   );
   health.addToServer(server);
   const protoDir = options.protoDir ?? findProtoDir();
+  // Reflection lists MarketData, KlineService and Health. (The reflection library names the
+  // packageless seed service `.KlineService`; clients of it use proto/trade.proto directly.)
   const definitions = loadSync(
-    [join(protoDir, 'visualgo/v1/market_data.proto'), join(protoDir, 'trade.proto')],
+    [join(protoDir, 'visualgo/v1/market_data.proto'), join(protoDir, 'trade.proto'), healthProtoPath],
     {
       includeDirs: [protoDir],
     },

@@ -6,7 +6,7 @@ import {
   seedProto,
   tradeToProto,
 } from '@visualgo/contracts';
-import type { Candle } from '@visualgo/market';
+import { type Candle, isInterval, nextOpenTimeMs } from '@visualgo/market';
 import type { Logger } from '@visualgo/platform';
 import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
 import type { PublishedEvent } from '../hub/published-event.js';
@@ -92,6 +92,22 @@ function validateStreams(
   return [...new Set(requested)];
 }
 
+/**
+ * A resume point is only honoured when history still holds the candle right after it: otherwise
+ * the replay would silently start later than asked. Returns the reason to refuse, or null.
+ */
+function oldestRetainedAfter(hub: MarketHubView, streams: readonly string[], since: number): string | null {
+  for (const stream of streams) {
+    const oldest = hub.getCandles(stream, { startTimeMs: 0, limit: 1 })[0];
+    const interval = hub.streams().find((s) => s.stream === stream)?.interval;
+    if (!oldest || !interval || !isInterval(interval)) continue;
+    if (since < oldest.openTimeMs && nextOpenTimeMs(interval, since) < oldest.openTimeMs) {
+      return `since_open_time_ms ${since} is older than the history kept for ${stream} (oldest open time ${oldest.openTimeMs}); resume from a later candle, or fetch older candles from the exchange`;
+    }
+  }
+  return null;
+}
+
 function track(
   deps: StreamingDeps,
   call: ServerWritableStream<unknown, Buffer>,
@@ -147,6 +163,13 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       } catch (err) {
         invalid(call, err);
         return;
+      }
+      if (since > 0) {
+        const tooOld = oldestRetainedAfter(hub, streams, since);
+        if (tooOld) {
+          call.emit('error', { code: status.OUT_OF_RANGE, details: tooOld });
+          return;
+        }
       }
       const wanted = new Set(streams);
       const closedOnly = call.request.closedOnly;

@@ -69,6 +69,10 @@ export class FakeHub implements MarketHubView {
     return this.open.get(stream);
   }
 
+  isUpstreamConnected(): boolean {
+    return this.ready;
+  }
+
   isReady(): boolean {
     return this.ready;
   }

@@ -171,24 +171,8 @@ export class IngestHub implements MarketHubView {
     return this.connected && this.historyLoaded;
   }
 
-  /** Per-stream state for /healthz. */
-  describe(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const [stream, s] of this.klines) {
-      out[stream] = {
-        lastClosedOpenTimeMs: s.book.lastClosedOpenTimeMs,
-        lastEventTimeMs: s.lastEventTimeMs || null,
-        historyCandles: Math.min(s.book.size, this.options.historyCandles),
-        pendingGap: s.book.pendingGap,
-      };
-    }
-    for (const [stream, s] of this.trades) {
-      out[stream] = {
-        lastTradeId: s.lastTradeId < 0 ? null : s.lastTradeId,
-        lastEventTimeMs: s.lastEventTimeMs || null,
-      };
-    }
-    return out;
+  isUpstreamConnected(): boolean {
+    return this.connected;
   }
 
   /**

@@ -49,4 +49,6 @@ export interface MarketHubView {
   openCandle(stream: string): Candle | undefined;
   /** True once upstream is connected and the initial history is loaded. */
   isReady(): boolean;
+  /** True while at least one exchange stream connection is up. */
+  isUpstreamConnected(): boolean;
 }
