@@ -1,4 +1,4 @@
-import { type ClientReadableStream, credentials, status as grpcStatus, Metadata } from '@grpc/grpc-js';
+import { type ClientReadableStream, credentials, status as grpcStatus } from '@grpc/grpc-js';
 import { candleFromProto, marketDataProto, type StatusMessage } from '@visualgo/contracts';
 import { type Candle, intervalOpenTimeMs, isInterval, nextOpenTimeMs } from '@visualgo/market';
 import { Backoff, type BackoffOptions, type Logger, LogThrottle, sleep } from '@visualgo/platform';
@@ -11,6 +11,7 @@ import {
   grpcCodeOf,
   upstreamStatusMessage,
 } from './feed-status.js';
+import { getCandles, listStreams } from './unary-calls.js';
 
 /** Where the feed delivers what it receives. */
 export interface FeedSink {
@@ -304,20 +305,9 @@ export class MarketFeed {
     if (up) this.lastError = null;
   }
 
-  private callOptions(): { deadline: number } {
-    return { deadline: Date.now() + (this.options.callTimeoutMs ?? 10_000) };
-  }
-
-  private listStreams(signal: AbortSignal): Promise<StreamInfo[]> {
-    return new Promise((resolve, reject) => {
-      const call = this.client.listStreams({}, new Metadata(), this.callOptions(), (err, res) => {
-        signal.removeEventListener('abort', cancel);
-        if (err) reject(err);
-        else resolve(this.selectStreams(res.streams));
-      });
-      const cancel = () => call.cancel();
-      signal.addEventListener('abort', cancel, { once: true });
-    });
+  private async listStreams(signal: AbortSignal): Promise<StreamInfo[]> {
+    const res = await listStreams(this.client, this.options.callTimeoutMs ?? 10_000, signal);
+    return this.selectStreams(res.streams);
   }
 
   private selectStreams(listed: readonly marketDataProto.StreamInfo[]): StreamInfo[] {
@@ -339,28 +329,18 @@ export class MarketFeed {
   }
 
   /** The latest `warmupCandles` closed candles, or with `startTimeMs` > 0 the oldest ones from it. */
-  private getCandles(stream: string, startTimeMs: number, signal: AbortSignal): Promise<Candle[]> {
-    return new Promise((resolve, reject) => {
-      const request = { stream, startTimeMs, endTimeMs: 0, limit: this.options.warmupCandles };
-      const call = this.client.getCandles(request, new Metadata(), this.callOptions(), (err, res) => {
-        signal.removeEventListener('abort', cancel);
-        if (err) {
-          reject(err);
-          return;
-        }
-        const candles: Candle[] = [];
-        for (const p of res.candles) {
-          try {
-            candles.push(candleFromProto(p));
-          } catch (e) {
-            this.metrics.invalidMessage(stream);
-            this.log.warn({ err: e, stream }, 'invalid history candle dropped');
-          }
-        }
-        resolve(candles);
-      });
-      const cancel = () => call.cancel();
-      signal.addEventListener('abort', cancel, { once: true });
-    });
+  private async getCandles(stream: string, startTimeMs: number, signal: AbortSignal): Promise<Candle[]> {
+    const request = { stream, startTimeMs, endTimeMs: 0, limit: this.options.warmupCandles };
+    const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
+    const candles: Candle[] = [];
+    for (const p of res.candles) {
+      try {
+        candles.push(candleFromProto(p));
+      } catch (err) {
+        this.metrics.invalidMessage(stream);
+        this.log.warn({ err, stream }, 'invalid history candle dropped');
+      }
+    }
+    return candles;
   }
 }
