@@ -128,6 +128,7 @@ interface Shard {
 }
 
 const BINANCE_MAX_STREAMS = 1024;
+const SEND_JITTER_MARGIN_MS = 15;
 
 type Listener<K extends keyof BinanceStreamClientEvents> = (event: BinanceStreamClientEvents[K]) => void;
 
@@ -341,7 +342,9 @@ export class BinanceStreamClient {
         id,
         wsBaseUrl: this.options.wsBaseUrl,
         streams: shard.streams,
-        minSendIntervalMs: Math.ceil(1000 / (this.options.maxMessagesPerSecond ?? 4)),
+        // A few ms above the exact spacing: timer and network jitter must not land two sends
+        // closer together at the exchange than its limit allows.
+        minSendIntervalMs: Math.ceil(1000 / (this.options.maxMessagesPerSecond ?? 4)) + SEND_JITTER_MARGIN_MS,
         staleAfterMs: this.options.staleAfterMs ?? 30_000,
         handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 10_000,
         closeTimeoutMs: this.options.closeTimeoutMs ?? 1000,
