@@ -173,7 +173,21 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-// 4: compose file.
+// 4: compose file, and the root .env.example lists exactly the variables it substitutes.
+const composeVars = new Set(
+  [...readFileSync(join(root, 'compose.yaml'), 'utf8').matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]),
+);
+const exampleVars = new Set(
+  readFileSync(join(root, '.env.example'), 'utf8')
+    .split('\n')
+    .map((l) => /^([A-Z_]+)=/.exec(l)?.[1])
+    .filter(Boolean),
+);
+for (const v of composeVars)
+  if (!exampleVars.has(v)) problems.push(`.env.example does not document ${v}, used in compose.yaml`);
+for (const v of exampleVars)
+  if (!composeVars.has(v)) problems.push(`.env.example lists ${v}, which compose.yaml does not use`);
+
 const compose = spawnSync('docker-compose', ['-f', join(root, 'compose.yaml'), 'config', '-q'], {
   encoding: 'utf8',
 });
