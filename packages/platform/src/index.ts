@@ -4,4 +4,5 @@ export * from './http-server.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './shutdown.js';
+export * from './subscriber-index.js';
 export * from './ws-fanout.js';

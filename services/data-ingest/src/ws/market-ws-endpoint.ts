@@ -4,6 +4,7 @@ import { formatStreamName, parseStreamName } from '@visualgo/market';
 import {
   createWsFanoutMetrics,
   type Logger,
+  SubscriberIndex,
   type WsConnection,
   WsFanout,
   type WsFanoutOptions,
@@ -13,7 +14,6 @@ import { Counter, type Registry } from 'prom-client';
 import type { MarketHubView } from '../hub/market-hub.js';
 import type { PublishedEvent } from '../hub/published-event.js';
 import { errorReply, type MethodRequest, parseMethodRequest, resultReply } from './binance-method.js';
-import { SubscriberIndex } from './subscriber-index.js';
 
 /** Per-connection state. */
 export interface MarketSession {
@@ -173,14 +173,14 @@ export class MarketWsEndpoint {
     const raw = this.raw.get(event.stream);
     const combined = this.combined.get(event.stream);
     let sent = 0;
-    if ((raw?.size ?? 0) + this.firehoseRaw.size > 0) {
+    if (raw.size + this.firehoseRaw.size > 0) {
       const frame = Buffer.from(event.binanceJson);
-      if (raw) sent += this.fanout.broadcast(raw, frame);
+      sent += this.fanout.broadcast(raw, frame);
       sent += this.fanout.broadcast(this.firehoseRaw, frame);
     }
-    if ((combined?.size ?? 0) + this.firehoseCombined.size > 0) {
+    if (combined.size + this.firehoseCombined.size > 0) {
       const frame = Buffer.from(event.combinedJson);
-      if (combined) sent += this.fanout.broadcast(combined, frame);
+      sent += this.fanout.broadcast(combined, frame);
       sent += this.fanout.broadcast(this.firehoseCombined, frame);
     }
     if (sent > 0) this.streamCounter(event.stream).inc(sent);

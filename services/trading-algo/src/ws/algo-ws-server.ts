@@ -1,11 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AlgoServerMessage, ErrorMessage, StatusMessage } from '@visualgo/contracts';
-import { type Logger, type WsConnection, WsFanout, type WsUpgradeDecision } from '@visualgo/platform';
+import {
+  type Logger,
+  SubscriberIndex,
+  type WsConnection,
+  WsFanout,
+  type WsUpgradeDecision,
+} from '@visualgo/platform';
 import type { WsEdgeMetrics } from '../algo-metrics.js';
 import type { EngineEvent, IndicatorEngine } from '../engine/indicator-engine.js';
 import { checkStreams, parseClientRequest } from './client-request.js';
-import { SubscriptionIndex } from './subscription-index.js';
 
 export interface AlgoWsServerOptions {
   readonly engine: IndicatorEngine;
@@ -45,7 +50,7 @@ type Client = WsConnection<ClientState>;
  */
 export class AlgoWsServer {
   readonly fanout: WsFanout<ClientState>;
-  private readonly index = new SubscriptionIndex<Client>();
+  private readonly index = new SubscriberIndex<Client>();
   private readonly snapshots = new Map<string, { finalCount: number; data: Buffer }>();
   private readonly log: Logger;
   private readonly unsubscribe: () => void;
@@ -124,7 +129,7 @@ export class AlgoWsServer {
 
   private onClose(client: Client): void {
     this.clearRetry(client);
-    this.index.removeAll(client.state.live, client);
+    this.index.deleteAll(client.state.live, client);
   }
 
   private onMessage(client: Client, text: string, isBinary: boolean): void {
@@ -158,7 +163,7 @@ export class AlgoWsServer {
       const drop = new Set(streams);
       for (const stream of drop) {
         state.live.delete(stream);
-        this.index.remove(stream, client);
+        this.index.delete(stream, client);
       }
       state.pending = state.pending.filter((s) => !drop.has(s));
     }
@@ -170,11 +175,11 @@ export class AlgoWsServer {
     switch (event.type) {
       case 'indicator':
       case 'signal':
-        this.fanout.broadcast(this.index.subscribers(event.message.stream), JSON.stringify(event.message));
+        this.fanout.broadcast(this.index.get(event.message.stream), JSON.stringify(event.message));
         return;
       case 'history-loaded': {
         const data = this.snapshotData(event.stream);
-        if (data) this.fanout.broadcast(this.index.subscribers(event.stream), data);
+        if (data) this.fanout.broadcast(this.index.get(event.stream), data);
         return;
       }
       case 'stream-added':

@@ -1,3 +1,5 @@
+const EMPTY: ReadonlySet<never> = new Set<never>();
+
 /** Subscribers keyed by stream, so publishing an event touches only that stream's subscribers. */
 export class SubscriberIndex<C> {
   private readonly byStream = new Map<string, Set<C>>();
@@ -18,8 +20,13 @@ export class SubscriberIndex<C> {
     if (set.size === 0) this.byStream.delete(stream);
   }
 
-  get(stream: string): ReadonlySet<C> | undefined {
-    return this.byStream.get(stream);
+  deleteAll(streams: Iterable<string>, client: C): void {
+    for (const stream of streams) this.delete(stream, client);
+  }
+
+  /** The stream's subscribers; an empty set when it has none. */
+  get(stream: string): ReadonlySet<C> {
+    return this.byStream.get(stream) ?? EMPTY;
   }
 
   /** Number of streams with at least one subscriber. */
