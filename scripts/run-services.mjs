@@ -78,6 +78,9 @@ for (const s of services) {
     cwd: root,
     env: { ...env, ...s.env, LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: Ctrl-C in the terminal reaches this runner only, which then stops the
+    // services one by one (a service given two signals would exit at once).
+    detached: true,
   });
   children.push({ s, child });
   for (const stream of [child.stdout, child.stderr]) {
@@ -147,4 +150,8 @@ function stop(reason, code = 0) {
 }
 
 process.on('SIGINT', () => stop('interrupted'));
+process.on('exit', () => {
+  for (const { child } of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 process.on('SIGTERM', () => stop('terminated'));
