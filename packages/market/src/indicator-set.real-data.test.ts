@@ -81,9 +81,9 @@ describe.skipIf(!HAVE_DATA)('indicators on real ETHUSDT 1m data', () => {
       close: candles.map((c) => c.close),
     });
     expect(points.slice(0, 8).every((p) => p.ema === null)).toBe(true);
-    ema.forEach((value, i) => relClose(points[i + 8]?.ema, value, 1e-12));
+    for (const [i, value] of ema.entries()) relClose(points[i + 8]?.ema, value, 1e-12);
     expect(points.slice(0, 14).every((p) => p.atr === null)).toBe(true);
-    atr.forEach((value, i) => relClose(points[i + 14]?.atr, value, 1e-12));
+    for (const [i, value] of atr.entries()) relClose(points[i + 14]?.atr, value, 1e-12);
   });
 
   it('anchored VWAP and its bands match a direct computation per UTC day, for both sources', () => {
