@@ -14,6 +14,8 @@ export interface EngineMetrics {
 export interface FeedMetrics {
   connected(up: boolean): void;
   reconnect(): void;
+  /** A session ended by the stale-data watchdog. */
+  stale(): void;
   gap(stream: string): void;
   invalidMessage(stream: string): void;
 }
@@ -70,6 +72,11 @@ export function createAlgoMetrics(registry: Registry): AlgoMetrics {
     help: 'gRPC feed sessions restarted after an error or end of stream.',
     registers,
   });
+  const stale = new Counter({
+    name: 'algo_feed_stale_total',
+    help: 'gRPC feed sessions ended because no candle message arrived for FEED_STALE_MS.',
+    registers,
+  });
   const gaps = new Counter({
     name: 'algo_feed_gaps_total',
     help: 'Holes seen in the closed-candle series of a stream (candles missing between two received ones).',
@@ -98,6 +105,7 @@ export function createAlgoMetrics(registry: Registry): AlgoMetrics {
     feed: {
       connected: (up) => connected.set(up ? 1 : 0),
       reconnect: () => reconnects.inc(),
+      stale: () => stale.inc(),
       gap: (stream) => gaps.inc({ stream }),
       invalidMessage: (stream) => invalid.inc({ stream }),
     },

@@ -65,6 +65,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     warmupCandles: config.WARMUP_CANDLES,
     logger,
     metrics: metrics.feed,
+    staleMs: config.FEED_STALE_MS,
     backoff: deps.feedBackoff ?? {
       initialMs: config.FEED_RECONNECT_MIN_MS,
       maxMs: config.FEED_RECONNECT_MAX_MS,

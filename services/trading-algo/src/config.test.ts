@@ -26,6 +26,7 @@ describe('trading-algo config', () => {
       SNAPSHOT_POINTS: 500,
       HISTORY_POINTS: 2000,
       WARMUP_CANDLES: 1000,
+      FEED_STALE_MS: 60_000,
       WS_ALLOWED_ORIGINS: [],
       LOG_LEVEL: 'info',
     });
@@ -113,6 +114,21 @@ describe('trading-algo config', () => {
     );
     expect(errorOf(() => loadAlgoConfig({ VWAP_BANDS: '2,2' })).message).toContain(
       'VWAP_BANDS="2,2": multipliers must be distinct',
+    );
+  });
+
+  it('takes FEED_STALE_MS as 0 (disabled) or 1000..3600000', () => {
+    expect(loadAlgoConfig({ FEED_STALE_MS: '0' }).FEED_STALE_MS).toBe(0);
+    expect(loadAlgoConfig({ FEED_STALE_MS: '1000' }).FEED_STALE_MS).toBe(1000);
+    expect(loadAlgoConfig({ FEED_STALE_MS: '3600000' }).FEED_STALE_MS).toBe(3_600_000);
+    expect(errorOf(() => loadAlgoConfig({ FEED_STALE_MS: '500' })).message).toContain(
+      'FEED_STALE_MS="500": must be 0 (disabled) or at least 1000',
+    );
+    expect(errorOf(() => loadAlgoConfig({ FEED_STALE_MS: '3600001' })).message).toContain(
+      'FEED_STALE_MS="3600001": must be at most 3600000',
+    );
+    expect(errorOf(() => loadAlgoConfig({ FEED_STALE_MS: '-1' })).message).toContain(
+      'FEED_STALE_MS="-1": must be at least 0',
     );
   });
 

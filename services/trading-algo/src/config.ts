@@ -71,6 +71,10 @@ export const algoConfigSchema = z
     WARMUP_CANDLES: env.int(MAX_WARMUP_CANDLES, 1, MAX_WARMUP_CANDLES),
     FEED_RECONNECT_MIN_MS: env.int(500, 1, 60_000),
     FEED_RECONNECT_MAX_MS: env.int(15_000, 1, 600_000),
+    /** No candle message from data-ingest for this long restarts the feed session; 0 disables. */
+    FEED_STALE_MS: env
+      .int(60_000, 0, 3_600_000)
+      .refine((v) => v === 0 || v >= 1_000, 'must be 0 (disabled) or at least 1000'),
     WS_MAX_BUFFERED_BYTES: env.int(1024 * 1024, 1024, 1024 * 1024 * 1024),
     WS_MAX_CLIENTS: env.int(1_000, 1, 1_000_000),
     /** Browser origins allowed on /ws; empty: any. */

@@ -20,7 +20,7 @@ async function startIngest(history: readonly Candle[], historyCandles = 1_000): 
   return ingest;
 }
 
-function startAlgo(target: string, warmupCandles = 1_000) {
+function startAlgo(target: string, warmupCandles = 1_000, staleMs = 60_000) {
   const rejected: string[] = [];
   const engine = new IndicatorEngine({
     indicators: DEFAULT_INDICATOR_CONFIG,
@@ -35,13 +35,21 @@ function startAlgo(target: string, warmupCandles = 1_000) {
   });
   const statuses: StatusMessage[] = [];
   let reconnects = 0;
+  let stale = 0;
   const feed = new MarketFeed({
     target,
     streams: [],
     warmupCandles,
+    staleMs,
     logger,
     backoff: { initialMs: 20, maxMs: 100, jitter: 0 },
-    metrics: { connected: () => {}, reconnect: () => reconnects++, gap: () => {}, invalidMessage: () => {} },
+    metrics: {
+      connected: () => {},
+      reconnect: () => reconnects++,
+      stale: () => stale++,
+      gap: () => {},
+      invalidMessage: () => {},
+    },
     sink: {
       declareStreams: (infos) => engine.declareStreams(infos),
       candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
@@ -51,7 +59,15 @@ function startAlgo(target: string, warmupCandles = 1_000) {
   });
   feed.start();
   cleanups.push(() => feed.stop());
-  return { engine, feed, statuses, rejected, reconnects: () => reconnects };
+  return {
+    engine,
+    feed,
+    statuses,
+    rejected,
+    reconnects: () => reconnects,
+    stale: () => stale,
+    sessions: () => Number(feed.describe().sessions),
+  };
 }
 
 /** Publishes candles [from, to) as an open update followed by the closed candle. */
@@ -150,6 +166,90 @@ describe('MarketFeed', () => {
     expect(series).toHaveLength(120);
     expect(series).toEqual(finalSeries(a.engine));
     expect(series).toEqual(referenceSeries(120));
+  });
+
+  it('restarts a session on which data-ingest stays connected but sends nothing, losing and repeating no candle', async () => {
+    const STALE_MS = 300;
+    // Uninterrupted run, watchdog off.
+    const steady = await startIngest(walk(0, 40));
+    const a = startAlgo(steady.target, 1_000, 0);
+    await waitFor('A ready', () => a.feed.isReady);
+    publishLive(steady, 40, 100);
+    await waitFor('A complete', () => a.engine.finalCount(STREAM) === 100);
+
+    const ingest = await startIngest(walk(0, 40));
+    const b = startAlgo(ingest.target, 1_000, STALE_MS);
+    await waitFor('B ready', () => b.feed.isReady);
+    publishLive(ingest, 40, 60);
+    ingest.publish(STREAM, walkCandle(60, false));
+    await waitFor('B at 60', () => b.engine.finalCount(STREAM) === 60);
+
+    // The upstream stalls with candle 60 open: data-ingest stays connected and sends nothing.
+    await waitFor('stale session ended', () => b.stale() >= 1, 3_000);
+    await waitFor('B reconnected', () => b.feed.isConnected && b.sessions() >= 2);
+    expect(b.statuses).toContainEqual(
+      expect.objectContaining({
+        scope: 'feed',
+        state: 'disconnected',
+        detail: expect.stringMatching(/^stale: no candle message for \d+ ms$/),
+      }),
+    );
+    expect(
+      b.statuses.filter((s) => s.scope === 'feed' && s.state === 'connected').length,
+    ).toBeGreaterThanOrEqual(2);
+
+    // Publishing resumes, then stalls again and resumes once more, with the restarted sessions
+    // coming and going around it.
+    publishLive(ingest, 60, 80);
+    await waitFor('B at 80', () => b.engine.finalCount(STREAM) === 80);
+    const staleBefore = b.stale();
+    await waitFor('stale again', () => b.stale() > staleBefore, 3_000);
+    publishLive(ingest, 80, 100);
+    await waitFor('B complete', () => b.engine.finalCount(STREAM) === 100);
+
+    expect(b.reconnects()).toBeGreaterThanOrEqual(b.stale());
+    expect(b.rejected).toEqual([]);
+    const series = finalSeries(b.engine);
+    expect(series).toHaveLength(100);
+    expect(series).toEqual(finalSeries(a.engine));
+    expect(series).toEqual(referenceSeries(100));
+  });
+
+  it('keeps a session whose candle messages keep coming, however slowly the candles close', async () => {
+    const ingest = await startIngest(walk(0, 20));
+    const open = walkCandle(20, false);
+    const update = (k: number) =>
+      ingest.publish(STREAM, {
+        ...open,
+        eventTimeMs: open.eventTimeMs + k,
+        receivedTimeMs: open.receivedTimeMs + k,
+      });
+    // Already open when the session starts: StreamCandles answers with it at once.
+    update(0);
+    const { engine, feed, stale, sessions } = startAlgo(ingest.target, 1_000, 300);
+    await waitFor('ready', () => feed.isReady);
+    // Open-candle updates every 100 ms for over a second: no candle closes, yet the feed is live.
+    for (let k = 1; k <= 12; k++) {
+      update(k);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ingest.publish(STREAM, walkCandle(20, true));
+    await waitFor('21 final points', () => engine.finalCount(STREAM) === 21);
+    expect(stale()).toBe(0);
+    expect(sessions()).toBe(1);
+    expect(feed.isConnected).toBe(true);
+  });
+
+  it('never restarts a silent session with FEED_STALE_MS=0', async () => {
+    const ingest = await startIngest(walk(0, 20));
+    const { feed, stale, sessions, reconnects, statuses } = startAlgo(ingest.target, 1_000, 0);
+    await waitFor('ready', () => feed.isReady);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(stale()).toBe(0);
+    expect(reconnects()).toBe(0);
+    expect(sessions()).toBe(1);
+    expect(feed.isConnected).toBe(true);
+    expect(statuses.filter((s) => s.scope === 'feed' && s.state === 'disconnected')).toEqual([]);
   });
 
   it('waits for data-ingest to come up when it is not reachable at start', async () => {

@@ -39,6 +39,11 @@ export interface MarketFeedOptions {
   readonly callTimeoutMs?: number;
   /** A session that lasted this long resets the backoff. Default 10 s. */
   readonly stableSessionMs?: number;
+  /**
+   * A session on which no candle message (open or closed, any stream) has arrived for this long is
+   * ended and restarted like a failed one. Default 60 s; 0 disables.
+   */
+  readonly staleMs?: number;
   readonly now?: () => number;
 }
 
@@ -55,6 +60,7 @@ type Call = ClientReadableStream<unknown>;
 const NO_METRICS: FeedMetrics = {
   connected: () => {},
   reconnect: () => {},
+  stale: () => {},
   gap: () => {},
   invalidMessage: () => {},
 };
@@ -71,6 +77,11 @@ const NO_METRICS: FeedMetrics = {
  * duplicate, so every closed candle reaches the sink exactly once and in order, whichever way
  * the session ended. Any error or end of any call ends the session; the next one starts after a
  * capped, jittered backoff.
+ *
+ * gRPC keepalive only proves the connection is alive. A data-ingest that stays connected but stops
+ * sending (a stuck process, a stalled upstream it does not report) is caught by the stale-data
+ * watchdog: no candle message on the session for `staleMs` ends it the same way, so the next
+ * session resumes from the last closed candle like after any other failure.
  *
  * When data-ingest no longer holds the candle after the resume point it answers OUT_OF_RANGE; the
  * next session then loads the oldest candles it still holds after that point with GetCandles
@@ -202,11 +213,13 @@ export class MarketFeed {
       const end = (reason: string) => {
         if (ended) return;
         ended = true;
+        watchdog.stop();
         signal.removeEventListener('abort', onAbort);
         for (const call of calls) call.cancel();
         resolve(reason);
       };
       const onAbort = () => end('stopped');
+      const watchdog = this.watchStaleness(infos, end);
       const watch = (call: Call, what: string, stream?: string) => {
         calls.push(call);
         call.on('error', (err: unknown) => {
@@ -225,7 +238,10 @@ export class MarketFeed {
           sinceOpenTimeMs: since,
           closedOnly: false,
         });
-        call.on('data', (p: marketDataProto.Candle) => this.receive(info.stream, p));
+        call.on('data', (p: marketDataProto.Candle) => {
+          watchdog.touch();
+          this.receive(info.stream, p);
+        });
         watch(call, `StreamCandles ${info.stream}`, info.stream);
       }
       // Opened last on the same connection, and answered at once with the current state: its
@@ -246,6 +262,34 @@ export class MarketFeed {
       watch(statusCall, 'StreamFeedStatus');
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * The stale-data watchdog of one session: calls `end` once no candle message has been `touch`ed
+   * for `staleMs`, counting from the opening of the candle calls (which also covers a server that
+   * never answers them). Open-candle updates arrive every ~2 s per stream while the exchange is
+   * live, so only a silent data-ingest, or one whose market has stopped, trips it.
+   */
+  private watchStaleness(infos: readonly StreamInfo[], end: (reason: string) => void) {
+    const staleMs = this.options.staleMs ?? 60_000;
+    let lastMessageMs = this.now();
+    const touch = () => {
+      lastMessageMs = this.now();
+    };
+    if (staleMs <= 0) return { touch, stop: () => {} };
+    const check = () => {
+      const silentMs = this.now() - lastMessageMs;
+      if (silentMs < staleMs) return;
+      this.metrics.stale();
+      this.log.warn(
+        { streams: infos.map((i) => i.stream), silentMs, staleMs, session: this.sessions },
+        'no candle message from data-ingest, restarting the feed session',
+      );
+      end(`stale: no candle message for ${silentMs} ms`);
+    };
+    const timer = setInterval(check, Math.min(5_000, Math.max(20, Math.floor(staleMs / 4))));
+    timer.unref();
+    return { touch, stop: () => clearInterval(timer) };
   }
 
   private receive(stream: string, p: marketDataProto.Candle): void {
