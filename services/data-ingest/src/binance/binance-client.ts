@@ -1,26 +1,10 @@
-/**
- * Binance Spot market streams over combined-stream WebSockets, sharded across connections, kept
- * alive through reconnects, stalls and planned rollovers.
- *
- * Delivery contract: every data frame any connection receives for a subscribed stream is
- * emitted. During a planned switch (serverShutdown, maximum connection age) the old and new
- * connections overlap, so the same kline update or trade may be emitted twice; consumers
- * deduplicate by (stream, candle open time, event time) and (stream, trade id). The client never
- * drops a frame on purpose; after an unplanned disconnect (`planned: false`) frames may have been
- * missed and the consumer fills the gap from REST.
- *
- * There is no 'error' event: network failures go to the retry loop and are logged; nothing a
- * peer does can throw out of this client.
- */
-import type { BinanceAggTradeEvent, BinanceKlineEvent, BinanceTradeEvent } from '@visualgo/contracts';
-import {
-  type Candle,
-  type ExchangeId,
-  formatStreamName,
-  parseStreamName,
-  type Trade,
-} from '@visualgo/market';
-import { Backoff, type BackoffOptions, type Logger, LogThrottle } from '@visualgo/platform';
+import { formatStreamName, parseStreamName } from '@visualgo/market';
+import { Backoff, type Logger, LogThrottle } from '@visualgo/platform';
+import type {
+  BinanceStreamClientEvents,
+  BinanceStreamClientOptions,
+  BinanceStreamStats,
+} from './binance-client-types.js';
 import {
   BinanceConnection,
   type ConnectionCallbacks,
@@ -29,90 +13,17 @@ import {
 } from './binance-connection.js';
 import { klineEventToCandle, tradeEventToTrade } from './binance-mapper.js';
 
-export interface KlineUpdate {
-  readonly stream: string;
-  readonly candle: Candle;
-  /** The validated Binance event, for re-serialisation to Binance-format clients. */
-  readonly payload: BinanceKlineEvent;
-  readonly connectionId: string;
-}
-export interface TradeUpdate {
-  readonly stream: string;
-  readonly trade: Trade;
-  readonly payload: BinanceTradeEvent;
-  readonly connectionId: string;
-}
-export interface AggTradeUpdate {
-  readonly stream: string;
-  readonly payload: BinanceAggTradeEvent;
-  readonly connectionId: string;
-}
-export interface ConnectedEvent {
-  readonly connectionId: string;
-  readonly streams: readonly string[];
-}
-export interface DisconnectedEvent {
-  readonly connectionId: string;
-  readonly streams: readonly string[];
-  readonly reason: string;
-  /** True when this side closed it after its replacement took over, or on stop: nothing was missed. */
-  readonly planned: boolean;
-}
-export interface MalformedEvent {
-  readonly connectionId: string;
-  readonly reason: string;
-}
-
-export interface BinanceStreamClientEvents {
-  kline: KlineUpdate;
-  trade: TradeUpdate;
-  aggTrade: AggTradeUpdate;
-  connected: ConnectedEvent;
-  disconnected: DisconnectedEvent;
-  malformed: MalformedEvent;
-}
-
-export interface BinanceStreamClientOptions {
-  /** `wss://stream.binance.com:9443`, or the simulated exchange's `ws://127.0.0.1:<port>`. */
-  readonly wsBaseUrl: string;
-  /** Initial streams: `btcusdt@kline_1m`, `btcusdt@trade`, `btcusdt@aggTrade`. */
-  readonly streams: readonly string[];
-  readonly exchange: ExchangeId;
-  readonly logger: Logger;
-  /** Default 200; at most Binance's 1024. */
-  readonly maxStreamsPerConnection?: number;
-  /** Outgoing control messages per connection per second. Default 4 (Binance allows 5, pongs included). */
-  readonly maxMessagesPerSecond?: number;
-  /** No data frame for this long → reconnect. Default 30 000 (kline streams push every 1-2 s). */
-  readonly staleAfterMs?: number;
-  readonly backoff?: BackoffOptions;
-  /** A connection open this long that delivered data resets the backoff. Default 10 000. */
-  readonly healthyAfterMs?: number;
-  /** Planned make-before-break rollover before Binance's 24 h cap. Default 23 h. */
-  readonly maxConnectionAgeMs?: number;
-  /** Longest overlap: an open replacement takes over after this even without data. Default 10 000. */
-  readonly switchoverTimeoutMs?: number;
-  /** Default 10 000. */
-  readonly handshakeTimeoutMs?: number;
-  /** Wait for the peer's close frame before terminating. Default 1000. */
-  readonly closeTimeoutMs?: number;
-  /** A (UN)SUBSCRIBE without reply after this is logged as failed. Default 10 000. */
-  readonly methodTimeoutMs?: number;
-  readonly now?: () => number;
-}
-
-export interface BinanceStreamStats {
-  readonly messagesByStream: Readonly<Record<string, number>>;
-  readonly openConnections: number;
-  /** Reconnects after unplanned disconnects or failed attempts. */
-  readonly reconnects: number;
-  readonly connectFailures: number;
-  /** Completed make-before-break switches. */
-  readonly switchovers: number;
-  readonly staleDisconnects: number;
-  readonly malformed: number;
-  readonly methodErrors: number;
-}
+export type {
+  AggTradeUpdate,
+  BinanceStreamClientEvents,
+  BinanceStreamClientOptions,
+  BinanceStreamStats,
+  ConnectedEvent,
+  DisconnectedEvent,
+  KlineUpdate,
+  MalformedEvent,
+  TradeUpdate,
+} from './binance-client-types.js';
 
 /** Streams sharing one connection and its lifecycle. */
 interface Shard {
