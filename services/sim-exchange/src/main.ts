@@ -1,4 +1,11 @@
-import { ConfigError, createLogger, installProcessHandlers, loadConfig, Shutdown } from '@visualgo/platform';
+import {
+  ConfigError,
+  createLogger,
+  createMetrics,
+  installProcessHandlers,
+  loadConfig,
+  Shutdown,
+} from '@visualgo/platform';
 import { type SimConfig, simConfigSchema, simExchangeOptions } from './config.js';
 import { startSimExchange } from './sim-exchange.js';
 
@@ -14,13 +21,17 @@ const logger = createLogger({ name: 'sim-exchange', level: config.LOG_LEVEL, pre
 const shutdown = new Shutdown(logger);
 installProcessHandlers(logger, shutdown);
 
-const sim = await startSimExchange(simExchangeOptions(config, logger));
+const sim = await startSimExchange({
+  ...simExchangeOptions(config, logger),
+  metrics: createMetrics('sim-exchange'),
+});
 shutdown.register('sim-exchange', () => sim.close());
 logger.info(
   {
     rest: sim.httpUrl,
     streams: sim.wsUrl,
     control: sim.controlUrl,
+    metrics: `${sim.httpUrl}/metrics`,
     speed: config.SIM_SPEED,
     startMs: sim.startMs,
   },

@@ -3,9 +3,12 @@ import { aggTradeEvent, klineEvent, tradeEvent } from './binance-format.js';
 import type { CandleHistory } from './candle-history.js';
 import { type SimTrade, tradeAt } from './market-model.js';
 
+export type FeedKind = 'kline' | 'trade' | 'aggTrade';
+
 /** One event for one stream, serialised once for every subscriber. */
 export interface FeedEvent {
   readonly stream: string;
+  readonly kind: FeedKind;
   /** The raw payload as Binance sends it on `/ws/<stream>`. */
   readonly json: string;
   /** Market time the event belongs to (ordering key). */
@@ -112,7 +115,12 @@ export class MarketFeed {
         out.push({
           key,
           seq: out.length,
-          event: { stream: tradeStream, json: JSON.stringify(tradeEvent(spec, trade)), timeMs: trade.timeMs },
+          event: {
+            stream: tradeStream,
+            kind: 'trade',
+            json: JSON.stringify(tradeEvent(spec, trade)),
+            timeMs: trade.timeMs,
+          },
         });
       }
       if (want.aggTrade) {
@@ -124,6 +132,7 @@ export class MarketFeed {
             seq: out.length,
             event: {
               stream: aggStream,
+              kind: 'aggTrade',
               json: JSON.stringify(aggTradeEvent(spec, group)),
               timeMs: trade.timeMs,
             },
@@ -152,7 +161,7 @@ export class MarketFeed {
       out.push({
         key: tick,
         seq: out.length,
-        event: { stream, json: JSON.stringify(klineEvent(spec, candle, tick)), timeMs: tick },
+        event: { stream, kind: 'kline', json: JSON.stringify(klineEvent(spec, candle, tick)), timeMs: tick },
       });
     }
   }

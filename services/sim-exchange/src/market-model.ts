@@ -142,6 +142,7 @@ export class SymbolMarket {
     readonly spec: SymbolSpec,
     private readonly seedHash: number,
     readonly originMs: number,
+    private readonly onTradesGenerated: (count: number) => void = () => {},
     private readonly tradeCacheBlocks = 256,
   ) {
     this.originBlock = blockOf(originMs);
@@ -184,6 +185,7 @@ export class SymbolMarket {
     const info = this.blockInfo(block);
     if (!info) return null;
     const trades = this.generateTrades(info);
+    this.onTradesGenerated(trades.count);
     this.tradeCache.set(block, trades);
     if (this.tradeCache.size > this.tradeCacheBlocks) {
       const oldest = this.tradeCache.keys().next();
@@ -402,6 +404,8 @@ export interface MarketModelOptions {
   readonly seed: string;
   /** First instant with market data; blocks before it do not exist. Floored to the minute. */
   readonly originMs: number;
+  /** Called with the number of trades each time a minute's trades are generated (metrics). */
+  readonly onTradesGenerated?: (count: number) => void;
 }
 
 /** All symbols' markets for one seed and origin. */
@@ -409,10 +413,12 @@ export class MarketModel {
   readonly originMs: number;
   private readonly seedHash: number;
   private readonly markets = new Map<string, SymbolMarket>();
+  private readonly onTradesGenerated: ((count: number) => void) | undefined;
 
   constructor(options: MarketModelOptions) {
     this.seedHash = hashString(options.seed);
     this.originMs = blockOf(options.originMs) * BLOCK_MS;
+    this.onTradesGenerated = options.onTradesGenerated;
   }
 
   /** The market of a symbol (any symbol; unknown ones get derived defaults). */
@@ -420,7 +426,7 @@ export class MarketModel {
     const key = name.toUpperCase();
     let market = this.markets.get(key);
     if (!market) {
-      market = new SymbolMarket(symbolSpec(key), this.seedHash, this.originMs);
+      market = new SymbolMarket(symbolSpec(key), this.seedHash, this.originMs, this.onTradesGenerated);
       this.markets.set(key, market);
     }
     return market;

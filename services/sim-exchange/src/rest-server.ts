@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Interval, intervalOpenTimeMs, isInterval } from '@visualgo/market';
 import { klineRow } from './binance-format.js';
 import type { CandleHistory } from './candle-history.js';
-import type { RestFaultSpec, RestFaults } from './faults.js';
+import type { RestFaultMode, RestFaultSpec, RestFaults } from './faults.js';
 import { stepString } from './fixed-point.js';
 import type { RequestWeight } from './request-weight.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
@@ -16,6 +16,23 @@ export const ENDPOINT_WEIGHT = {
 } as const;
 
 type Endpoint = keyof typeof ENDPOINT_WEIGHT;
+export type RestPath = Endpoint;
+
+/** Hooks for counting REST traffic; `SimMetrics` implements them for Prometheus. */
+export interface RestMetrics {
+  /** Every answered request; paths we do not serve are `other`. */
+  restRequest(path: RestPath | 'other', status: number): void;
+  /** Requests refused by the request-weight limit. */
+  weightRejected(status: 429 | 418): void;
+  /** Requests an injected fault answered (or cut, or held). */
+  restFaultApplied(mode: RestFaultMode): void;
+}
+
+const noMetrics: RestMetrics = {
+  restRequest: () => {},
+  weightRejected: () => {},
+  restFaultApplied: () => {},
+};
 
 function isEndpoint(path: string): path is Endpoint {
   return Object.hasOwn(ENDPOINT_WEIGHT, path);
@@ -31,6 +48,7 @@ export interface RestApiDeps {
   readonly weights: RequestWeight;
   readonly faults: RestFaults;
   readonly logger?: SimLogger;
+  readonly metrics?: RestMetrics;
 }
 
 class RestError extends Error {
@@ -50,25 +68,33 @@ const mandatory = (name: string) =>
 export class RestApi {
   private readonly held = new Set<ServerResponse>();
   private readonly log: SimLogger;
+  private readonly metrics: RestMetrics;
 
   constructor(private readonly deps: RestApiDeps) {
     this.log = (deps.logger ?? silentLogger).child({ component: 'rest' });
+    this.metrics = deps.metrics ?? noMetrics;
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     const path = url.pathname;
+    const label = isEndpoint(path) ? path : 'other';
+    const send = (status: number, body: unknown, headers: Record<string, string>): void => {
+      this.metrics.restRequest(label, status);
+      sendJson(res, status, body, headers);
+    };
     const fault = this.deps.faults.take(path);
     if (fault) {
-      this.applyFault(fault, req, res);
+      this.metrics.restFaultApplied(fault.mode);
+      this.applyFault(fault, req, res, send);
       return;
     }
     if (!isEndpoint(path)) {
-      sendJson(res, 404, { code: -1, msg: `No endpoint ${path} on the simulated exchange.` }, {});
+      send(404, { code: -1, msg: `No endpoint ${path} on the simulated exchange.` }, {});
       return;
     }
     if (req.method !== 'GET') {
-      sendJson(res, 405, { code: -1, msg: `Method ${req.method ?? ''} not allowed.` }, {});
+      send(405, { code: -1, msg: `Method ${req.method ?? ''} not allowed.` }, {});
       return;
     }
     const ip = req.socket.remoteAddress ?? '';
@@ -78,8 +104,8 @@ export class RestApi {
       'X-MBX-USED-WEIGHT': String(decision.used),
     };
     if (decision.kind === 'limited') {
-      sendJson(
-        res,
+      this.metrics.weightRejected(429);
+      send(
         429,
         {
           code: -1003,
@@ -90,8 +116,8 @@ export class RestApi {
       return;
     }
     if (decision.kind === 'banned') {
-      sendJson(
-        res,
+      this.metrics.weightRejected(418);
+      send(
         418,
         {
           code: -1003,
@@ -102,19 +128,14 @@ export class RestApi {
       return;
     }
     try {
-      sendJson(res, 200, this.route(path, url.searchParams), headers);
+      send(200, this.route(path, url.searchParams), headers);
     } catch (err) {
       if (err instanceof RestError) {
-        sendJson(res, err.status, { code: err.code, msg: err.message }, headers);
+        send(err.status, { code: err.code, msg: err.message }, headers);
         return;
       }
       this.log.error({ err, path }, 'REST handler failed');
-      sendJson(
-        res,
-        500,
-        { code: -1000, msg: 'An unknown error occurred while processing the request.' },
-        headers,
-      );
+      send(500, { code: -1000, msg: 'An unknown error occurred while processing the request.' }, headers);
     }
   }
 
@@ -258,7 +279,12 @@ export class RestApi {
       .map((c) => klineRow(history.market.spec, c));
   }
 
-  private applyFault(fault: RestFaultSpec, req: IncomingMessage, res: ServerResponse): void {
+  private applyFault(
+    fault: RestFaultSpec,
+    req: IncomingMessage,
+    res: ServerResponse,
+    send: (status: number, body: unknown, headers: Record<string, string>) => void,
+  ): void {
     this.log.debug({ mode: fault.mode, path: req.url }, 'injecting a REST fault');
     const retryAfter = String(fault.retryAfterSec ?? 1);
     const ip = req.socket.remoteAddress ?? '';
@@ -266,8 +292,7 @@ export class RestApi {
     const weightHeaders = { 'X-MBX-USED-WEIGHT-1M': used, 'X-MBX-USED-WEIGHT': used };
     switch (fault.mode) {
       case '429':
-        sendJson(
-          res,
+        send(
           429,
           {
             code: -1003,
@@ -277,8 +302,7 @@ export class RestApi {
         );
         return;
       case '418':
-        sendJson(
-          res,
+        send(
           418,
           {
             code: -1003,
@@ -288,16 +312,14 @@ export class RestApi {
         );
         return;
       case '500':
-        sendJson(
-          res,
+        send(
           500,
           { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' },
           weightHeaders,
         );
         return;
       case '503':
-        sendJson(
-          res,
+        send(
           503,
           {
             code: -1008,

@@ -1,5 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { createMetrics } from '@visualgo/platform';
+import type { Registry } from 'prom-client';
 import { CandleHistory } from './candle-history.js';
 import { ControlApi } from './control-api.js';
 import {
@@ -13,9 +15,10 @@ import { GroundTruth } from './ground-truth.js';
 import { MarketFeed } from './market-feed.js';
 import { BLOCK_MS, MarketModel } from './market-model.js';
 import { RequestWeight } from './request-weight.js';
-import { RestApi } from './rest-server.js';
+import { RestApi, sendJson } from './rest-server.js';
 import { ManualClock, ScaledClock, type SimClock } from './sim-clock.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
+import { SimMetrics } from './sim-metrics.js';
 import {
   type CloseReason,
   type ConnectionFilter,
@@ -62,6 +65,11 @@ export interface SimExchangeOptions {
   /** Wall clock for liveness, rate limits and fault durations (tests may inject one). */
   readonly wallNowMs?: () => number;
   readonly logger?: SimLogger;
+  /**
+   * Registry for the `sim_*` metrics served at `GET /metrics`; one registry per simulator.
+   * Default: a fresh one without Node's process metrics (`main.ts` passes `createMetrics`).
+   */
+  readonly metrics?: Registry;
 }
 
 export interface DropOptions extends ConnectionFilter {
@@ -118,6 +126,8 @@ export interface SimExchange {
   readonly originMs: number;
   readonly symbols: readonly string[];
   readonly truth: GroundTruth;
+  /** The registry behind `GET /metrics`. */
+  readonly metrics: Registry;
   marketNowMs(): number;
   status(): SimStatus;
   /** Manual clock only: moves market time forward and emits everything due, synchronously. */
@@ -163,7 +173,13 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   const speed = options.speed ?? 1;
   const clock: SimClock =
     options.clock === 'manual' ? new ManualClock(startMs) : new ScaledClock(startMs, speed);
-  const model = new MarketModel({ seed, originMs });
+  const registry = options.metrics ?? createMetrics('sim-exchange', false);
+  const metrics = new SimMetrics(registry, { marketNowMs: () => clock.nowMs() });
+  const model = new MarketModel({
+    seed,
+    originMs,
+    onTradesGenerated: (count) => metrics.tradesGenerated(count),
+  });
   const symbols = [...new Set((options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toUpperCase()))];
   const universe = new Map<string, CandleHistory>(
     symbols.map((s) => [s, new CandleHistory(model.symbol(s))]),
@@ -181,6 +197,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     wallNowMs,
     logger: log,
     onInterestChanged: (set) => feed.setInterest(set),
+    metrics,
   });
   const weights = new RequestWeight({
     limitPerMinute: options.restWeightLimit ?? 6000,
@@ -195,6 +212,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     weights,
     faults: restFaults,
     logger: log,
+    metrics,
   });
   const truth = new GroundTruth(universe, () => clock.nowMs());
 
@@ -207,18 +225,26 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   let refuseTimer: NodeJS.Timeout | null = null;
   let control: ControlApi | null = null;
   const server: Server = createServer((req, res) => {
-    if ((req.url ?? '').startsWith('/sim/') || req.url === '/sim') {
+    const url = req.url ?? '';
+    if (url.startsWith('/sim/') || url === '/sim') {
       control?.handle(req, res);
+      return;
+    }
+    // Read-only, so open to any peer; handled before REST so injected REST faults never hit it.
+    if (url === '/metrics' || url.startsWith('/metrics?')) {
+      serveMetrics(registry, req, res, log);
       return;
     }
     rest.handle(req, res);
   });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     if (refusing === 'reset') {
+      metrics.fault('refuse');
       socket.destroy();
       return;
     }
     if (refusing === 'http-503') {
+      metrics.fault('refuse');
       rejectUpgrade(socket, 503, { code: -1, msg: 'Service unavailable.' });
       return;
     }
@@ -262,6 +288,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     originMs: model.originMs,
     symbols,
     truth,
+    metrics: registry,
     marketNowMs: () => clock.nowMs(),
     status: () => ({
       seed,
@@ -303,18 +330,36 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
         check();
       });
     },
-    dropConnections: (o = {}) => streams.drop(o, o.closeFrame ?? true, o.code, o.reason),
-    stallConnections: (o = {}) => streams.stall(o, o.durationMs),
+    dropConnections(o = {}) {
+      const closeFrame = o.closeFrame ?? true;
+      const n = streams.drop(o, closeFrame, o.code, o.reason);
+      metrics.fault(closeFrame ? 'drop' : 'cut', n);
+      return n;
+    },
+    stallConnections(o = {}) {
+      const n = streams.stall(o, o.durationMs);
+      metrics.fault('stall', n);
+      return n;
+    },
     unstallConnections: (filter = {}) => streams.unstall(filter),
-    sendMalformed: (kind, filter = {}) =>
-      streams.sendFrame(filter, (c) => malformedFrame(kind, c, clock.nowMs())),
-    serverShutdown: (o = {}) =>
-      streams.serverShutdown(o, o.closeAfterMs === undefined ? 1_000 : o.closeAfterMs),
+    sendMalformed(kind, filter = {}) {
+      const n = streams.sendFrame(filter, (c) => malformedFrame(kind, c, clock.nowMs()));
+      metrics.fault('malformed', n);
+      return n;
+    },
+    serverShutdown(o = {}) {
+      const n = streams.serverShutdown(o, o.closeAfterMs === undefined ? 1_000 : o.closeAfterMs);
+      metrics.fault('server-shutdown', n);
+      return n;
+    },
     async refuseConnections(o = {}) {
       await accept();
       refusing = o.mode ?? 'http-503';
       // Stop listening without waiting for open connections: new ones get ECONNREFUSED.
-      if (refusing === 'unlisten') server.close();
+      if (refusing === 'unlisten') {
+        metrics.fault('unlisten');
+        server.close();
+      }
       if (o.durationMs !== undefined) {
         refuseTimer = setTimeout(() => {
           accept().catch((err: unknown) => log.error({ err }, 'could not listen again'));
@@ -341,4 +386,21 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     'simulated exchange listening',
   );
   return handle;
+}
+
+function serveMetrics(registry: Registry, req: IncomingMessage, res: ServerResponse, log: SimLogger): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendJson(res, 405, { code: -1, msg: `Method ${req.method ?? ''} not allowed.` }, { Allow: 'GET, HEAD' });
+    return;
+  }
+  registry
+    .metrics()
+    .then((text) => {
+      res.writeHead(200, { 'Content-Type': registry.contentType });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    })
+    .catch((err: unknown) => {
+      log.error({ err }, 'could not collect metrics');
+      if (!res.headersSent) sendJson(res, 500, { code: -1, msg: 'Metrics collection failed.' }, {});
+    });
 }

@@ -7,6 +7,15 @@
 
 export type RequestId = number | string | null;
 
+export const METHOD_NAMES = [
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'LIST_SUBSCRIPTIONS',
+  'SET_PROPERTY',
+  'GET_PROPERTY',
+] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
+
 export type MethodAction =
   | {
       readonly kind: 'subscribe' | 'unsubscribe';
@@ -16,9 +25,15 @@ export type MethodAction =
   | { readonly kind: 'list'; readonly id: RequestId }
   | { readonly kind: 'setCombined'; readonly value: boolean; readonly id: RequestId }
   | { readonly kind: 'getCombined'; readonly id: RequestId }
-  | { readonly kind: 'error'; readonly code: number; readonly msg: string; readonly id: RequestId };
+  | {
+      readonly kind: 'error';
+      readonly code: number;
+      readonly msg: string;
+      readonly id: RequestId;
+      /** The method, when the request named a known one. */
+      readonly method: MethodName | null;
+    };
 
-const METHODS = ['SUBSCRIBE', 'UNSUBSCRIBE', 'LIST_SUBSCRIPTIONS', 'SET_PROPERTY', 'GET_PROPERTY'] as const;
 const ID_STRING = /^[A-Za-z0-9-]{1,36}$/;
 /** Lower-case symbol streams (`btcusdt@kline_1m`, `btcusdt@depth@100ms`) and `!`-prefixed all-market ones. */
 const STREAM_NAME = /^(?:[a-z0-9]{2,30}@[A-Za-z0-9_@.:+-]{1,40}|![A-Za-z0-9_@.:+-]{1,40})$/;
@@ -27,8 +42,8 @@ export function isWellFormedStreamName(name: string): boolean {
   return STREAM_NAME.test(name);
 }
 
-function error(code: number, msg: string, id: RequestId): MethodAction {
-  return { kind: 'error', code, msg, id };
+function error(code: number, msg: string, id: RequestId, method: MethodName | null = null): MethodAction {
+  return { kind: 'error', code, msg, id, method };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -67,20 +82,21 @@ export function parseMethodRequest(text: string): MethodAction {
   if (method === undefined) {
     return error(2, `Invalid request: missing field \`method\` at ${position(text, text.length)}`, null);
   }
-  const known = METHODS.find((m) => m === method);
+  const known = METHOD_NAMES.find((m) => m === method);
   if (known === undefined) {
     const shown = typeof method === 'string' ? method : JSON.stringify(method);
     const at = text.indexOf(JSON.stringify(method)) + JSON.stringify(method).length;
     return error(
       2,
-      `Invalid request: unknown variant \`${shown}\`, expected one of ${METHODS.map((m) => `\`${m}\``).join(', ')} at ${position(text, at)}`,
+      `Invalid request: unknown variant \`${shown}\`, expected one of ${METHOD_NAMES.map((m) => `\`${m}\``).join(', ')} at ${position(text, at)}`,
       null,
     );
   }
   const id = parsed.id;
-  if (!validId(id)) return error(2, 'Invalid request: request ID must be an unsigned integer', null);
+  if (!validId(id)) return error(2, 'Invalid request: request ID must be an unsigned integer', null, known);
   const params = parsed.params;
-  if (params !== undefined && !Array.isArray(params)) return error(2, 'Invalid request: invalid params', id);
+  if (params !== undefined && !Array.isArray(params))
+    return error(2, 'Invalid request: invalid params', id, known);
   const list: readonly unknown[] = params ?? [];
 
   switch (known) {
@@ -89,27 +105,31 @@ export function parseMethodRequest(text: string): MethodAction {
       const streams: string[] = [];
       for (const p of list) {
         if (typeof p !== 'string' || !isWellFormedStreamName(p)) {
-          return error(2, 'Invalid request: invalid stream', id);
+          return error(2, 'Invalid request: invalid stream', id, known);
         }
         streams.push(p);
       }
       return { kind: known === 'SUBSCRIBE' ? 'subscribe' : 'unsubscribe', streams, id };
     }
     case 'LIST_SUBSCRIPTIONS':
-      return list.length > 0 ? error(2, 'Invalid request: too many parameters', id) : { kind: 'list', id };
+      return list.length > 0
+        ? error(2, 'Invalid request: too many parameters', id, known)
+        : { kind: 'list', id };
     case 'SET_PROPERTY': {
-      if (list.length > 2) return error(2, 'Invalid request: too many parameters', id);
+      if (list.length > 2) return error(2, 'Invalid request: too many parameters', id, known);
       const [name, value] = list;
-      if (typeof name !== 'string') return error(2, 'Invalid request: property name must be a string', id);
-      if (name !== 'combined') return error(0, 'Unknown property', id);
-      if (typeof value !== 'boolean') return error(1, 'Invalid value type: expected Boolean', id);
+      if (typeof name !== 'string')
+        return error(2, 'Invalid request: property name must be a string', id, known);
+      if (name !== 'combined') return error(0, 'Unknown property', id, known);
+      if (typeof value !== 'boolean') return error(1, 'Invalid value type: expected Boolean', id, known);
       return { kind: 'setCombined', value, id };
     }
     case 'GET_PROPERTY': {
-      if (list.length > 1) return error(2, 'Invalid request: too many parameters', id);
+      if (list.length > 1) return error(2, 'Invalid request: too many parameters', id, known);
       const [name] = list;
-      if (typeof name !== 'string') return error(2, 'Invalid request: property name must be a string', id);
-      if (name !== 'combined') return error(0, 'Unknown property', id);
+      if (typeof name !== 'string')
+        return error(2, 'Invalid request: property name must be a string', id, known);
+      if (name !== 'combined') return error(0, 'Unknown property', id, known);
       return { kind: 'getCombined', id };
     }
   }

@@ -1,9 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { FeedEvent } from './market-feed.js';
+import type { FeedEvent, FeedKind } from './market-feed.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
-import { errorReply, isWellFormedStreamName, parseMethodRequest, resultReply } from './ws-methods.js';
+import {
+  errorReply,
+  isWellFormedStreamName,
+  type MethodName,
+  parseMethodRequest,
+  resultReply,
+} from './ws-methods.js';
 
 export interface StreamServerOptions {
   /** Server ping period (Binance: 20 s). */
@@ -26,7 +32,28 @@ export interface StreamServerOptions {
   readonly logger?: SimLogger;
   /** Called whenever the set of streams with at least one listener changes. */
   readonly onInterestChanged: (streams: ReadonlySet<string>) => void;
+  readonly metrics?: StreamServerMetrics;
 }
+
+/** What a message to a client was: a market event of one kind, or anything else (replies, faults). */
+export type MessageKind = FeedKind | 'other';
+
+/** Hooks for counting what the stream server does; `SimMetrics` implements them for Prometheus. */
+export interface StreamServerMetrics {
+  connectionOpened(open: number): void;
+  connectionClosed(reason: CloseReason, open: number): void;
+  /** Called once per event (or reply) with the number of connections it was handed to. */
+  messagesSent(kind: MessageKind, count: number): void;
+  /** `method` is null when the request could not be read far enough to name a known method. */
+  methodRequest(method: MethodName | null, outcome: 'ok' | 'error'): void;
+}
+
+const noMetrics: StreamServerMetrics = {
+  connectionOpened: () => {},
+  connectionClosed: () => {},
+  messagesSent: () => {},
+  methodRequest: () => {},
+};
 
 /** Selects connections for a fault; an empty filter selects all. */
 export interface ConnectionFilter {
@@ -49,15 +76,17 @@ export interface ConnectionInfo {
   readonly recentMessageTimesMs: readonly number[];
 }
 
-export type CloseReason =
-  | 'client'
-  | 'dropped'
-  | 'pong-timeout'
-  | 'rate-limit'
-  | 'lifetime'
-  | 'server-shutdown'
-  | 'slow-consumer'
-  | 'server-closed';
+export const CLOSE_REASONS = [
+  'client',
+  'dropped',
+  'pong-timeout',
+  'rate-limit',
+  'lifetime',
+  'server-shutdown',
+  'slow-consumer',
+  'server-closed',
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 export interface StreamServerEvents {
   connected(info: ConnectionInfo): void;
@@ -100,6 +129,7 @@ export class StreamServer {
   private readonly timer: NodeJS.Timeout;
   private readonly log: SimLogger;
   private readonly wallNow: () => number;
+  private readonly metrics: StreamServerMetrics;
   private nextId = 1;
   private readonly listeners: { [K in keyof StreamServerEvents]: StreamServerEvents[K][] } = {
     connected: [],
@@ -109,6 +139,7 @@ export class StreamServer {
   constructor(private readonly options: StreamServerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'ws' });
     this.wallNow = options.wallNowMs ?? Date.now;
+    this.metrics = options.metrics ?? noMetrics;
     this.wss = new WebSocketServer({
       noServer: true,
       autoPong: false,
@@ -165,6 +196,7 @@ export class StreamServer {
         this.wallNow(),
       );
       this.connections.set(conn.id, conn);
+      this.metrics.connectionOpened(this.connections.size);
       this.attach(conn);
       for (const s of streams) this.subscribe(conn, s);
       this.interestChanged();
@@ -181,15 +213,17 @@ export class StreamServer {
       const subscribers = this.byStream.get(event.stream);
       if (!subscribers || subscribers.size === 0) continue;
       let wrapped: string | null = null;
+      let sent = 0;
       for (const conn of subscribers) {
         if (conn.stalled(now)) continue;
         if (conn.combined) {
           wrapped ??= `{"stream":"${event.stream}","data":${event.json}}`;
-          this.send(conn, wrapped);
-        } else {
-          this.send(conn, event.json);
+          if (this.send(conn, wrapped)) sent++;
+        } else if (this.send(conn, event.json)) {
+          sent++;
         }
       }
+      this.metrics.messagesSent(event.kind, sent);
     }
   }
 
@@ -230,6 +264,7 @@ export class StreamServer {
   sendFrame(filter: ConnectionFilter, frame: (c: ConnectionInfo) => string | Buffer): number {
     const targets = this.select(filter).filter((c) => c.ws.readyState === WebSocket.OPEN);
     for (const conn of targets) conn.ws.send(frame(this.info(conn)));
+    this.metrics.messagesSent('other', targets.length);
     return targets.length;
   }
 
@@ -239,6 +274,7 @@ export class StreamServer {
     const data = JSON.stringify({ e: 'serverShutdown', E: this.options.marketNowMs() });
     for (const conn of targets) {
       conn.ws.send(conn.combined ? `{"stream":"!serverShutdown","data":${data}}` : data);
+      this.metrics.messagesSent('other', 1);
       if (closeAfterMs !== null && conn.shutdownTimer === null) {
         conn.shutdownTimer = setTimeout(() => {
           conn.closeReason = 'server-shutdown';
@@ -311,6 +347,7 @@ export class StreamServer {
     ws.on('close', () => {
       if (conn.shutdownTimer) clearTimeout(conn.shutdownTimer);
       this.connections.delete(conn.id);
+      this.metrics.connectionClosed(conn.closeReason, this.connections.size);
       for (const s of conn.streams) this.unsubscribe(conn, s);
       this.interestChanged();
       this.log.debug({ connection: conn.id, reason: conn.closeReason }, 'connection closed');
@@ -339,35 +376,50 @@ export class StreamServer {
     const action = parseMethodRequest(text);
     switch (action.kind) {
       case 'error':
-        this.send(conn, errorReply(action.code, action.msg, action.id));
+        this.reply(conn, action.method, 'error', errorReply(action.code, action.msg, action.id));
         return;
       case 'subscribe': {
         const added = action.streams.filter((s) => !conn.streams.has(s)).length;
         if (conn.streams.size + added > this.options.maxStreamsPerConnection) {
-          this.send(conn, errorReply(2, 'Invalid request: too many streams', action.id));
+          this.reply(
+            conn,
+            'SUBSCRIBE',
+            'error',
+            errorReply(2, 'Invalid request: too many streams', action.id),
+          );
           return;
         }
         for (const s of action.streams) this.subscribe(conn, s);
         this.interestChanged();
-        this.send(conn, resultReply(null, action.id));
+        this.reply(conn, 'SUBSCRIBE', 'ok', resultReply(null, action.id));
         return;
       }
       case 'unsubscribe':
         for (const s of action.streams) this.unsubscribe(conn, s);
         this.interestChanged();
-        this.send(conn, resultReply(null, action.id));
+        this.reply(conn, 'UNSUBSCRIBE', 'ok', resultReply(null, action.id));
         return;
       case 'list':
-        this.send(conn, resultReply([...conn.streams], action.id));
+        this.reply(conn, 'LIST_SUBSCRIPTIONS', 'ok', resultReply([...conn.streams], action.id));
         return;
       case 'setCombined':
         conn.combined = action.value;
-        this.send(conn, resultReply(null, action.id));
+        this.reply(conn, 'SET_PROPERTY', 'ok', resultReply(null, action.id));
         return;
       case 'getCombined':
-        this.send(conn, resultReply(conn.combined, action.id));
+        this.reply(conn, 'GET_PROPERTY', 'ok', resultReply(conn.combined, action.id));
         return;
     }
+  }
+
+  private reply(
+    conn: StreamConnection,
+    method: MethodName | null,
+    outcome: 'ok' | 'error',
+    text: string,
+  ): void {
+    this.metrics.methodRequest(method, outcome);
+    if (this.send(conn, text)) this.metrics.messagesSent('other', 1);
   }
 
   private subscribe(conn: StreamConnection, stream: string): void {
@@ -392,16 +444,18 @@ export class StreamServer {
     this.options.onInterestChanged(new Set(this.byStream.keys()));
   }
 
-  private send(conn: StreamConnection, text: string): void {
+  /** Sends unless the connection is closing or too far behind; true when handed to the socket. */
+  private send(conn: StreamConnection, text: string): boolean {
     const { ws } = conn;
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN) return false;
     if (ws.bufferedAmount > this.options.maxBufferedBytes) {
       conn.closeReason = 'slow-consumer';
       this.log.warn({ connection: conn.id, buffered: ws.bufferedAmount }, 'dropping a slow consumer');
       ws.terminate();
-      return;
+      return false;
     }
     ws.send(text);
+    return true;
   }
 
   private closeGracefully(conn: StreamConnection, code: number, reason: string): void {
