@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpError, healthRoutes, type RunningHttpServer, sendJson, startHttpServer } from './http-server.js';
@@ -46,5 +47,44 @@ describe('startHttpServer', () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('process_cpu_user_seconds_total{service="t"}');
+  });
+});
+
+/** Sends a raw HTTP/1.1 request line and returns the status line of the answer. */
+function rawRequest(port: number, target: string, upgrade = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => {
+      const extra = upgrade
+        ? 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+        : 'Connection: close\r\n';
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`);
+    });
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += String(chunk);
+      if (data.includes('\r\n')) {
+        resolve(data.slice(0, data.indexOf('\r\n')));
+        socket.destroy();
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('request targets', () => {
+  it('answers 400 to targets that are not valid URLs and keeps serving', async () => {
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      routes: { '/ok': (_req, _url, res) => sendJson(res, 200, {}) },
+      onUpgrade: (_req, socket) => socket.destroy(),
+    });
+    for (const target of ['//[', '//', '/\\', '//[::1']) {
+      expect(await rawRequest(server.port, target)).toMatch(/^HTTP\/1\.1 (400|404)/);
+      expect(await rawRequest(server.port, target, true)).toMatch(/^HTTP\/1\.1 (400|404)/);
+    }
+    expect(await rawRequest(server.port, '//[')).toBe('HTTP/1.1 400 Bad Request');
+    expect((await fetch(`http://127.0.0.1:${server.port}/ok`)).status).toBe(200);
   });
 });

@@ -36,6 +36,18 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Parses a request target without throwing: targets such as `//[` or `//` are not valid
+ * relative URLs and would otherwise throw out of a request handler. Null means answer 400.
+ */
+export function parseRequestTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,
@@ -56,7 +68,11 @@ export function sendJson(
 export function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const methods = new Set(options.methods ?? ['GET', 'HEAD']);
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseRequestTarget(req.url);
+    if (!url) {
+      sendJson(res, 400, { error: 'invalid request target' });
+      return;
+    }
     const route = options.routes[url.pathname];
     if (!route) {
       sendJson(res, 404, { error: 'not found', path: url.pathname });
@@ -79,7 +95,11 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
       });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseRequestTarget(req.url);
+    if (!url) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
     if (!options.onUpgrade) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;

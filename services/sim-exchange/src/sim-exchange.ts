@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createMetrics } from '@visualgo/platform';
+import { createMetrics, parseRequestTarget } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
 import { CandleHistory } from './candle-history.js';
 import { ControlApi } from './control-api.js';
@@ -225,6 +225,12 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   let refuseTimer: NodeJS.Timeout | null = null;
   let control: ControlApi | null = null;
   const server: Server = createServer((req, res) => {
+    // Every handler below parses the target as a URL; refuse ones that cannot be parsed here.
+    if (!parseRequestTarget(req.url)) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"code":-1100,"msg":"Illegal characters found in a parameter."}');
+      return;
+    }
     const url = req.url ?? '';
     if (url.startsWith('/sim/') || url === '/sim') {
       control?.handle(req, res);
@@ -238,6 +244,10 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     rest.handle(req, res);
   });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!parseRequestTarget(req.url)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
     if (refusing === 'reset') {
       metrics.fault('refuse');
       socket.destroy();
