@@ -40,12 +40,10 @@ function anchored(n: number, capacity = 100): CandleBook {
 }
 
 describe('CandleBook', () => {
-  it('releases the backfill, then live closed candles in order', () => {
+  it('keeps the backfill as history without releasing it, then releases live closed candles in order', () => {
     const book = new CandleBook('1m', 100);
-    expect(idx(book.anchor([candle(1, true), candle(0, true), candle(2, false)]).publish)).toEqual([
-      '0',
-      '1',
-    ]);
+    expect(idx(book.anchor([candle(1, true), candle(0, true), candle(2, false)]).publish)).toEqual([]);
+    expect(idx(book.closedSince(0))).toEqual(['0', '1']);
     expect(idx(book.offer(candle(2, false)).publish)).toEqual(['2o']);
     expect(idx(book.offer(candle(2, true)).publish)).toEqual(['2']);
     expect(book.openCandle).toBeUndefined();
@@ -57,7 +55,8 @@ describe('CandleBook', () => {
     expect(book.offer(candle(3, true)).dropped).toBe('held');
     expect(book.offer(candle(4, false)).dropped).toBe('held');
     const r = book.anchor([0, 1, 2, 3].map((i) => candle(i, true)));
-    expect(idx(r.publish)).toEqual(['0', '1', '2', '3', '4o']);
+    expect(idx(r.publish)).toEqual(['4o']);
+    expect(idx(book.closedSince(0))).toEqual(['0', '1', '2', '3']);
     expect(r.gap).toBeNull();
   });
 

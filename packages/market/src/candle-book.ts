@@ -89,20 +89,21 @@ export class CandleBook {
 
   /**
    * Starts the history with closed candles from a backfill (any order; open candles ignored),
-   * then releases whatever was held meanwhile. With an empty backfill the first held candle
-   * starts the history.
+   * without releasing them, then releases whatever live candles were held meanwhile and follow
+   * it. With an empty backfill the first held candle starts the history.
    */
   anchor(backfill: readonly Candle[]): CandleBookResult {
     if (this.anchored) return this.fill(backfill);
     this.anchored = true;
     const sorted = backfill.filter((c) => c.closed).sort((a, b) => a.openTimeMs - b.openTimeMs);
-    const out: Candle[] = [];
     for (const c of sorted) {
       if (this.expectedNext !== null && c.openTimeMs < this.expectedNext) continue;
       this.append(c);
-      out.push(c);
       this.expectedNext = nextOpenTimeMs(this.interval, c.openTimeMs);
     }
+    // The backfill is history, not news: it is kept for replay and queries but not released,
+    // so subscribers present during start-up do not receive old candles as live ones.
+    const out: Candle[] = [];
     this.drain(out);
     if (this.expectedNext === null) {
       const first = this.firstHeld();

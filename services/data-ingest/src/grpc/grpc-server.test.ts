@@ -162,6 +162,51 @@ describe('gRPC MarketData', () => {
   });
 });
 
+describe('gRPC while history is loading', () => {
+  it('answers resumes and history requests with UNAVAILABLE until the history is loaded', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    hub = new IngestHub({
+      exchange: 'binance-sim',
+      streams: [{ stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' }],
+      historyCandles: 100,
+      history: {
+        latestClosed: async () => {
+          await gate;
+          return [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } }));
+        },
+        closedBetween: async () => [],
+      },
+      logger,
+      metrics: new Registry(),
+    });
+    const loading = hub.loadHistory();
+    edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0 });
+    client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+    const resumed = await collect(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0, closedOnly: true }),
+      1,
+    );
+    expect(resumed.error?.code).toBe(status.UNAVAILABLE);
+    const got = await new Promise<ServiceError | null>((resolve) =>
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0 }, (e) => resolve(e)),
+    );
+    expect(got?.code).toBe(status.UNAVAILABLE);
+    // A live-only subscriber is served, and does not receive the backfill as live candles.
+    const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: true });
+    const liveGot = collect<marketDataProto.Candle>(live, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await loading;
+    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    const { items } = await liveGot;
+    live.cancel();
+    expect(items.map((c) => c.openTimeMs)).toEqual([T0 + 3 * 60_000]);
+  });
+});
+
 describe('gRPC slow consumers', () => {
   beforeEach(() => start(50));
 

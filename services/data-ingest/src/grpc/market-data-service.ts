@@ -164,6 +164,11 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         invalid(call, err);
         return;
       }
+      if (since > 0 && !hub.isHistoryLoaded()) {
+        // Replaying now would start from whatever happens to be loaded; the client retries.
+        call.emit('error', { code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
+        return;
+      }
       if (since > 0) {
         const tooOld = oldestRetainedAfter(hub, streams, since);
         if (tooOld) {
@@ -267,6 +272,10 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           code: status.INVALID_ARGUMENT,
           details: err instanceof Error ? err.message : String(err),
         });
+        return;
+      }
+      if (!hub.isHistoryLoaded()) {
+        callback({ code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
         return;
       }
       const candles = hub.getCandles(stream, {

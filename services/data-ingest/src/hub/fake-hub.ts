@@ -69,6 +69,10 @@ export class FakeHub implements MarketHubView {
     return this.open.get(stream);
   }
 
+  isHistoryLoaded(): boolean {
+    return this.ready;
+  }
+
   isUpstreamConnected(): boolean {
     return this.ready;
   }

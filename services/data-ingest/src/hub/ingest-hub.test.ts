@@ -70,8 +70,12 @@ describe('IngestHub', () => {
     });
     await hub.loadHistory();
     hub.ingestCandle(STREAM, testCandle(6, false), {});
-    await waitFor(() => closed.length === 6);
-    expect(closed).toEqual([0, 1, 2, 3, 4, 5]);
+    await waitFor(() => closed.length === 3);
+    // The backfill (0-2) is history, not published; the filled candles are.
+    expect(closed).toEqual([3, 4, 5]);
+    expect(hub.closedSince(STREAM, 0).map((c) => (c.openTimeMs - T0) / MINUTE_MS)).toEqual([
+      0, 1, 2, 3, 4, 5,
+    ]);
     expect(asked).toEqual([[3, 5]]);
     expect(status.map((s) => s.kind)).toEqual(['gap-detected', 'gap-filled']);
     expect(hub.openCandle(STREAM)?.openTimeMs).toBe(T0 + 6 * MINUTE_MS);
@@ -88,8 +92,8 @@ describe('IngestHub', () => {
     });
     await hub.loadHistory();
     hub.ingestCandle(STREAM, testCandle(5, true), {});
-    await waitFor(() => closed.length === 4);
-    expect(closed).toEqual([0, 1, 2, 5]);
+    await waitFor(() => closed.length === 1);
+    expect(closed).toEqual([5]);
     expect(calls).toBe(2);
     const unfilled = status.find((s) => s.kind === 'gap-unfilled');
     expect(unfilled).toMatchObject({ fromOpenTimeMs: T0 + 3 * MINUTE_MS, toOpenTimeMs: T0 + 4 * MINUTE_MS });
@@ -139,6 +143,8 @@ describe('IngestHub', () => {
     await hub.loadHistory();
     const live: Candle = testCandle(1, true);
     hub.ingestCandle(STREAM, live, { live: true });
-    expect(payloads).toEqual([{ k: 0 }, { live: true }]);
+    expect(payloads).toEqual([{ live: true }]);
+    const [backfilled] = hub.closedSince(STREAM, 0);
+    expect(backfilled && hub.payloadOf(backfilled)).toEqual({ k: 0 });
   });
 });

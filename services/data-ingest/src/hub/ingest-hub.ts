@@ -175,6 +175,10 @@ export class IngestHub implements MarketHubView {
     return this.connected;
   }
 
+  isHistoryLoaded(): boolean {
+    return this.historyLoaded;
+  }
+
   /**
    * Loads the last `historyCandles` closed candles of every kline stream (a few streams at a
    * time, to stay light on request weight). A stream whose backfill fails starts from its

@@ -51,4 +51,6 @@ export interface MarketHubView {
   isReady(): boolean;
   /** True while at least one exchange stream connection is up. */
   isUpstreamConnected(): boolean;
+  /** True once the initial history is loaded (or its loading has failed and been reported). */
+  isHistoryLoaded(): boolean;
 }
