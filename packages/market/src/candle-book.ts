@@ -1,5 +1,5 @@
 import type { Candle } from './candle.js';
-import { type Interval, nextOpenTimeMs } from './interval.js';
+import { type Interval, intervalNominalMs, nextOpenTimeMs } from './interval.js';
 
 /** An inclusive range of candle open times that is missing from a stream's history. */
 export interface CandleGap {
@@ -19,7 +19,8 @@ export interface CandleBookResult {
 const NOTHING: CandleBookResult = { publish: [], gap: null, dropped: null };
 
 function previousOpen(interval: Interval, openTimeMs: number, anchor: number): number {
-  // Walk forward from a known open time; intervals are fixed except '1M', where gaps are short.
+  if (interval !== '1M') return Math.max(anchor, openTimeMs - intervalNominalMs(interval));
+  // Months differ in length: walk forward from a known open time (gaps of months are short).
   let t = anchor;
   let prev = anchor;
   while (t < openTimeMs) {

@@ -173,6 +173,21 @@ describe('parseBinanceFrame: bad input never throws', () => {
       /kline symbol ETHBTC differs/,
     ],
     ['interval differs from stream', combined('bnbbtc@kline_5m', KLINE), /interval 1m does not match/],
+    [
+      'kline open time not on a minute',
+      combined('bnbbtc@kline_1m', { ...KLINE, k: { ...KLINE.k, t: 1672515810000, T: 1672515869999 } }),
+      /open time 1672515810000 is not aligned to 1m/,
+    ],
+    [
+      'kline close time not the end of its minute',
+      combined('bnbbtc@kline_1m', { ...KLINE, k: { ...KLINE.k, T: 1672515840000 } }),
+      /close time 1672515840000 does not match/,
+    ],
+    [
+      'event time before the kline opened',
+      combined('bnbbtc@kline_1m', { ...KLINE, E: 1672515779999 }),
+      /event time 1672515779999 is before the kline opened/,
+    ],
     ['event kind differs from stream', combined('bnbbtc@kline_1m', TRADE), /trade event on a kline stream/],
     ['bad method reply', '{"result":{"a":1},"id":1}', /^method result/],
     ['error without msg', '{"code":2,"id":1}', /^method error/],

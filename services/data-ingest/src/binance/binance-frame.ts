@@ -15,7 +15,13 @@ import {
   binanceServerShutdownEvent,
   binanceTradeEvent,
 } from '@visualgo/contracts';
-import { formatStreamName, parseStreamName, type StreamId } from '@visualgo/market';
+import {
+  formatStreamName,
+  intervalCloseTimeMs,
+  intervalOpenTimeMs,
+  parseStreamName,
+  type StreamId,
+} from '@visualgo/market';
 import type { z } from 'zod';
 
 export type MethodId = number | string | null;
@@ -81,6 +87,16 @@ function parseEvent(stream: string, id: StreamId, data: Record<string, unknown>)
       if (k.s !== parsed.data.s) return malformed(`${stream}: kline symbol ${k.s} differs from event symbol`);
       if (id.kind === 'kline' && k.i !== id.interval) {
         return malformed(`${stream}: kline interval ${k.i} does not match the stream`);
+      }
+      // Candles are keyed by open time downstream: a misaligned one would derail the ordering.
+      if (id.kind === 'kline' && k.t !== intervalOpenTimeMs(id.interval, k.t)) {
+        return malformed(`${stream}: kline open time ${k.t} is not aligned to ${id.interval}`);
+      }
+      if (id.kind === 'kline' && k.T !== intervalCloseTimeMs(id.interval, k.t)) {
+        return malformed(`${stream}: kline close time ${k.T} does not match open time ${k.t}`);
+      }
+      if (parsed.data.E < k.t) {
+        return malformed(`${stream}: event time ${parsed.data.E} is before the kline opened at ${k.t}`);
       }
       return { type: 'kline', stream, payload: parsed.data };
     }
