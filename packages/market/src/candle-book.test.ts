@@ -60,6 +60,13 @@ describe('CandleBook', () => {
     expect(r.gap).toBeNull();
   });
 
+  it('keeps the newest open update while a gap is open, not one that arrives late', () => {
+    const book = anchored(3);
+    expect(book.offer(candle(5, false)).gap).not.toBeNull();
+    expect(book.offer(candle(4, false)).dropped).toBe('stale');
+    expect(idx(book.fill([candle(3, true), candle(4, true)]).publish)).toEqual(['3', '4', '5o']);
+  });
+
   it('drops duplicates from overlapping connections', () => {
     const book = anchored(3);
     expect(book.offer(candle(2, true)).dropped).toBe('duplicate');

@@ -208,6 +208,15 @@ export class CandleBook {
     const lastClosed = this.lastClosedOpenTimeMs;
     if (lastClosed !== null && c.openTimeMs <= lastClosed) return { ...NOTHING, dropped: 'stale' };
     if (!this.anchored || this.held.size > 0 || this.reportedGap) {
+      // Keep only the newest held update: an older one arriving late must not replace it.
+      const held = this.heldOpen;
+      if (
+        held &&
+        (c.openTimeMs < held.openTimeMs ||
+          (c.openTimeMs === held.openTimeMs && c.eventTimeMs <= held.eventTimeMs))
+      ) {
+        return { ...NOTHING, dropped: 'stale' };
+      }
       this.heldOpen = c;
       return { ...NOTHING, dropped: 'held' };
     }

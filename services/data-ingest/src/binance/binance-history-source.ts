@@ -21,7 +21,8 @@ export class BinanceHistorySource implements HistorySource {
     // Exchange time, not local time: the simulated exchange may run faster than the wall clock.
     const serverNow = await this.rest.serverTime(signal);
     const currentOpen = intervalOpenTimeMs(interval, serverNow);
-    const from = currentOpen - count * intervalNominalMs(interval);
+    // Never before the epoch: a REST startTime must not be negative (large counts of long intervals).
+    const from = Math.max(0, currentOpen - count * intervalNominalMs(interval));
     const rows = await this.rest.klinesRange(
       { symbol: stream.symbol, interval, fromOpenTimeMs: from, toOpenTimeMs: currentOpen - 1 },
       signal,
