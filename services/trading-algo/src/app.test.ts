@@ -182,6 +182,26 @@ describe('trading-algo WebSocket', () => {
     expect(client.invalid).toEqual([]);
   });
 
+  it('bounds the streams one client may follow, even before the served streams are known', async () => {
+    // data-ingest unreachable: the feed has not listed any stream, so any well-formed name passes.
+    const { wsUrl } = await start({ [STREAM]: walk(0, 10) }, { INGEST_GRPC_URL: '127.0.0.1:1' }, false);
+    const client = await connect(wsUrl);
+    const names = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => `s${from + i}usdt@kline_1m`);
+    // A request names at most 256 streams: four full ones, then one that crosses the bound.
+    for (let i = 0; i < 4; i++) client.send({ op: 'subscribe', streams: names(i * 250, 250) });
+    client.send({ op: 'subscribe', streams: names(1000, 100) });
+    await waitFor('one error', () => client.of('error').length === 1);
+    expect(client.of('error')[0]?.message).toBe('at most 1024 streams per connection');
+    expect(client.closeCode).toBeNull();
+    // Short names keep the URL under Node's header size limit, so the 400 is the stream bound.
+    const short = Array.from({ length: 1025 }, (_, i) => `a${i}@kline_1m`).join(',');
+    await expect(TestWsClient.connect(`${wsUrl}?streams=${short}`)).rejects.toThrow('HTTP 400');
+    await expect(
+      TestWsClient.connect(`${wsUrl}?streams=${short.slice(0, short.lastIndexOf(','))}`),
+    ).resolves.toBeDefined();
+  });
+
   it('refuses upgrades for bad stream lists and other paths', async () => {
     const { wsUrl, base } = await start();
     await expect(TestWsClient.connect(`${wsUrl}?streams=nope`)).rejects.toThrow('HTTP 400');

@@ -48,6 +48,9 @@ type Client = WsConnection<ClientState>;
  * burst of them on connect cannot get a client cut off as slow, and live messages of a stream
  * reach it only once its snapshot is out.
  */
+/** Streams one WebSocket client may follow, as on Binance's stream connections. */
+export const MAX_STREAMS_PER_CLIENT = 1024;
+
 export class AlgoWsServer {
   readonly fanout: WsFanout<ClientState>;
   private readonly index = new SubscriberIndex<Client>();
@@ -102,7 +105,9 @@ export class AlgoWsServer {
       const error =
         streams.length === 0
           ? { message: 'streams must name at least one stream, e.g. ?streams=btcusdt@kline_1m' }
-          : checkStreams(streams, this.knownStreams());
+          : streams.length > MAX_STREAMS_PER_CLIENT
+            ? { message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection` }
+            : checkStreams(streams, this.knownStreams());
       if (error) {
         return {
           accept: false,
@@ -154,6 +159,17 @@ export class AlgoWsServer {
     }
     const state = client.state;
     if (op === 'subscribe') {
+      const added = streams.filter((s) => !state.live.has(s) && !state.pending.includes(s));
+      // Before the feed has listed the served streams any well-formed name passes the check
+      // above, so this bound is what keeps one client from growing the index without limit.
+      if (state.live.size + state.pending.length + added.length > MAX_STREAMS_PER_CLIENT) {
+        this.sendError(client, {
+          type: 'error',
+          code: 'bad-request',
+          message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection`,
+        });
+        return;
+      }
       for (const stream of streams) {
         if (!state.live.has(stream) && !state.pending.includes(stream)) state.pending.push(stream);
       }
