@@ -217,6 +217,16 @@ describe('WsFanout', () => {
     await until(() => h.fanout.size === 2);
   });
 
+  it('refuses upgrades past maxClients with 503 and accepts again once a client leaves', async () => {
+    const h = await start({ maxClients: 2 });
+    const a = await connect(`${h.url}/a`);
+    await connect(`${h.url}/b`);
+    expect(await refused(`${h.url}/c`)).toEqual({ status: 503, body: 'too many WebSocket clients\n' });
+    a.ws.close();
+    await until(() => h.fanout.size === 1);
+    await connect(`${h.url}/c`);
+  });
+
   it('closeAll sends 1001 to every client, resolves, and refuses new upgrades', async () => {
     const h = await start();
     const a = await connect(`${h.url}/a`);

@@ -17,7 +17,7 @@ export interface WsFanoutMetrics {
   messagesOut?(messages: number, bytes: number): void;
   rateLimited?(): void;
   heartbeatTimeout?(): void;
-  upgradeRejected?(reason: 'origin' | 'shutting_down' | 'rejected'): void;
+  upgradeRejected?(reason: 'origin' | 'shutting_down' | 'capacity' | 'rejected'): void;
 }
 
 /** Token bucket: `burst` messages at once, refilled at `messagesPerSecond`. */
@@ -34,8 +34,14 @@ export interface WsFanoutOptions<S> {
    * gets one message, so a single message larger than this does not drop it. Default 1 MiB.
    */
   readonly maxBufferedBytes?: number;
-  /** Messages queued but not yet handed to the kernel; default 1024. */
+  /**
+   * Messages queued but not yet handed to the kernel; default 8192. Bytes are the real bound
+   * (`maxBufferedBytes`); this one only stops floods of tiny messages. It must stay above the
+   * largest burst published in one tick (a gap fill releases its candles at once).
+   */
   readonly maxQueuedMessages?: number;
+  /** Connected clients at most; further upgrades get 503. Default: no limit. */
+  readonly maxClients?: number;
   /** Largest incoming frame; bigger ones close the connection with 1009. Default 16 KiB. */
   readonly maxPayloadBytes?: number;
   /** Ping every this often; a peer that has not answered by the next ping is terminated. 0 disables. Default 20 s. */
@@ -79,6 +85,7 @@ export class WsFanout<S> {
   private readonly emptyWaiters: (() => void)[] = [];
   private nextId = 1;
   private shuttingDown = false;
+  private readonly maxClients: number;
 
   constructor(private readonly options: WsFanoutOptions<S>) {
     this.wss = new WebSocketServer({
@@ -88,9 +95,10 @@ export class WsFanout<S> {
       perMessageDeflate: false,
       maxPayload: options.maxPayloadBytes ?? 16 * 1024,
     });
+    this.maxClients = options.maxClients ?? Number.POSITIVE_INFINITY;
     this.config = {
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
-      maxQueuedMessages: options.maxQueuedMessages ?? 1024,
+      maxQueuedMessages: options.maxQueuedMessages ?? 8192,
       slowConsumerCloseGraceMs: options.slowConsumerCloseGraceMs ?? 2_000,
       rate:
         options.inboundRateLimit === undefined
@@ -131,6 +139,10 @@ export class WsFanout<S> {
   ): void {
     if (this.shuttingDown) {
       this.reject(socket, 503, 'shutting_down', 'server shutting down\n');
+      return;
+    }
+    if (this.connections.size >= this.maxClients) {
+      this.reject(socket, 503, 'capacity', 'too many WebSocket clients\n');
       return;
     }
     const origin = req.headers.origin;
@@ -212,7 +224,7 @@ export class WsFanout<S> {
   private reject(
     socket: Duplex,
     status: number,
-    reason: 'origin' | 'shutting_down' | 'rejected',
+    reason: 'origin' | 'shutting_down' | 'capacity' | 'rejected',
     body: string,
     contentType = 'text/plain; charset=utf-8',
   ): void {

@@ -27,6 +27,8 @@ export const ingestConfigSchema = z.object({
   INGEST_GRPC_PORT: env.port(50051),
   INGEST_HTTP_PORT: env.port(8080),
   GRPC_MAX_QUEUED: env.int(10_000, 10, 1_000_000),
+  GRPC_MAX_STREAMS: env.int(1_000, 1, 100_000),
+  WS_MAX_CLIENTS: env.int(10_000, 1, 1_000_000),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
   WS_ALLOWED_ORIGINS: z
     .string()

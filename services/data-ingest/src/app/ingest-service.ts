@@ -75,6 +75,7 @@ export async function startIngestService(
     port: config.INGEST_HTTP_PORT,
     ws: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      maxClients: config.WS_MAX_CLIENTS,
       heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
       allowedOrigins: config.WS_ALLOWED_ORIGINS,
     },
@@ -88,6 +89,7 @@ export async function startIngestService(
       host: config.INGEST_HOST,
       port: config.INGEST_GRPC_PORT,
       maxQueued: config.GRPC_MAX_QUEUED,
+      maxStreams: config.GRPC_MAX_STREAMS,
     });
   } catch (err) {
     await http.close();

@@ -30,7 +30,7 @@ let hub: IngestHub;
 let edge: GrpcEdge;
 let client: InstanceType<typeof marketDataProto.MarketDataClient>;
 
-async function start(maxQueued = 10_000) {
+async function start(maxQueued = 10_000, maxStreams = 1_000) {
   hub = new IngestHub({
     exchange: 'binance-sim',
     streams: [
@@ -44,7 +44,15 @@ async function start(maxQueued = 10_000) {
   });
   await hub.loadHistory();
   hub.setConnected(true);
-  edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0, maxQueued });
+  edge = await startGrpcEdge({
+    hub,
+    logger,
+    metrics: new Registry(),
+    host: '127.0.0.1',
+    port: 0,
+    maxQueued,
+    maxStreams,
+  });
   edge.setServing(true);
   client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
 }
@@ -204,6 +212,28 @@ describe('gRPC while history is loading', () => {
     const { items } = await liveGot;
     live.cancel();
     expect(items.map((c) => c.openTimeMs)).toEqual([T0 + 3 * 60_000]);
+  });
+});
+
+describe('gRPC stream limit', () => {
+  beforeEach(() => start(10_000, 2));
+
+  it('refuses streams past GRPC_MAX_STREAMS with RESOURCE_EXHAUSTED, and admits again when one ends', async () => {
+    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    const b = client.streamTrades({ streams: [] });
+    for (const c of [a, b]) c.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await collect(client.streamFeedStatus({}), 1);
+    expect(third.error?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(third.error?.details).toContain('at most 2');
+    a.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = client.streamFeedStatus({});
+    const { items, error } = await collect<marketDataProto.FeedStatus>(again, 1);
+    again.cancel();
+    b.cancel();
+    expect(error).toBeNull();
+    expect(items).toHaveLength(1);
   });
 });
 

@@ -23,6 +23,8 @@ export interface GrpcEdgeOptions {
   readonly port: number;
   /** Live messages queued per streaming subscriber before it is cut off. */
   readonly maxQueued?: number;
+  /** Open streaming calls at most, over all clients. */
+  readonly maxStreams?: number;
   readonly protoDir?: string;
 }
 
@@ -56,6 +58,7 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
     hub: options.hub,
     logger,
     maxQueued: options.maxQueued ?? 10_000,
+    maxStreams: options.maxStreams ?? 1_000,
     active,
     onSlowConsumer: (method: string) => slow.inc({ method }),
   };

@@ -66,6 +66,8 @@ export interface StreamingDeps {
   readonly logger: Logger;
   /** Live messages queued per subscriber before it is cut off. */
   readonly maxQueued: number;
+  /** Open streaming calls at most; each may hold a replay of history, so they are bounded. */
+  readonly maxStreams: number;
   /** Every open streaming call, so shutdown can end them. */
   readonly active: Set<BoundedWriter<Buffer>>;
   readonly onSlowConsumer?: (method: string) => void;
@@ -112,7 +114,14 @@ function track(
   deps: StreamingDeps,
   call: ServerWritableStream<unknown, Buffer>,
   method: string,
-): BoundedWriter<Buffer> {
+): BoundedWriter<Buffer> | null {
+  if (deps.active.size >= deps.maxStreams) {
+    call.emit('error', {
+      code: status.RESOURCE_EXHAUSTED,
+      details: `too many open streams (at most ${deps.maxStreams}); retry later`,
+    });
+    return null;
+  }
   const writer = new BoundedWriter<Buffer>(call, {
     maxQueued: deps.maxQueued,
     onOverflow: () => {
@@ -179,6 +188,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       const wanted = new Set(streams);
       const closedOnly = call.request.closedOnly;
       const writer = track(deps, call, 'StreamCandles');
+      if (!writer) return;
       // History snapshot and subscription happen in the same tick: nothing can be published
       // in between, so the seam has no gap and no duplicate.
       const unsubscribe = hub.subscribe((event) => {
@@ -213,6 +223,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       }
       const wanted = new Set(streams);
       const writer = track(deps, call, 'StreamTrades');
+      if (!writer) return;
       const unsubscribe = hub.subscribe((event) => {
         if (event.data.type !== 'trade' || !wanted.has(event.stream)) return;
         writer.push(
@@ -228,6 +239,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
 
     streamFeedStatus(call: ServerWritableStream<unknown, Buffer>): void {
       const writer = track(deps, call, 'StreamFeedStatus');
+      if (!writer) return;
       const encode = (e: FeedStatusEvent) =>
         Buffer.from(
           FeedStatusMsg.encode({
@@ -308,6 +320,7 @@ export function createKlineHandlers(deps: StreamingDeps) {
   return {
     streamKlines(call: ServerWritableStream<seedProto.TradeRequest, Buffer>): void {
       const writer = track(deps, call, 'StreamKlines');
+      if (!writer) return;
       const unsubscribe = deps.hub.subscribe((event) => {
         if (event.data.type !== 'candle') return;
         writer.push(

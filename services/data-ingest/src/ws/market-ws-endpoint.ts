@@ -33,6 +33,7 @@ export type MarketWsOptions = Pick<
   | 'inboundRateLimit'
   | 'allowedOrigins'
   | 'slowConsumerCloseGraceMs'
+  | 'maxClients'
 > & {
   /** As on Binance; default 1024. */
   readonly maxStreamsPerConnection?: number;
