@@ -71,7 +71,8 @@ const NO_METRICS: FeedMetrics = {
  * A session lists the streams, warms up every stream seen for the first time with GetCandles (the
  * latest `warmupCandles` closed candles, delivered in bulk), then opens one StreamCandles call per
  * stream with `since_open_time_ms` = the open time of the last closed candle received (1 when
- * there is none yet, which asks for everything the server holds), then StreamFeedStatus, whose
+ * there is none yet: the warm-up found no history; should the server hold candles by then, it
+ * answers OUT_OF_RANGE and the behind-history path takes over), then StreamFeedStatus, whose
  * first message marks the session connected.
  * The server replays the closed candles after that point and continues live with no gap and no
  * duplicate, so every closed candle reaches the sink exactly once and in order, whichever way
