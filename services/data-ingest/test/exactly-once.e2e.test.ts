@@ -4,7 +4,7 @@
  * a close frame), stalled, rolled over by serverShutdown, and fed malformed frames.
  */
 import { credentials } from '@grpc/grpc-js';
-import { marketDataProto } from '@visualgo/contracts';
+import { binanceCombinedFrame, binanceKlineEvent, marketDataProto } from '@visualgo/contracts';
 import { loadConfig } from '@visualgo/platform';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,10 +74,10 @@ describe('exactly once through upstream faults', () => {
     const wsOpenTimes: number[] = [];
     const ws = new WebSocket(`ws://127.0.0.1:${ingest.httpPort}/stream?streams=${STREAM}`);
     ws.on('message', (data) => {
-      const frame: unknown = JSON.parse(String(data));
-      if (typeof frame !== 'object' || frame === null || !('data' in frame)) return;
-      const k = (frame.data as { k?: { t: number; x: boolean } }).k;
-      if (k?.x) wsOpenTimes.push(k.t);
+      const frame = binanceCombinedFrame.safeParse(JSON.parse(String(data)));
+      const event = frame.success ? binanceKlineEvent.safeParse(frame.data.data) : undefined;
+      expect(event?.success).toBe(true);
+      if (event?.success && event.data.k.x) wsOpenTimes.push(event.data.k.t);
     });
     await new Promise((r) => ws.once('open', r));
 
