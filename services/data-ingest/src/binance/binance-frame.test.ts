@@ -1,54 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { DOC_AGG_TRADE_EVENT, DOC_KLINE_EVENT, DOC_TRADE_EVENT } from './binance-doc-examples.js';
 import { parseBinanceFrame } from './binance-frame.js';
 
-const KLINE = {
-  e: 'kline',
-  E: 1672515782136,
-  s: 'BNBBTC',
-  k: {
-    t: 1672515780000,
-    T: 1672515839999,
-    s: 'BNBBTC',
-    i: '1m',
-    f: 100,
-    L: 200,
-    o: '0.0010',
-    c: '0.0020',
-    h: '0.0025',
-    l: '0.0015',
-    v: '1000',
-    n: 100,
-    x: false,
-    q: '1.0000',
-    V: '500',
-    Q: '0.500',
-    B: '123456',
-  },
-};
-const TRADE = {
-  e: 'trade',
-  E: 1672515782136,
-  s: 'BNBBTC',
-  t: 12345,
-  p: '0.001',
-  q: '100',
-  T: 1672515782136,
-  m: true,
-  M: true,
-};
-const AGG_TRADE = {
-  e: 'aggTrade',
-  E: 1672515782136,
-  s: 'BNBBTC',
-  a: 12345,
-  p: '0.001',
-  q: '100',
-  f: 100,
-  l: 105,
-  T: 1672515782136,
-  m: true,
-  M: true,
-};
+const KLINE = DOC_KLINE_EVENT;
+// The current documentation's trade event, without the retired order ids.
+const { b: _buyerOrderId, a: _sellerOrderId, ...TRADE } = DOC_TRADE_EVENT;
+const AGG_TRADE = DOC_AGG_TRADE_EVENT;
 
 const combined = (stream: string, data: unknown) => JSON.stringify({ stream, data });
 

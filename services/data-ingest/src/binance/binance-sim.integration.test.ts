@@ -20,7 +20,8 @@ let sim: SimExchange;
 
 beforeAll(async () => {
   // 600x: a one-minute candle closes every 100 ms of wall time.
-  sim = await startSimExchange({ port: 0, speed: 600, symbols: ['ETHUSDT'], historyDays: 1 });
+  // Two days of history: the 1500-minute range below must fit even just after midnight UTC.
+  sim = await startSimExchange({ port: 0, speed: 600, symbols: ['ETHUSDT'], historyDays: 2 });
 }, 20_000);
 
 afterAll(async () => {
