@@ -1,5 +1,6 @@
 import type {
   BinanceAggTradeEvent,
+  BinanceHistoricalTrade,
   BinanceKline,
   BinanceKlineEvent,
   BinanceKlineRow,
@@ -102,6 +103,22 @@ export function aggTradeEvent(spec: SymbolSpec, fills: readonly SimTrade[]): Bin
     T: first.timeMs,
     m: first.buyerIsMaker,
     M: true,
+  };
+}
+
+/** A trade as `GET /api/v3/trades` and `GET /api/v3/historicalTrades` list it. */
+export function historicalTrade(spec: SymbolSpec, trade: SimTrade): BinanceHistoricalTrade {
+  return {
+    id: trade.tradeId,
+    price: formatScaled(trade.priceTicks, spec.tickDecimals),
+    qty: formatScaled(trade.qtyLots, spec.lotDecimals),
+    quoteQty: formatScaled(
+      BigInt(trade.priceTicks) * BigInt(trade.qtyLots),
+      spec.tickDecimals + spec.lotDecimals,
+    ),
+    time: trade.timeMs,
+    isBuyerMaker: trade.buyerIsMaker,
+    isBestMatch: true,
   };
 }
 

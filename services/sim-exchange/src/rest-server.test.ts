@@ -1,11 +1,15 @@
 import {
+  type BinanceHistoricalTrade,
   type BinanceKlineRow,
   binanceExchangeInfo,
+  binanceHistoricalTrades,
   binanceKlineEvent,
   binanceKlineRows,
   binanceRestError,
   binanceServerTime,
+  binanceTradeEvent,
 } from '@visualgo/contracts';
+import type { Trade } from '@visualgo/market';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SimExchange, type SimExchangeOptions, startSimExchange } from './sim-exchange.js';
 import { TestClient } from './test-client.js';
@@ -210,5 +214,198 @@ describe('request weight', () => {
     wall += 1_000;
     const fresh = await get(s, '/api/v3/ping');
     expect([fresh.status, fresh.headers.get('x-mbx-used-weight-1m')]).toEqual([200, '1']);
+  });
+});
+
+async function trades(s: SimExchange, path: string): Promise<BinanceHistoricalTrade[]> {
+  const res = await get(s, path);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return binanceHistoricalTrades.parse(res.body);
+}
+
+/** The fields a trade row shares with a ground-truth trade, in the ground truth's terms. */
+function asTruth(rows: readonly BinanceHistoricalTrade[]) {
+  return rows.map((r) => ({
+    tradeId: r.id,
+    price: Number(r.price),
+    quantity: Number(r.qty),
+    tradeTimeMs: r.time,
+    buyerIsMaker: r.isBuyerMaker,
+  }));
+}
+
+function truthFields(list: readonly Trade[]) {
+  return list.map((t) => ({
+    tradeId: t.tradeId,
+    price: t.price,
+    quantity: t.quantity,
+    tradeTimeMs: t.tradeTimeMs,
+    buyerIsMaker: t.buyerIsMaker,
+  }));
+}
+
+/** Pages `historicalTrades` from `fromId` until `count` trades are collected or history ends. */
+async function pageFrom(s: SimExchange, symbol: string, fromId: number, count: number, limit: number) {
+  const out: BinanceHistoricalTrade[] = [];
+  let next = fromId;
+  while (out.length < count) {
+    const page = await trades(s, `/api/v3/historicalTrades?symbol=${symbol}&fromId=${next}&limit=${limit}`);
+    out.push(...page);
+    const last = page.at(-1);
+    if (!last || page.length < limit) break;
+    next = last.id + 1;
+  }
+  return out.slice(0, count);
+}
+
+describe('GET /api/v3/historicalTrades and /api/v3/trades', () => {
+  const DAY = 86_400_000;
+  const MIDNIGHT = Date.UTC(2025, 0, 15);
+
+  it('pages from an id across minutes and midnight to exactly the ground truth', async () => {
+    const s = await start();
+    s.advance(45_000);
+    const truth = s.truth.trades('BTCUSDT', {
+      startTimeMs: MIDNIGHT - 7 * 60_000,
+      endTimeMs: MIDNIGHT + 8 * 60_000,
+    });
+    const first = truth[0];
+    if (!first) throw new Error('no trade around midnight');
+    const rows = await pageFrom(s, 'BTCUSDT', first.tradeId, truth.length, 700);
+    expect(rows.at(-1)?.time).toBeGreaterThan(MIDNIGHT);
+    expect(asTruth(rows)).toEqual(truthFields(truth));
+    for (let i = 1; i < rows.length; i++) expect(rows[i]?.id).toBe((rows[i - 1]?.id ?? 0) + 1);
+    // quoteQty is price × qty exactly (BTCUSDT needs 7 of the 8 decimals).
+    for (const r of rows) expect(e8(r.quoteQty) * 100_000_000n).toBe(e8(r.price) * e8(r.qty));
+    expect(rows.every((r) => r.isBestMatch)).toBe(true);
+  });
+
+  it('finds ids days back and pages through quiet minutes of a thin symbol', async () => {
+    const s = await start();
+    const dayOne = s.truth.trades('ETHUSDT', { startTimeMs: s.originMs + 3_600_000, limit: 2_000 });
+    const from = dayOne[137];
+    if (!from) throw new Error('no trade on the first day');
+    const rows = await pageFrom(s, 'ETHUSDT', from.tradeId, 1_500, 1_000);
+    expect(asTruth(rows)).toEqual(truthFields(dayOne.slice(137, 137 + 1_500)));
+
+    const hour = s.truth.trades('BNBBTC', { startTimeMs: START - DAY - 3_600_000, endTimeMs: START - DAY });
+    const thin = hour[0];
+    if (!thin) throw new Error('no BNBBTC trade');
+    const paged = await pageFrom(s, 'BNBBTC', thin.tradeId, hour.length, 100);
+    expect(asTruth(paged)).toEqual(truthFields(hour));
+  });
+
+  it('serves the trades the trade stream sent, and none it has not sent yet', async () => {
+    const s = await start();
+    const client = await TestClient.open(`${s.wsUrl}/ws/ethusdt@trade`);
+    try {
+      await s.waitForConnections(1);
+      s.advance(20_000);
+      const sent = s.truth.trades('ETHUSDT', { startTimeMs: START }).length;
+      expect(sent).toBeGreaterThan(10);
+      await client.waitForFrames(sent);
+      const streamed = client.json().map((m) => binanceTradeEvent.parse(m));
+      const firstId = streamed[0]?.t ?? 0;
+      const rows = await trades(s, `/api/v3/historicalTrades?symbol=ETHUSDT&fromId=${firstId}&limit=1000`);
+      expect(rows.map(({ quoteQty: _quoteQty, ...r }) => r)).toEqual(
+        streamed.map((e) => ({
+          id: e.t,
+          price: e.p,
+          qty: e.q,
+          time: e.T,
+          isBuyerMaker: e.m,
+          isBestMatch: e.M,
+        })),
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers without fromId with the latest trades, ending at the last one before market time', async () => {
+    const s = await start();
+    s.advance(30_500);
+    const now = s.marketNowMs();
+    const truth = s.truth.trades('BTCUSDT', { startTimeMs: now - 30 * 60_000 });
+    const latest = await trades(s, '/api/v3/trades?symbol=BTCUSDT');
+    expect(latest).toHaveLength(500);
+    expect(asTruth(latest)).toEqual(truthFields(truth.slice(-500)));
+    expect(latest.at(-1)?.time).toBeLessThan(now);
+    expect(await trades(s, '/api/v3/historicalTrades?symbol=BTCUSDT')).toEqual(latest);
+    expect(await trades(s, '/api/v3/trades?symbol=BTCUSDT&limit=3')).toEqual(latest.slice(-3));
+    const lastId = latest.at(-1)?.id ?? 0;
+    expect(await trades(s, `/api/v3/historicalTrades?symbol=BTCUSDT&fromId=${lastId + 1}`)).toEqual([]);
+    s.advance(60_000);
+    const later = await trades(s, `/api/v3/historicalTrades?symbol=BTCUSDT&fromId=${lastId + 1}&limit=1`);
+    expect(later.map((r) => r.id)).toEqual([lastId + 1]);
+  });
+
+  it('defaults limit to 500, caps it at 1000 and starts at the first trade for ids before it', async () => {
+    const s = await start();
+    const path = '/api/v3/historicalTrades?symbol=BNBBTC';
+    const first = s.truth.trades('BNBBTC', { startTimeMs: s.originMs, limit: 1 })[0];
+    expect(await trades(s, `${path}&fromId=0`)).toHaveLength(500);
+    expect((await trades(s, `${path}&fromId=0&limit=1`)).map((r) => r.id)).toEqual([first?.tradeId]);
+    expect(await trades(s, `${path}&fromId=0&limit=1000`)).toHaveLength(1000);
+    expect(await trades(s, `${path}&fromId=0&limit=5000`)).toHaveLength(1000);
+    expect(await trades(s, '/api/v3/trades?symbol=BNBBTC&limit=5000')).toHaveLength(1000);
+  });
+
+  it('rejects bad parameters with Binance’s error codes', async () => {
+    const s = await start();
+    const cases: [string, number][] = [
+      ['/api/v3/trades', -1102],
+      ['/api/v3/historicalTrades?limit=5', -1102],
+      ['/api/v3/trades?symbol=btcusdt', -1100],
+      ['/api/v3/trades?symbol=BTCUSDT&limit=abc', -1100],
+      ['/api/v3/trades?symbol=BTCUSDT&limit=-1', -1100],
+      ['/api/v3/trades?symbol=BTCUSDT&limit=0', -1130],
+      ['/api/v3/historicalTrades?symbol=BTCUSDT&fromId=abc', -1100],
+      ['/api/v3/historicalTrades?symbol=BTCUSDT&fromId=-5', -1100],
+      ['/api/v3/historicalTrades?symbol=BTCUSDT&fromId=99999999999999999999', -1130],
+    ];
+    for (const [path, code] of cases) {
+      const res = await get(s, path);
+      expect(res.status, path).toBe(400);
+      expect(binanceRestError.parse(res.body).code, path).toBe(code);
+    }
+    for (const path of [
+      '/api/v3/trades?symbol=XYZUSDT',
+      '/api/v3/historicalTrades?symbol=XYZUSDT&fromId=1',
+    ]) {
+      const res = await get(s, path);
+      expect([res.status, res.body]).toEqual([400, { code: -1121, msg: 'Invalid symbol.' }]);
+    }
+    const zero = binanceRestError.parse((await get(s, '/api/v3/trades?symbol=BTCUSDT&limit=0')).body);
+    expect(zero.msg).toBe("Data sent for parameter 'limit' is not valid.");
+  });
+
+  it('charges weight 25, needs no API key, and honours the limit and injected faults', async () => {
+    const wall = Date.UTC(2025, 0, 1, 0, 0, 10);
+    const s = await start({ restWeightLimit: 60, wallNowMs: () => wall });
+    const one = await get(s, '/api/v3/trades?symbol=ETHUSDT&limit=1');
+    expect([one.status, one.headers.get('x-mbx-used-weight-1m')]).toEqual([200, '25']);
+    const keyed = await fetch(`${s.httpUrl}/api/v3/historicalTrades?symbol=ETHUSDT&limit=1`, {
+      headers: { 'X-MBX-APIKEY': 'any-key' },
+    });
+    expect([keyed.status, keyed.headers.get('x-mbx-used-weight')]).toEqual([200, '50']);
+    const limited = await get(s, '/api/v3/historicalTrades?symbol=ETHUSDT&limit=1');
+    expect([limited.status, limited.headers.get('x-mbx-used-weight-1m')]).toEqual([429, '75']);
+    expect(binanceRestError.parse(limited.body).code).toBe(-1003);
+
+    s.resetRequestWeight();
+    s.injectRestFault({ mode: '429', count: 1, pathPrefix: '/api/v3/historicalTrades', retryAfterSec: 4 });
+    expect((await get(s, '/api/v3/trades?symbol=ETHUSDT&limit=1')).status).toBe(200);
+    const faulted = await get(s, '/api/v3/historicalTrades?symbol=ETHUSDT&limit=1');
+    expect([faulted.status, faulted.headers.get('retry-after')]).toEqual([429, '4']);
+    expect((await get(s, '/api/v3/historicalTrades?symbol=ETHUSDT&limit=1')).status).toBe(200);
+
+    const metrics = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /sim_rest_requests_total\{[^}]*path="\/api\/v3\/historicalTrades"[^}]*status="429"[^}]*\} 2/,
+    );
+    expect(metrics).toMatch(
+      /sim_rest_requests_total\{[^}]*path="\/api\/v3\/trades"[^}]*status="200"[^}]*\} 2/,
+    );
   });
 });

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Interval, intervalOpenTimeMs, isInterval } from '@visualgo/market';
-import { klineRow } from './binance-format.js';
+import { historicalTrade, klineRow } from './binance-format.js';
 import type { CandleHistory } from './candle-history.js';
 import type { RestFaultMode, RestFaultSpec, RestFaults } from './faults.js';
 import { stepString } from './fixed-point.js';
 import type { RequestWeight } from './request-weight.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
+import { latestTrades, tradesFromId } from './trade-lookup.js';
 
 /** Request weights of the endpoints we serve, as Binance assigns them. */
 export const ENDPOINT_WEIGHT = {
@@ -13,6 +14,8 @@ export const ENDPOINT_WEIGHT = {
   '/api/v3/time': 1,
   '/api/v3/exchangeInfo': 20,
   '/api/v3/klines': 2,
+  '/api/v3/trades': 25,
+  '/api/v3/historicalTrades': 25,
 } as const;
 
 type Endpoint = keyof typeof ENDPOINT_WEIGHT;
@@ -40,6 +43,8 @@ function isEndpoint(path: string): path is Endpoint {
 
 export const KLINES_DEFAULT_LIMIT = 500;
 export const KLINES_MAX_LIMIT = 1000;
+export const TRADES_DEFAULT_LIMIT = 500;
+export const TRADES_MAX_LIMIT = 1000;
 
 export interface RestApiDeps {
   /** Simulated symbols (upper case) and their candles. */
@@ -63,8 +68,13 @@ class RestError extends Error {
 
 const mandatory = (name: string) =>
   new RestError(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
+const invalid = (name: string) =>
+  new RestError(400, -1130, `Data sent for parameter '${name}' is not valid.`);
 
-/** Binance Spot public REST: ping, time, exchangeInfo, klines, with request weight and faults. */
+/**
+ * Binance Spot public REST: ping, time, exchangeInfo, klines, recent and historical trades, with
+ * request weight and faults.
+ */
 export class RestApi {
   private readonly held = new Set<ServerResponse>();
   private readonly log: SimLogger;
@@ -155,6 +165,10 @@ export class RestApi {
         return this.exchangeInfo(params);
       case '/api/v3/klines':
         return this.klines(params);
+      case '/api/v3/trades':
+        return this.trades(params, false);
+      case '/api/v3/historicalTrades':
+        return this.trades(params, true);
     }
   }
 
@@ -242,15 +256,7 @@ export class RestApi {
   }
 
   private klines(params: URLSearchParams): unknown {
-    const symbol = params.get('symbol');
-    if (!symbol) throw mandatory('symbol');
-    if (!/^[A-Z0-9-_.]{1,20}$/.test(symbol)) {
-      throw new RestError(
-        400,
-        -1100,
-        "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
-      );
-    }
+    const symbol = symbolParam(params);
     const intervalText = params.get('interval');
     if (!intervalText) throw mandatory('interval');
     if (!isInterval(intervalText)) throw new RestError(400, -1120, 'Invalid interval.');
@@ -277,6 +283,26 @@ export class RestApi {
     return history
       .candles(interval, fromOpen, toOpen, now, limit)
       .map((c) => klineRow(history.market.spec, c));
+  }
+
+  /**
+   * Trades the streams have already sent (time before the current market time), ascending by
+   * id: from `fromId` on (historicalTrades only), else the most recent ones. No API key needed.
+   */
+  private trades(params: URLSearchParams, acceptsFromId: boolean): unknown {
+    const symbol = symbolParam(params);
+    const limitParam = integerParam(params, 'limit');
+    if (limitParam === 0) throw invalid('limit');
+    const limit = Math.min(TRADES_MAX_LIMIT, limitParam ?? TRADES_DEFAULT_LIMIT);
+    const fromId = acceptsFromId ? integerParam(params, 'fromId') : null;
+    if (fromId !== null && !Number.isSafeInteger(fromId)) throw invalid('fromId');
+    const history = this.deps.universe.get(symbol);
+    if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
+    const market = history.market;
+    const now = this.deps.marketNowMs();
+    const trades =
+      fromId === null ? latestTrades(market, now, limit) : tradesFromId(market, fromId, now, limit);
+    return trades.map((t) => historicalTrade(market.spec, t));
   }
 
   private applyFault(
@@ -337,6 +363,19 @@ export class RestApi {
         return;
     }
   }
+}
+
+function symbolParam(params: URLSearchParams): string {
+  const symbol = params.get('symbol');
+  if (!symbol) throw mandatory('symbol');
+  if (!/^[A-Z0-9-_.]{1,20}$/.test(symbol)) {
+    throw new RestError(
+      400,
+      -1100,
+      "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+    );
+  }
+  return symbol;
 }
 
 function integerParam(params: URLSearchParams, name: string): number | null {

@@ -177,3 +177,21 @@ export const binanceExchangeInfo = z.object({
   ),
 });
 export type BinanceExchangeInfo = z.infer<typeof binanceExchangeInfo>;
+
+/**
+ * One trade of `GET /api/v3/trades` (recent trades) and `GET /api/v3/historicalTrades` (old
+ * trade lookup): the same trades as the `<symbol>@trade` stream, with the stream's single-letter
+ * fields spelled out.
+ */
+export const binanceHistoricalTrade = z.object({
+  id: tradeId, // trade id (the stream's `t`)
+  price: decimalString, // price (`p`)
+  qty: decimalString, // quantity in the base asset (`q`)
+  quoteQty: decimalString, // price × quantity, in the quote asset
+  time: timeMs, // trade time (`T`)
+  isBuyerMaker: z.boolean(), // is the buyer the market maker, i.e. did the taker sell? (`m`)
+  isBestMatch: z.boolean(), // ignore (`M`)
+});
+export type BinanceHistoricalTrade = z.infer<typeof binanceHistoricalTrade>;
+/** The whole answer of both endpoints, ascending by id. */
+export const binanceHistoricalTrades = z.array(binanceHistoricalTrade);
