@@ -7,4 +7,5 @@ export * from './indicator-set.js';
 export * from './interval.js';
 export * from './rubberband.js';
 export * from './stream-name.js';
+export * from './trade-book.js';
 export * from './vwap.js';

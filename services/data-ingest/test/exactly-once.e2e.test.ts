@@ -1,7 +1,8 @@
 /**
  * End to end against the simulated exchange: every closed candle reaches gRPC and WebSocket
- * clients exactly once and in order while the upstream connection is dropped (with and without
- * a close frame), stalled, rolled over by serverShutdown, and fed malformed frames.
+ * clients exactly once and in order, and every trade reaches gRPC clients exactly once and in id
+ * order, while the upstream connection is dropped (with and without a close frame), stalled,
+ * rolled over by serverShutdown, and fed malformed frames.
  */
 import { credentials } from '@grpc/grpc-js';
 import { binanceCombinedFrame, binanceKlineEvent, marketDataProto } from '@visualgo/contracts';
@@ -70,6 +71,10 @@ describe('exactly once through upstream faults', () => {
     const grpcCandles: marketDataProto.Candle[] = [];
     const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: true });
     collectClosed(live, grpcCandles);
+    const trades: marketDataProto.Trade[] = [];
+    const tradeCall = client.streamTrades({ streams: ['ethusdt@trade'] });
+    tradeCall.on('data', (t: marketDataProto.Trade) => trades.push(t));
+    tradeCall.on('error', () => {});
 
     const wsOpenTimes: number[] = [];
     const ws = new WebSocket(`ws://127.0.0.1:${ingest.httpPort}/stream?streams=${STREAM}`);
@@ -108,6 +113,7 @@ describe('exactly once through upstream faults', () => {
     sim.pauseMarket();
     await sleep(500);
     live.cancel();
+    tradeCall.cancel();
     resumedCall.cancel();
     ws.close();
 
@@ -137,10 +143,32 @@ describe('exactly once through upstream faults', () => {
     expect(resumedTimes[0]).toBe(resumeFrom + MINUTE);
     expect(resumedTimes).toEqual(times.slice(6, 6 + resumedTimes.length));
 
+    // Every trade once, in id order, equal to the exchange's, across the same faults.
+    const ids = trades.map((t) => t.tradeId);
+    expect(ids.length).toBeGreaterThan(1_000);
+    for (let i = 1; i < ids.length; i++) expect(ids[i]).toBe((ids[i - 1] ?? 0) + 1);
+    const first = trades[0];
+    const last = trades.at(-1);
+    if (!first || !last) throw new Error('no trades');
+    const truthTrades = sim.truth
+      .trades('ETHUSDT', { startTimeMs: first.tradeTimeMs, endTimeMs: last.tradeTimeMs + 1 })
+      .filter((t) => t.tradeId >= first.tradeId && t.tradeId <= last.tradeId);
+    const tradeFields = (t: {
+      tradeId: number;
+      price: number;
+      quantity: number;
+      tradeTimeMs: number;
+      buyerIsMaker: boolean;
+    }) => [t.tradeId, t.price, t.quantity, t.tradeTimeMs, t.buyerIsMaker];
+    expect(trades.map(tradeFields)).toEqual(truthTrades.map(tradeFields));
+
     const metrics = await ingest.metrics.metrics();
     expect(metrics).toMatch(/ingest_upstream_malformed_frames_total\{service="data-ingest"\} [1-9]/);
     expect(metrics).toMatch(
       /ingest_gaps_total\{stream="ethusdt@kline_1m",outcome="filled",service="data-ingest"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /ingest_gaps_total\{stream="ethusdt@trade",outcome="filled",service="data-ingest"\} [1-9]/,
     );
   }, 30_000);
 });

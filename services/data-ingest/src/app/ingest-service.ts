@@ -65,6 +65,7 @@ export async function startIngestService(
     logger,
     metrics,
     fillAttempts: config.GAP_FILL_ATTEMPTS,
+    maxTradeGapFill: config.TRADE_GAP_FILL_MAX,
     ...(overrides.fillBackoff ? { fillBackoff: overrides.fillBackoff } : {}),
   });
   const http = await startIngestHttpEdge({

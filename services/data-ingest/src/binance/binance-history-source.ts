@@ -1,7 +1,12 @@
 import { type Interval, intervalNominalMs, intervalOpenTimeMs, isInterval } from '@visualgo/market';
-import type { HistoricalCandle, HistorySource } from '../hub/history-source.js';
+import type { HistoricalCandle, HistoricalTrade, HistorySource } from '../hub/history-source.js';
 import type { StreamDescriptor } from '../hub/market-hub.js';
-import { klineRowToCandle, klineRowToEvent } from './binance-mapper.js';
+import {
+  historicalTradeToEvent,
+  historicalTradeToTrade,
+  klineRowToCandle,
+  klineRowToEvent,
+} from './binance-mapper.js';
 import type { BinanceRestClient } from './binance-rest.js';
 
 /** The hub's history, from Binance's `GET /api/v3/klines` (paged, weight-aware). */
@@ -50,6 +55,23 @@ export class BinanceHistorySource implements HistorySource {
       interval,
       rows.filter((r) => r[0] >= fromOpenTimeMs && r[0] <= toOpenTimeMs),
     );
+  }
+
+  async tradesBetween(
+    stream: StreamDescriptor,
+    fromId: number,
+    toId: number,
+    signal: AbortSignal,
+  ): Promise<readonly HistoricalTrade[]> {
+    if (stream.kind !== 'trade') throw new RangeError(`${stream.stream} is not a trade stream`);
+    const rows = await this.rest.tradesRange({ symbol: stream.symbol, fromId, toId }, signal);
+    const receivedTimeMs = this.now();
+    return rows.map((row) => {
+      const mapped = historicalTradeToTrade(row, stream.symbol, this.exchange, receivedTimeMs);
+      // The REST client validated every trade against the schema, so this is a bug upstream of us.
+      if (!mapped.ok) throw new Error(`unmappable trade for ${stream.stream}: ${mapped.reason}`);
+      return { trade: mapped.value, payload: historicalTradeToEvent(row, stream.symbol) };
+    });
   }
 
   private map(

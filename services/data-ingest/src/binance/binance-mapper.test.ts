@@ -9,6 +9,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { DOC_KLINE_EVENT, DOC_TRADE_EVENT } from './binance-doc-examples.js';
 import {
+  historicalTradeToEvent,
+  historicalTradeToTrade,
   klineEventToCandle,
   klineRowToCandle,
   klineRowToEvent,
@@ -222,5 +224,51 @@ describe.skipIf(!HAVE_DATA)('REST kline rows (real ETHUSDT 1m data, 2022-08-14/1
       expect(klineEventToCandle(reparsed, 'binance', 7)).toEqual(fromRest);
       expect(fromRest.ok && fromRest.value.low <= fromRest.value.high).toBe(true);
     }
+  });
+});
+
+describe('historical trades', () => {
+  const row = {
+    id: 28457,
+    price: '4.00000100',
+    qty: '12.00000000',
+    quoteQty: '48.000012',
+    time: 1499865549590,
+    isBuyerMaker: true,
+    isBestMatch: true,
+  };
+
+  it('maps a REST trade to the domain trade, with the trade time as event time', () => {
+    expect(historicalTradeToTrade(row, 'bnbbtc', 'binance', 1499865549700)).toEqual({
+      ok: true,
+      value: {
+        type: 'trade',
+        exchange: 'binance',
+        symbol: 'BNBBTC',
+        tradeId: 28457,
+        price: 4.000001,
+        quantity: 12,
+        tradeTimeMs: 1499865549590,
+        buyerIsMaker: true,
+        eventTimeMs: 1499865549590,
+        receivedTimeMs: 1499865549700,
+      },
+    });
+  });
+
+  it('rebuilds the trade stream event with its decimal strings', () => {
+    const event = historicalTradeToEvent(row, 'bnbbtc');
+    expect(event).toEqual({
+      e: 'trade',
+      E: 1499865549590,
+      s: 'BNBBTC',
+      t: 28457,
+      p: '4.00000100',
+      q: '12.00000000',
+      T: 1499865549590,
+      m: true,
+      M: true,
+    });
+    expect(binanceTradeEvent.safeParse(event).success).toBe(true);
   });
 });

@@ -3,7 +3,12 @@
  * `@visualgo/contracts`) and the domain `Candle` / `Trade`. No I/O, no clock: receive times are
  * passed in. Failures are results, never throws.
  */
-import type { BinanceKlineEvent, BinanceKlineRow, BinanceTradeEvent } from '@visualgo/contracts';
+import type {
+  BinanceHistoricalTrade,
+  BinanceKlineEvent,
+  BinanceKlineRow,
+  BinanceTradeEvent,
+} from '@visualgo/contracts';
 import { type Candle, type ExchangeId, type Interval, isInterval, type Trade } from '@visualgo/market';
 
 export type MapResult<T> =
@@ -114,6 +119,34 @@ export function tradeEventToTrade(
     eventTimeMs: event.E,
     receivedTimeMs,
   });
+}
+
+/**
+ * A trade from `GET /api/v3/historicalTrades` → the domain trade. The REST answer has no event
+ * time; the trade time stands in for it.
+ */
+export function historicalTradeToTrade(
+  row: BinanceHistoricalTrade,
+  symbol: string,
+  exchange: ExchangeId,
+  receivedTimeMs: number,
+): MapResult<Trade> {
+  return tradeEventToTrade(historicalTradeToEvent(row, symbol), exchange, receivedTimeMs);
+}
+
+/** Rebuilds the trade stream event of a REST trade, keeping its decimal strings. */
+export function historicalTradeToEvent(row: BinanceHistoricalTrade, symbol: string): BinanceTradeEvent {
+  return {
+    e: 'trade',
+    E: row.time,
+    s: symbol.toUpperCase(),
+    t: row.id,
+    p: row.price,
+    q: row.qty,
+    T: row.time,
+    m: row.isBuyerMaker,
+    M: row.isBestMatch,
+  };
 }
 
 export interface KlineRowContext {

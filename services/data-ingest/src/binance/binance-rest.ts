@@ -1,11 +1,13 @@
 /**
- * Binance Spot public REST client for what ingestion needs: server time and klines, one page or
- * a paged range. Every response is validated; request weight is tracked from
+ * Binance Spot public REST client for what ingestion needs: server time, klines and historical
+ * trades, one page or a paged range. Every response is validated; request weight is tracked from
  * `X-MBX-USED-WEIGHT-1M` and requests pause before reaching Binance's limit; 429/418 honour
  * `Retry-After`; server errors, timeouts and network errors are retried with backoff.
  */
 import {
+  type BinanceHistoricalTrade,
   type BinanceKlineRow,
+  binanceHistoricalTrades,
   binanceKlineRows,
   binanceRestError,
   binanceServerTime,
@@ -105,6 +107,9 @@ export interface BinanceRestStats {
 
 /** Binance Spot weights: `GET /api/v3/klines` costs 2, `GET /api/v3/time` 1. */
 const KLINES_WEIGHT = 2;
+/** `GET /api/v3/historicalTrades` weight on Binance Spot. */
+const HISTORICAL_TRADES_WEIGHT = 25;
+const MAX_TRADES_LIMIT = 1000;
 const TIME_WEIGHT = 1;
 const MAX_KLINES_LIMIT = 1000;
 const MINUTE_MS = 60_000;
@@ -222,6 +227,53 @@ export class BinanceRestClient {
       const next = nextOpenTimeMs(query.interval, pageLast);
       if (next <= startTime) break; // no progress: a misbehaving server must not loop us forever
       startTime = next;
+    }
+    return out;
+  }
+
+  /** One page of `GET /api/v3/historicalTrades`: up to `limit` trades from id `fromId`, ascending. */
+  async historicalTrades(
+    query: { readonly symbol: string; readonly fromId: number; readonly limit?: number },
+    signal?: AbortSignal,
+  ): Promise<readonly BinanceHistoricalTrade[]> {
+    const limit = query.limit ?? MAX_TRADES_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TRADES_LIMIT) {
+      throw new RangeError(`historicalTrades limit must be an integer in 1..${MAX_TRADES_LIMIT}`);
+    }
+    const params = new URLSearchParams({
+      symbol: query.symbol.toUpperCase(),
+      fromId: String(query.fromId),
+      limit: String(limit),
+    });
+    return this.request(
+      '/api/v3/historicalTrades',
+      params,
+      HISTORICAL_TRADES_WEIGHT,
+      binanceHistoricalTrades,
+      signal,
+    );
+  }
+
+  /**
+   * Every trade with id in [fromId, toId], paging forward 1000 at a time until the range is
+   * covered or the exchange has no more (a short page). Ascending and unique by id.
+   */
+  async tradesRange(
+    query: { readonly symbol: string; readonly fromId: number; readonly toId: number },
+    signal?: AbortSignal,
+  ): Promise<readonly BinanceHistoricalTrade[]> {
+    const out: BinanceHistoricalTrade[] = [];
+    let fromId = query.fromId;
+    while (fromId <= query.toId) {
+      const limit = Math.min(MAX_TRADES_LIMIT, query.toId - fromId + 1);
+      const page = await this.historicalTrades({ symbol: query.symbol, fromId, limit }, signal);
+      for (const t of page) {
+        if (t.id >= fromId && t.id <= query.toId && t.id > (out.at(-1)?.id ?? Number.NEGATIVE_INFINITY))
+          out.push(t);
+      }
+      const last = page.at(-1)?.id;
+      if (page.length < limit || last === undefined || last < fromId) break;
+      fromId = last + 1;
     }
     return out;
   }

@@ -8,6 +8,7 @@ import { createLogger } from '@visualgo/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimExchange, startSimExchange } from '../../../sim-exchange/src/sim-exchange.js';
 import { BinanceStreamClient, type DisconnectedEvent, type KlineUpdate } from './binance-client.js';
+import { BinanceHistorySource } from './binance-history-source.js';
 import { klineRowToCandle } from './binance-mapper.js';
 import { BinanceRestClient } from './binance-rest.js';
 import { waitFor } from './fake-binance-streams.js';
@@ -53,6 +54,35 @@ describe('BinanceRestClient against the simulated exchange', () => {
       expect(candle.ok).toBe(true);
     }
     expect(rest.stats().usedWeight).toBeGreaterThan(0);
+  });
+
+  it('pages a range of more than 1000 trade ids identical to the exchange ground truth', async () => {
+    const rest = new BinanceRestClient({ baseUrl: sim.httpUrl, exchange: 'binance-sim', logger });
+    const truth = sim.truth.trades('ETHUSDT', { startTimeMs: sim.originMs, limit: 2_500 });
+    const firstId = truth[0]?.tradeId;
+    const lastId = truth.at(-1)?.tradeId;
+    if (firstId === undefined || lastId === undefined) throw new Error('no trades in history');
+    const fromId = firstId + 10;
+    const rows = await rest.tradesRange({ symbol: 'ETHUSDT', fromId, toId: lastId });
+    expect(rows.map((r) => r.id)).toEqual(truth.filter((t) => t.tradeId >= fromId).map((t) => t.tradeId));
+    const source = new BinanceHistorySource(rest, 'binance-sim');
+    const mapped = await source.tradesBetween(
+      { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
+      fromId,
+      fromId + 1_499,
+      new AbortController().signal,
+    );
+    const fields = (t: {
+      tradeId: number;
+      price: number;
+      quantity: number;
+      tradeTimeMs: number;
+      buyerIsMaker: boolean;
+    }) => [t.tradeId, t.price, t.quantity, t.tradeTimeMs, t.buyerIsMaker];
+    expect(mapped.map((m) => fields(m.trade))).toEqual(
+      truth.filter((t) => t.tradeId >= fromId && t.tradeId <= fromId + 1_499).map(fields),
+    );
+    expect(mapped[0]?.payload).toMatchObject({ e: 'trade', s: 'ETHUSDT', t: fromId });
   });
 });
 

@@ -24,6 +24,7 @@ const STREAM = 'ethusdt@kline_1m';
 const history: HistorySource = {
   latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } })),
   closedBetween: async () => [],
+  tradesBetween: async () => [],
 };
 
 let hub: IngestHub;
@@ -186,6 +187,7 @@ describe('gRPC while history is loading', () => {
           return [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } }));
         },
         closedBetween: async () => [],
+        tradesBetween: async () => [],
       },
       logger,
       metrics: new Registry(),

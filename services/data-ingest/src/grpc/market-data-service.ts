@@ -247,6 +247,8 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
             stream: e.stream,
             fromOpenTimeMs: e.fromOpenTimeMs ?? 0,
             toOpenTimeMs: e.toOpenTimeMs ?? 0,
+            fromTradeId: e.fromTradeId ?? 0,
+            toTradeId: e.toTradeId ?? 0,
             detail: e.detail ?? '',
             timeMs: e.timeMs,
             exchange: hub.exchange,

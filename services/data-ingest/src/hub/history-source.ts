@@ -1,4 +1,4 @@
-import type { Candle } from '@visualgo/market';
+import type { Candle, Trade } from '@visualgo/market';
 import type { StreamDescriptor } from './market-hub.js';
 
 /** A closed candle from history, with the Binance event payload to send WebSocket clients for it. */
@@ -7,7 +7,13 @@ export interface HistoricalCandle {
   readonly payload: unknown;
 }
 
-/** Where the hub gets candles it did not see live: the exchange's REST API. */
+/** A trade from history, with the Binance trade event to send WebSocket clients for it. */
+export interface HistoricalTrade {
+  readonly trade: Trade;
+  readonly payload: unknown;
+}
+
+/** Where the hub gets candles and trades it did not see live: the exchange's REST API. */
 export interface HistorySource {
   /** The last `count` closed candles of a kline stream, oldest first. */
   latestClosed(
@@ -22,4 +28,11 @@ export interface HistorySource {
     toOpenTimeMs: number,
     signal: AbortSignal,
   ): Promise<readonly HistoricalCandle[]>;
+  /** Trades of a trade stream with id within [fromId, toId], ascending. */
+  tradesBetween(
+    stream: StreamDescriptor,
+    fromId: number,
+    toId: number,
+    signal: AbortSignal,
+  ): Promise<readonly HistoricalTrade[]>;
 }

@@ -1,4 +1,4 @@
-import type { Candle } from '@visualgo/market';
+import type { Candle, Trade } from '@visualgo/market';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,11 @@ import type { FeedStatusEvent } from './market-hub.js';
 const STREAM = 'ethusdt@kline_1m';
 const logger = pino({ level: 'silent' });
 
-function makeHub(history: HistorySource, fillAttempts = 2) {
+function makeHub(
+  source: Omit<HistorySource, 'tradesBetween'> & Partial<Pick<HistorySource, 'tradesBetween'>>,
+  fillAttempts = 2,
+) {
+  const history: HistorySource = { tradesBetween: async () => [], ...source };
   const hub = new IngestHub({
     exchange: 'binance-sim',
     streams: [
@@ -33,6 +37,19 @@ function makeHub(history: HistorySource, fillAttempts = 2) {
   hub.onStatus((s) => status.push(s));
   return { hub, closed, status };
 }
+
+const trade = (tradeId: number): Trade => ({
+  type: 'trade',
+  exchange: 'binance-sim',
+  symbol: 'ETHUSDT',
+  tradeId,
+  price: 2000,
+  quantity: 1,
+  tradeTimeMs: T0,
+  buyerIsMaker: false,
+  eventTimeMs: T0,
+  receivedTimeMs: T0 + 1,
+});
 
 const rows = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, k) => ({
@@ -114,23 +131,85 @@ describe('IngestHub', () => {
     expect(status[0]?.kind).toBe('gap-unfilled');
   });
 
+  it('fills a gap in trade ids from history and publishes every trade once, in order', async () => {
+    const asked: [number, number][] = [];
+    const { hub, status } = makeHub({
+      latestClosed: async () => [],
+      closedBetween: async () => [],
+      tradesBetween: async (_s, from, to) => {
+        asked.push([from, to]);
+        return Array.from({ length: to - from + 1 }, (_, k) => ({
+          trade: trade(from + k),
+          payload: { rest: from + k },
+        }));
+      },
+    });
+    const seen: number[] = [];
+    const payloads: unknown[] = [];
+    hub.subscribe((e) => {
+      if (e.data.type === 'trade') {
+        seen.push(e.data.trade.tradeId);
+        payloads.push(e.binancePayload);
+      }
+    });
+    hub.ingestTrade('ethusdt@trade', trade(10), { live: 10 });
+    hub.ingestTrade('ethusdt@trade', trade(14), { live: 14 });
+    hub.ingestTrade('ethusdt@trade', trade(15), { live: 15 });
+    await waitFor(() => seen.length === 6);
+    expect(seen).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(asked).toEqual([[11, 13]]);
+    expect(payloads).toEqual([
+      { live: 10 },
+      { rest: 11 },
+      { rest: 12 },
+      { rest: 13 },
+      { live: 14 },
+      { live: 15 },
+    ]);
+    expect(status.map((s) => [s.kind, s.fromTradeId, s.toTradeId])).toEqual([
+      ['gap-detected', 11, 13],
+      ['gap-filled', 11, 13],
+    ]);
+  });
+
+  it('reports a trade gap larger than the fill limit without fetching it', async () => {
+    let calls = 0;
+    const hub = new IngestHub({
+      exchange: 'binance-sim',
+      streams: [{ stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' }],
+      historyCandles: 10,
+      history: {
+        latestClosed: async () => [],
+        closedBetween: async () => [],
+        tradesBetween: async () => {
+          calls++;
+          return [];
+        },
+      },
+      logger,
+      metrics: new Registry(),
+      maxTradeGapFill: 100,
+    });
+    const seen: number[] = [];
+    const status: FeedStatusEvent[] = [];
+    hub.subscribe((e) => {
+      if (e.data.type === 'trade') seen.push(e.data.trade.tradeId);
+    });
+    hub.onStatus((s) => status.push(s));
+    hub.ingestTrade('ethusdt@trade', trade(1), {});
+    hub.ingestTrade('ethusdt@trade', trade(500), {});
+    await waitFor(() => seen.length === 2);
+    expect(seen).toEqual([1, 500]);
+    expect(calls).toBe(0);
+    expect(status.at(-1)).toMatchObject({ kind: 'gap-unfilled', fromTradeId: 2, toTradeId: 499 });
+    expect(status.at(-1)?.detail).toContain('498 trades missing');
+  });
+
   it('drops duplicate trades from overlapping connections', () => {
     const { hub } = makeHub({ latestClosed: async () => [], closedBetween: async () => [] });
     const seen: number[] = [];
     hub.subscribe((e) => {
       if (e.data.type === 'trade') seen.push(e.data.trade.tradeId);
-    });
-    const trade = (tradeId: number) => ({
-      type: 'trade' as const,
-      exchange: 'binance-sim' as const,
-      symbol: 'ETHUSDT',
-      tradeId,
-      price: 2000,
-      quantity: 1,
-      tradeTimeMs: T0,
-      buyerIsMaker: false,
-      eventTimeMs: T0,
-      receivedTimeMs: T0 + 1,
     });
     for (const id of [1, 2, 2, 3, 1, 4]) hub.ingestTrade('ethusdt@trade', trade(id), {});
     expect(seen).toEqual([1, 2, 3, 4]);

@@ -5,6 +5,8 @@ import {
   type Interval,
   isInterval,
   type Trade,
+  TradeBook,
+  type TradeGap,
 } from '@visualgo/market';
 import { Backoff, type Logger, sleep } from '@visualgo/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -28,6 +30,8 @@ export interface IngestHubOptions {
   readonly metrics: Registry;
   /** Attempts per gap before it is declared unfillable. */
   readonly fillAttempts?: number;
+  /** Trade gaps larger than this are reported unfilled without fetching them. Default 10 000. */
+  readonly maxTradeGapFill?: number;
   readonly fillBackoff?: { initialMs: number; maxMs: number };
   readonly now?: () => number;
 }
@@ -41,17 +45,22 @@ interface KlineState {
 
 interface TradeState {
   readonly descriptor: StreamDescriptor;
-  lastTradeId: number;
+  readonly book: TradeBook;
+  filling: boolean;
   lastEventTimeMs: number;
 }
+
+type Fetched<T> =
+  | { readonly value: T; readonly failure: null }
+  | { readonly value: null; readonly failure: string };
 
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 1000;
 
 /**
  * The ingest hub: takes live events from the exchange connector, keeps a candle book per kline
- * stream (exactly-once, in-order closed candles; gaps filled from REST), deduplicates trades
- * across overlapping connections, and publishes to the edges.
+ * stream (exactly-once, in-order closed candles) and a trade book per trade stream (every trade
+ * id once, in order), fills gaps in either from REST, and publishes to the edges.
  */
 export class IngestHub implements MarketHubView {
   readonly exchange: 'binance' | 'binance-sim';
@@ -59,8 +68,8 @@ export class IngestHub implements MarketHubView {
   private readonly trades = new Map<string, TradeState>();
   private readonly listeners = new Set<(event: PublishedEvent) => void>();
   private readonly statusListeners = new Set<(event: FeedStatusEvent) => void>();
-  /** Binance payloads of candles, for the Binance-format WebSocket endpoints. */
-  private readonly payloads = new WeakMap<Candle, unknown>();
+  /** Binance payloads of candles and trades, for the Binance-format WebSocket endpoints. */
+  private readonly payloads = new WeakMap<Candle | Trade, unknown>();
   private readonly abort = new AbortController();
   private readonly fills = new Set<Promise<void>>();
   private connected = false;
@@ -91,7 +100,12 @@ export class IngestHub implements MarketHubView {
           lastEventTimeMs: 0,
         });
       } else {
-        this.trades.set(d.stream, { descriptor: d, lastTradeId: -1, lastEventTimeMs: 0 });
+        this.trades.set(d.stream, {
+          descriptor: d,
+          book: new TradeBook(),
+          filling: false,
+          lastEventTimeMs: 0,
+        });
       }
     }
     const r = options.metrics;
@@ -231,15 +245,16 @@ export class IngestHub implements MarketHubView {
   ingestTrade(stream: string, trade: Trade, payload: unknown): void {
     const state = this.trades.get(stream);
     if (!state) return;
-    if (trade.tradeId <= state.lastTradeId) {
+    state.lastEventTimeMs = Math.max(state.lastEventTimeMs, trade.eventTimeMs);
+    this.m.lag.observe({ kind: 'trade' }, Math.max(0, trade.receivedTimeMs - trade.eventTimeMs) / 1000);
+    const result = state.book.offer(trade);
+    if (result.dropped === 'duplicate') {
       this.m.dropped.inc({ stream, reason: 'duplicate' });
       return;
     }
-    state.lastTradeId = trade.tradeId;
-    state.lastEventTimeMs = Math.max(state.lastEventTimeMs, trade.eventTimeMs);
-    this.m.lag.observe({ kind: 'trade' }, Math.max(0, trade.receivedTimeMs - trade.eventTimeMs) / 1000);
-    this.m.events.inc({ stream, kind: 'trade' });
-    this.publish(new PublishedEvent(stream, { type: 'trade', trade }, payload));
+    this.payloads.set(trade, payload);
+    for (const t of result.publish) this.publishTrade(stream, t);
+    if (result.gap) this.startTradeFill(state, result.gap);
   }
 
   setConnected(connected: boolean, detail?: string): void {
@@ -263,6 +278,11 @@ export class IngestHub implements MarketHubView {
   private publishCandle(stream: string, candle: Candle): void {
     this.m.events.inc({ stream, kind: candle.closed ? 'candle_closed' : 'candle_open' });
     this.publish(new PublishedEvent(stream, { type: 'candle', candle }, this.payloads.get(candle)));
+  }
+
+  private publishTrade(stream: string, trade: Trade): void {
+    this.m.events.inc({ stream, kind: 'trade' });
+    this.publish(new PublishedEvent(stream, { type: 'trade', trade }, this.payloads.get(trade)));
   }
 
   private publish(event: PublishedEvent): void {
@@ -295,38 +315,26 @@ export class IngestHub implements MarketHubView {
   private async fillLoop(state: KlineState, first: CandleGap): Promise<void> {
     const stream = state.descriptor.stream;
     const attempts = this.options.fillAttempts ?? 5;
-    const backoff = new Backoff(this.options.fillBackoff ?? { initialMs: 500, maxMs: 10_000 });
+    const backoff = this.fillBackoff();
     let gap: CandleGap | null = first;
     while (gap && !this.abort.signal.aborted) {
-      let fetched: readonly Candle[] = [];
-      let failure: string | null = null;
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        try {
-          const rows = await this.options.history.closedBetween(
+      const range: CandleGap = gap;
+      const got = await this.fetchWithRetry(stream, range, backoff, async () =>
+        (
+          await this.options.history.closedBetween(
             state.descriptor,
-            gap.fromOpenTimeMs,
-            gap.toOpenTimeMs,
+            range.fromOpenTimeMs,
+            range.toOpenTimeMs,
             this.abort.signal,
-          );
-          fetched = rows.map((r) => {
-            if (!this.payloads.has(r.candle)) this.payloads.set(r.candle, r.payload);
-            return r.candle;
-          });
-          failure = null;
-          break;
-        } catch (err) {
-          if (this.abort.signal.aborted) return;
-          failure = err instanceof Error ? err.message : String(err);
-          this.log.warn({ err, stream, attempt, ...gap }, 'gap fill request failed');
-          if (attempt < attempts) {
-            try {
-              await sleep(backoff.next(), this.abort.signal);
-            } catch {
-              return;
-            }
-          }
-        }
-      }
+          )
+        ).map((r) => {
+          if (!this.payloads.has(r.candle)) this.payloads.set(r.candle, r.payload);
+          return r.candle;
+        }),
+      );
+      if (got === 'aborted') return;
+      const fetched = got.value ?? [];
+      const failure = got.failure;
       const result = state.book.fill(fetched, gap);
       for (const candle of result.publish) this.publishCandle(stream, candle);
       if (result.unfilled.length === 0) {
@@ -359,10 +367,110 @@ export class IngestHub implements MarketHubView {
     }
   }
 
+  private startTradeFill(state: TradeState, gap: TradeGap): void {
+    if (state.filling) return;
+    state.filling = true;
+    const run = this.tradeFillLoop(state, gap).finally(() => {
+      state.filling = false;
+      this.fills.delete(run);
+    });
+    this.fills.add(run);
+  }
+
+  private async tradeFillLoop(state: TradeState, first: TradeGap): Promise<void> {
+    const stream = state.descriptor.stream;
+    const attempts = this.options.fillAttempts ?? 5;
+    const maxFill = this.options.maxTradeGapFill ?? 10_000;
+    const backoff = this.fillBackoff();
+    let gap: TradeGap | null = first;
+    while (gap && !this.abort.signal.aborted) {
+      const range: TradeGap = gap;
+      this.m.gaps.inc({ stream, outcome: 'detected' });
+      this.emitStatus('gap-detected', stream, { fromTradeId: range.fromId, toTradeId: range.toId });
+      this.log.warn({ stream, ...range }, 'trade gap detected, filling from REST');
+      let fetched: readonly Trade[] = [];
+      let failure: string | null = null;
+      if (range.toId - range.fromId + 1 > maxFill) {
+        failure = `${range.toId - range.fromId + 1} trades missing, more than the ${maxFill} filled at most`;
+      } else {
+        const got = await this.fetchWithRetry(stream, range, backoff, async () =>
+          (
+            await this.options.history.tradesBetween(
+              state.descriptor,
+              range.fromId,
+              range.toId,
+              this.abort.signal,
+            )
+          ).map((r) => {
+            if (!this.payloads.has(r.trade)) this.payloads.set(r.trade, r.payload);
+            return r.trade;
+          }),
+        );
+        if (got === 'aborted') return;
+        fetched = got.value ?? [];
+        failure = got.failure === null ? null : `history requests failed ${attempts} times: ${got.failure}`;
+      }
+      const result = state.book.fill(fetched, range);
+      for (const t of result.publish) this.publishTrade(stream, t);
+      if (result.unfilled.length === 0) {
+        this.m.gaps.inc({ stream, outcome: 'filled' });
+        this.emitStatus('gap-filled', stream, { fromTradeId: range.fromId, toTradeId: range.toId });
+      }
+      for (const hole of result.unfilled) {
+        this.m.gaps.inc({ stream, outcome: 'unfilled' });
+        this.log.error({ stream, ...hole }, 'trade gap could not be filled');
+        this.emitStatus('gap-unfilled', stream, {
+          fromTradeId: hole.fromId,
+          toTradeId: hole.toId,
+          detail: failure ?? 'the exchange returned no trades for these ids',
+        });
+      }
+      gap = result.gap;
+    }
+  }
+
+  private fillBackoff(): Backoff {
+    return new Backoff(this.options.fillBackoff ?? { initialMs: 500, maxMs: 10_000 });
+  }
+
+  /** Runs a history request up to `fillAttempts` times with backoff; 'aborted' once the hub stops. */
+  private async fetchWithRetry<T>(
+    stream: string,
+    range: object,
+    backoff: Backoff,
+    fetch: () => Promise<T>,
+  ): Promise<Fetched<T> | 'aborted'> {
+    const attempts = this.options.fillAttempts ?? 5;
+    let failure = 'no attempt made';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        return { value: await fetch(), failure: null };
+      } catch (err) {
+        if (this.abort.signal.aborted) return 'aborted';
+        failure = err instanceof Error ? err.message : String(err);
+        this.log.warn({ err, stream, attempt, ...range }, 'gap fill request failed');
+        if (attempt < attempts) {
+          try {
+            await sleep(backoff.next(), this.abort.signal);
+          } catch {
+            return 'aborted';
+          }
+        }
+      }
+    }
+    return { value: null, failure };
+  }
+
   private emitStatus(
     kind: FeedStatusKind,
     stream: string,
-    extra: { fromOpenTimeMs?: number; toOpenTimeMs?: number; detail?: string },
+    extra: {
+      fromOpenTimeMs?: number;
+      toOpenTimeMs?: number;
+      fromTradeId?: number;
+      toTradeId?: number;
+      detail?: string;
+    },
   ): void {
     const event: FeedStatusEvent = { kind, stream, timeMs: this.now(), ...extra };
     for (const listener of this.statusListeners) {

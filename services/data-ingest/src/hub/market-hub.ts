@@ -9,6 +9,9 @@ export interface FeedStatusEvent {
   readonly stream: string;
   readonly fromOpenTimeMs?: number;
   readonly toOpenTimeMs?: number;
+  /** For gaps of a trade stream: the missing trade ids. */
+  readonly fromTradeId?: number;
+  readonly toTradeId?: number;
   readonly detail?: string;
   readonly timeMs: number;
 }

@@ -31,6 +31,7 @@ export class IngestHarness {
       latestClosed: async (d, count) =>
         (options.streams[d.stream] ?? []).slice(-count).map((candle) => ({ candle, payload: {} })),
       closedBetween: async () => [],
+      tradesBetween: async () => [],
     };
     const descriptors = Object.entries(options.streams).map(([stream, candles]) => {
       const first = candles[0];

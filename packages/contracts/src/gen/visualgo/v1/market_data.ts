@@ -219,12 +219,15 @@ export interface FeedStatus {
   kind: FeedStatusKind;
   /** The affected stream; empty when the event concerns the whole upstream connection. */
   stream: string;
-  /** For gap events: the open-time range [from, to] of the missing candles. */
+  /** For gap events of a kline stream: the open-time range [from, to] of the missing candles. */
   fromOpenTimeMs: number;
   toOpenTimeMs: number;
   detail: string;
   timeMs: number;
   exchange: string;
+  /** For gap events of a trade stream: the range [from, to] of missing trade ids. */
+  fromTradeId: number;
+  toTradeId: number;
 }
 
 function createBaseCandle(): Candle {
@@ -1580,7 +1583,17 @@ export const StreamFeedStatusRequest: MessageFns<StreamFeedStatusRequest> = {
 };
 
 function createBaseFeedStatus(): FeedStatus {
-  return { kind: 0, stream: "", fromOpenTimeMs: 0, toOpenTimeMs: 0, detail: "", timeMs: 0, exchange: "" };
+  return {
+    kind: 0,
+    stream: "",
+    fromOpenTimeMs: 0,
+    toOpenTimeMs: 0,
+    detail: "",
+    timeMs: 0,
+    exchange: "",
+    fromTradeId: 0,
+    toTradeId: 0,
+  };
 }
 
 export const FeedStatus: MessageFns<FeedStatus> = {
@@ -1605,6 +1618,12 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     }
     if (message.exchange !== "") {
       writer.uint32(58).string(message.exchange);
+    }
+    if (message.fromTradeId !== 0) {
+      writer.uint32(64).int64(message.fromTradeId);
+    }
+    if (message.toTradeId !== 0) {
+      writer.uint32(72).int64(message.toTradeId);
     }
     return writer;
   },
@@ -1678,6 +1697,22 @@ export const FeedStatus: MessageFns<FeedStatus> = {
             message.exchange = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.fromTradeId = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.toTradeId = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1711,6 +1746,16 @@ export const FeedStatus: MessageFns<FeedStatus> = {
         ? globalThis.Number(object.time_ms)
         : 0,
       exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
+      fromTradeId: isSet(object.fromTradeId)
+        ? globalThis.Number(object.fromTradeId)
+        : isSet(object.from_trade_id)
+        ? globalThis.Number(object.from_trade_id)
+        : 0,
+      toTradeId: isSet(object.toTradeId)
+        ? globalThis.Number(object.toTradeId)
+        : isSet(object.to_trade_id)
+        ? globalThis.Number(object.to_trade_id)
+        : 0,
     };
   },
 
@@ -1737,6 +1782,12 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     if (message.exchange !== "") {
       obj.exchange = message.exchange;
     }
+    if (message.fromTradeId !== 0) {
+      obj.fromTradeId = Math.round(message.fromTradeId);
+    }
+    if (message.toTradeId !== 0) {
+      obj.toTradeId = Math.round(message.toTradeId);
+    }
     return obj;
   },
 
@@ -1752,6 +1803,8 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     message.detail = object.detail ?? "";
     message.timeMs = object.timeMs ?? 0;
     message.exchange = object.exchange ?? "";
+    message.fromTradeId = object.fromTradeId ?? 0;
+    message.toTradeId = object.toTradeId ?? 0;
     return message;
   },
 };
