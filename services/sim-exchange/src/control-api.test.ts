@@ -1,29 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type SimExchange, type SimExchangeOptions, startSimExchange } from './sim-exchange.js';
+import type { SimExchange } from './sim-exchange.js';
 import { TestClient } from './test-client.js';
+import { TEST_START_MS, testSims } from './test-sim.js';
 
-const START = Date.UTC(2025, 0, 15, 12, 0, 0);
+const START = TEST_START_MS;
 const candleList = z.object({ candles: z.array(z.unknown()) });
-let sim: SimExchange | null = null;
-const clients: TestClient[] = [];
-
-async function start(options: SimExchangeOptions = {}): Promise<SimExchange> {
-  sim = await startSimExchange({
-    clock: 'manual',
-    startMs: START,
-    seed: 'control-test',
-    historyDays: 1,
-    ...options,
-  });
-  return sim;
-}
-
-async function connect(s: SimExchange, path: string): Promise<TestClient> {
-  const client = await TestClient.open(`${s.wsUrl}${path}`);
-  clients.push(client);
-  return client;
-}
+const { start, connect } = testSims('control-test');
 
 async function call(
   s: SimExchange,
@@ -39,16 +22,10 @@ async function call(
   return { status: res.status, body: await res.json() };
 }
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await sim?.close();
-  sim = null;
-});
-
 describe('control API over HTTP', () => {
   it('reports status and connections', async () => {
     const s = await start();
-    await connect(s, '/stream?streams=btcusdt@trade/ethusdt@kline_1m');
+    await connect('/stream?streams=btcusdt@trade/ethusdt@kline_1m');
     const status = await call(s, 'GET', '/status');
     expect(status).toEqual({
       status: 200,
@@ -74,8 +51,8 @@ describe('control API over HTTP', () => {
 
   it('drops, stalls, unstalls, sends bad frames and serverShutdown', async () => {
     const s = await start();
-    const a = await connect(s, '/ws/btcusdt@kline_1m');
-    const b = await connect(s, '/ws/ethusdt@kline_1m');
+    const a = await connect('/ws/btcusdt@kline_1m');
+    const b = await connect('/ws/ethusdt@kline_1m');
     expect((await call(s, 'POST', '/connections/stall', { stream: 'btcusdt@kline_1m' })).body).toEqual({
       stalled: 1,
     });
@@ -104,7 +81,7 @@ describe('control API over HTTP', () => {
     });
     await expect(TestClient.open(`${s.wsUrl}/ws/btcusdt@trade`)).rejects.toThrow('HTTP 503');
     expect((await call(s, 'POST', '/connections/accept')).body).toEqual({ refusing: null });
-    await connect(s, '/ws/btcusdt@trade');
+    await connect('/ws/btcusdt@trade');
   });
 
   it('pauses, resumes and advances market time', async () => {

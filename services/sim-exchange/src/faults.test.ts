@@ -1,37 +1,12 @@
 import { binanceCombinedFrame, binanceKlineEvent, binanceStreamEvent } from '@visualgo/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MALFORMED_KINDS } from './faults.js';
 import type { CloseReason } from './sim-exchange.js';
-import { type SimExchange, type SimExchangeOptions, startSimExchange } from './sim-exchange.js';
 import { TestClient } from './test-client.js';
+import { TEST_START_MS, testSims } from './test-sim.js';
 
-const START = Date.UTC(2025, 0, 15, 12, 0, 0);
-let sim: SimExchange | null = null;
-const clients: TestClient[] = [];
-
-async function start(options: SimExchangeOptions = {}): Promise<SimExchange> {
-  sim = await startSimExchange({
-    clock: 'manual',
-    startMs: START,
-    seed: 'fault-test',
-    historyDays: 1,
-    ...options,
-  });
-  return sim;
-}
-
-async function connect(path: string, options: { autoPong?: boolean } = {}): Promise<TestClient> {
-  if (!sim) throw new Error('no sim');
-  const client = await TestClient.open(`${sim.wsUrl}${path}`, options);
-  clients.push(client);
-  return client;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await sim?.close();
-  sim = null;
-});
+const START = TEST_START_MS;
+const { start, connect } = testSims('fault-test');
 
 async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

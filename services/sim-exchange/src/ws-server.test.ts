@@ -7,12 +7,12 @@ import {
   binanceServerShutdownEvent,
   binanceTradeEvent,
 } from '@visualgo/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type SimExchange, type SimExchangeOptions, startSimExchange } from './sim-exchange.js';
 import { TestClient } from './test-client.js';
+import { TEST_START_MS, testSims } from './test-sim.js';
 
-const START = Date.UTC(2025, 0, 15, 12, 0, 0);
+const START = TEST_START_MS;
 /** On the wire Binance nests the error object under `error`, next to the request id. */
 const methodErrorReply = z.object({
   error: binanceMethodError.omit({ id: true }),
@@ -24,32 +24,7 @@ const KLINE_KEYS = ['t', 'T', 's', 'i', 'f', 'L', 'o', 'c', 'h', 'l', 'v', 'n', 
 const TRADE_KEYS = ['e', 'E', 's', 't', 'p', 'q', 'T', 'm', 'M'];
 const AGG_TRADE_KEYS = ['e', 'E', 's', 'a', 'p', 'q', 'f', 'l', 'T', 'm', 'M'];
 
-let sim: SimExchange | null = null;
-const clients: TestClient[] = [];
-
-async function start(options: SimExchangeOptions = {}): Promise<SimExchange> {
-  sim = await startSimExchange({
-    clock: 'manual',
-    startMs: START,
-    seed: 'ws-test',
-    historyDays: 1,
-    ...options,
-  });
-  return sim;
-}
-
-async function connect(path: string, options: { autoPong?: boolean } = {}): Promise<TestClient> {
-  if (!sim) throw new Error('no sim');
-  const client = await TestClient.open(`${sim.wsUrl}${path}`, options);
-  clients.push(client);
-  return client;
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await sim?.close();
-  sim = null;
-});
+const { start, connect } = testSims('ws-test');
 
 describe('raw streams', () => {
   it('sends kline updates every 2 s of market time and a final x:true update at the close', async () => {
