@@ -4,7 +4,7 @@
  * many clients, against a single client measured in the same run.
  */
 import { credentials } from '@grpc/grpc-js';
-import { marketDataProto } from '@visualgo/contracts';
+import { fromInt64, marketDataProto } from '@visualgo/contracts';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
@@ -72,9 +72,9 @@ async function grpcLatency(clients: number, events: number): Promise<number[]> {
   const latencies: number[] = [];
   let received = 0;
   const calls = Array.from({ length: clients }, () => {
-    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: true });
+    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: true });
     call.on('data', (c: marketDataProto.Candle) => {
-      const at = sentAt.get(c.openTimeMs);
+      const at = sentAt.get(fromInt64(c.openTimeMs, 'open_time_ms'));
       if (at !== undefined) latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
       received++;
     });

@@ -1,3 +1,4 @@
+export * from './address-limit.js';
 export * from './backoff.js';
 export * from './config.js';
 export * from './http-server.js';
@@ -5,4 +6,5 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './shutdown.js';
 export * from './subscriber-index.js';
+export * from './truncate-input.js';
 export * from './ws-fanout.js';

@@ -5,7 +5,14 @@
  * rolled over by serverShutdown, and fed malformed frames.
  */
 import { credentials } from '@grpc/grpc-js';
-import { binanceCombinedFrame, binanceKlineEvent, marketDataProto } from '@visualgo/contracts';
+import {
+  binanceCombinedFrame,
+  binanceKlineEvent,
+  candleFromProto,
+  fromInt64,
+  marketDataProto,
+} from '@visualgo/contracts';
+import type { Candle, Trade } from '@visualgo/market';
 import { loadConfig } from '@visualgo/platform';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +24,15 @@ import { type IngestService, startIngestService } from '../src/app/ingest-servic
 const STREAM = 'ethusdt@kline_1m';
 const MINUTE = 60_000;
 const logger = pino({ level: 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `check` holds, polling; the test fails with `what` if it does not within the time. */
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 let sim: SimExchange;
 let ingest: IngestService;
@@ -59,64 +74,104 @@ afterAll(async () => {
   await sim?.close();
 });
 
-function collectClosed(call: NodeJS.ReadableStream, into: marketDataProto.Candle[]): void {
+function collectClosed(call: NodeJS.ReadableStream, into: Candle[]): void {
   call.on('data', (c: marketDataProto.Candle) => {
-    if (c.closed) into.push(c);
+    if (c.closed) into.push(candleFromProto(c));
   });
   call.on('error', () => {});
 }
 
+function tradeFromProto(
+  t: marketDataProto.Trade,
+): Pick<Trade, 'tradeId' | 'price' | 'quantity' | 'tradeTimeMs' | 'buyerIsMaker'> {
+  return {
+    tradeId: fromInt64(t.tradeId, 'trade_id'),
+    price: t.price,
+    quantity: t.quantity,
+    tradeTimeMs: fromInt64(t.tradeTimeMs, 'trade_time_ms'),
+    buyerIsMaker: t.buyerIsMaker,
+  };
+}
+
 describe('exactly once through upstream faults', () => {
   it('delivers every closed candle once, in order, equal to what the exchange produced', async () => {
-    const grpcCandles: marketDataProto.Candle[] = [];
-    const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: true });
+    const grpcCandles: Candle[] = [];
+    const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: true });
     collectClosed(live, grpcCandles);
-    const trades: marketDataProto.Trade[] = [];
+    const trades: ReturnType<typeof tradeFromProto>[] = [];
     const tradeCall = client.streamTrades({ streams: ['ethusdt@trade'] });
-    tradeCall.on('data', (t: marketDataProto.Trade) => trades.push(t));
+    tradeCall.on('data', (t: marketDataProto.Trade) => trades.push(tradeFromProto(t)));
     tradeCall.on('error', () => {});
 
     const wsOpenTimes: number[] = [];
+    // Frames that fail the Binance schemas, checked after the run: an expect thrown inside this
+    // callback would escape the test as an uncaught error instead of failing it.
+    const wsInvalid: string[] = [];
     const ws = new WebSocket(`ws://127.0.0.1:${ingest.httpPort}/stream?streams=${STREAM}`);
     ws.on('message', (data) => {
-      const frame = binanceCombinedFrame.safeParse(JSON.parse(String(data)));
+      const text = String(data);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        wsInvalid.push(text.slice(0, 200));
+        return;
+      }
+      const frame = binanceCombinedFrame.safeParse(json);
       const event = frame.success ? binanceKlineEvent.safeParse(frame.data.data) : undefined;
-      expect(event?.success).toBe(true);
-      if (event?.success && event.data.k.x) wsOpenTimes.push(event.data.k.t);
+      if (!event?.success) wsInvalid.push(text.slice(0, 200));
+      else if (event.data.k.x) wsOpenTimes.push(event.data.k.t);
     });
     await new Promise((r) => ws.once('open', r));
 
-    await sleep(600);
+    // Each fault is injected once more candles have flowed since the previous one, so every fault
+    // lands on a live stream whatever the machine's speed. (600x: a candle every 100 ms.)
+    const candlesAfter = async (what: string, n: number) => {
+      const target = grpcCandles.length + n;
+      await until(what, () => grpcCandles.length >= target);
+    };
+    await candlesAfter('candles before the first fault', 8);
     expect(sim.dropConnections({ closeFrame: false })).toBeGreaterThan(0);
-    await sleep(800);
+    await candlesAfter('candles after a drop without close frame', 8);
     expect(sim.stallConnections({ durationMs: 2_000 })).toBeGreaterThan(0);
-    await sleep(2_200);
+    await candlesAfter('candles after the stall', 8);
     expect(sim.serverShutdown({ closeAfterMs: 300 })).toBeGreaterThan(0);
-    await sleep(800);
+    await candlesAfter('candles after serverShutdown', 8);
     sim.sendMalformed('truncated');
     sim.sendMalformed('wrong-types');
     sim.sendMalformed('invalid-json');
-    await sleep(300);
+    await until('malformed frames counted', () => ingest.client.stats().malformed >= 3);
     expect(sim.dropConnections({ closeFrame: true })).toBeGreaterThan(0);
-    await sleep(1_200);
+    await candlesAfter('candles after a drop with close frame', 10);
 
     // A late client resuming from an earlier point: replay, then live, with no seam.
     const resumeFrom = grpcCandles[5]?.openTimeMs ?? 0;
-    const resumed: marketDataProto.Candle[] = [];
+    const resumed: Candle[] = [];
     const resumedCall = client.streamCandles({
       streams: [STREAM],
-      sinceOpenTimeMs: resumeFrom,
+      sinceOpenTimeMs: BigInt(resumeFrom),
       closedOnly: true,
     });
     collectClosed(resumedCall, resumed);
-    await sleep(800);
+    await candlesAfter('candles after the resume', 8);
     sim.pauseMarket();
-    await sleep(500);
+    // Everything the exchange closed has reached each client once the paused market's last
+    // candle is there: the live client, the resumed one and the WebSocket see the same end.
+    const lastClosed =
+      sim.truth
+        .candles(STREAM, { startTimeMs: grpcCandles.at(-1)?.openTimeMs ?? 0 })
+        .filter((c) => c.closed)
+        .at(-1)?.openTimeMs ?? 0;
+    await until('the last closed candle everywhere', () => {
+      const last = grpcCandles.at(-1)?.openTimeMs;
+      return last === lastClosed && resumed.at(-1)?.openTimeMs === last && wsOpenTimes.at(-1) === last;
+    });
     live.cancel();
     tradeCall.cancel();
     resumedCall.cancel();
     ws.close();
 
+    expect(wsInvalid).toEqual([]);
     const times = grpcCandles.map((c) => c.openTimeMs);
     expect(times.length).toBeGreaterThan(40);
     for (let i = 1; i < times.length; i++) expect(times[i]).toBe((times[i - 1] ?? 0) + MINUTE);

@@ -72,13 +72,18 @@ describe('data-ingest shutdown', () => {
       `127.0.0.1:${grpcPort}`,
       credentials.createInsecure(),
     );
-    const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: false });
+    const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: false });
     const grpcEnded = new Promise<number>((resolve) => {
       call.on('error', (e: ServiceError) => resolve(e.code));
       call.on('end', () => resolve(status.OK));
     });
     call.on('data', () => {});
-    await new Promise((r) => setTimeout(r, 300));
+    // The call is open once data-ingest counts it.
+    for (;;) {
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      if (/^ingest_grpc_streams\{[^}]*\} 1$/m.test(metrics)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
 
     const proc = child;
     if (!proc) throw new Error('not started');

@@ -29,8 +29,8 @@ export const protobufFileName = "trade.proto";
 
 export interface KlineData {
   symbol: string;
-  openTime: number;
-  closeTime: number;
+  openTime: bigint;
+  closeTime: bigint;
   openPrice: number;
   closePrice: number;
   highPrice: number;
@@ -47,8 +47,8 @@ export interface TradeRequest {
 function createBaseKlineData(): KlineData {
   return {
     symbol: "",
-    openTime: 0,
-    closeTime: 0,
+    openTime: 0n,
+    closeTime: 0n,
     openPrice: 0,
     closePrice: 0,
     highPrice: 0,
@@ -64,10 +64,16 @@ export const KlineData: MessageFns<KlineData> = {
     if (message.symbol !== "") {
       writer.uint32(10).string(message.symbol);
     }
-    if (message.openTime !== 0) {
+    if (message.openTime !== 0n) {
+      if (BigInt.asIntN(64, message.openTime) !== message.openTime) {
+        throw new globalThis.Error("value provided for field message.openTime of type int64 too large");
+      }
       writer.uint32(16).int64(message.openTime);
     }
-    if (message.closeTime !== 0) {
+    if (message.closeTime !== 0n) {
+      if (BigInt.asIntN(64, message.closeTime) !== message.closeTime) {
+        throw new globalThis.Error("value provided for field message.closeTime of type int64 too large");
+      }
       writer.uint32(24).int64(message.closeTime);
     }
     if (message.openPrice !== 0) {
@@ -120,7 +126,7 @@ export const KlineData: MessageFns<KlineData> = {
               break;
             }
 
-            message.openTime = longToNumber(reader.int64());
+            message.openTime = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -128,7 +134,7 @@ export const KlineData: MessageFns<KlineData> = {
               break;
             }
 
-            message.closeTime = longToNumber(reader.int64());
+            message.closeTime = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -202,8 +208,8 @@ export const KlineData: MessageFns<KlineData> = {
   fromJSON(object: any): KlineData {
     return {
       symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
-      openTime: isSet(object.openTime) ? globalThis.Number(object.openTime) : 0,
-      closeTime: isSet(object.closeTime) ? globalThis.Number(object.closeTime) : 0,
+      openTime: isSet(object.openTime) ? BigInt(object.openTime) : 0n,
+      closeTime: isSet(object.closeTime) ? BigInt(object.closeTime) : 0n,
       openPrice: isSet(object.openPrice) ? globalThis.Number(object.openPrice) : 0,
       closePrice: isSet(object.closePrice) ? globalThis.Number(object.closePrice) : 0,
       highPrice: isSet(object.highPrice) ? globalThis.Number(object.highPrice) : 0,
@@ -219,11 +225,11 @@ export const KlineData: MessageFns<KlineData> = {
     if (message.symbol !== "") {
       obj.symbol = message.symbol;
     }
-    if (message.openTime !== 0) {
-      obj.openTime = Math.round(message.openTime);
+    if (message.openTime !== 0n) {
+      obj.openTime = message.openTime.toString();
     }
-    if (message.closeTime !== 0) {
-      obj.closeTime = Math.round(message.closeTime);
+    if (message.closeTime !== 0n) {
+      obj.closeTime = message.closeTime.toString();
     }
     if (message.openPrice !== 0) {
       obj.openPrice = floatToJson(message.openPrice);
@@ -255,8 +261,8 @@ export const KlineData: MessageFns<KlineData> = {
   fromPartial<I extends Exact<DeepPartial<KlineData>, I>>(object: I): KlineData {
     const message = createBaseKlineData();
     message.symbol = object.symbol ?? "";
-    message.openTime = object.openTime ?? 0;
-    message.closeTime = object.closeTime ?? 0;
+    message.openTime = (object.openTime !== undefined && object.openTime !== null) ? BigInt(object.openTime) : 0n;
+    message.closeTime = (object.closeTime !== undefined && object.closeTime !== null) ? BigInt(object.closeTime) : 0n;
     message.openPrice = object.openPrice ?? 0;
     message.closePrice = object.closePrice ?? 0;
     message.highPrice = object.highPrice ?? 0;
@@ -371,10 +377,10 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
@@ -382,17 +388,6 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -28,6 +28,10 @@ export const ingestConfigSchema = z.object({
   INGEST_HTTP_PORT: env.port(8080),
   GRPC_MAX_QUEUED: env.int(10_000, 10, 1_000_000),
   GRPC_MAX_STREAMS: env.int(1_000, 1, 100_000),
+  /** Open streaming calls per client address; 0: no per-address limit. */
+  GRPC_MAX_STREAMS_PER_ADDRESS: env.int(256, 0, 100_000),
+  /** Open gRPC connections per client address; 0: no per-address limit. */
+  GRPC_MAX_CONNECTIONS_PER_ADDRESS: env.int(20, 0, 100_000),
   WS_MAX_CLIENTS: env.int(10_000, 1, 1_000_000),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
   WS_ALLOWED_ORIGINS: z

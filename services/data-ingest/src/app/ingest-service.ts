@@ -91,6 +91,8 @@ export async function startIngestService(
       port: config.INGEST_GRPC_PORT,
       maxQueued: config.GRPC_MAX_QUEUED,
       maxStreams: config.GRPC_MAX_STREAMS,
+      maxStreamsPerAddress: config.GRPC_MAX_STREAMS_PER_ADDRESS,
+      maxConnectionsPerAddress: config.GRPC_MAX_CONNECTIONS_PER_ADDRESS,
     });
   } catch (err) {
     await http.close();
@@ -130,6 +132,15 @@ export async function startIngestService(
     if (connectedIds.size === 0) hub.setConnected(false, e.reason);
     updateReadiness();
   });
+  const klineStreams = streams.filter((s) => s.kind === 'kline').length;
+  const perAddress = config.GRPC_MAX_STREAMS_PER_ADDRESS;
+  if (perAddress > 0 && klineStreams + 1 > perAddress) {
+    // trading-algo opens one StreamCandles call per kline stream plus StreamFeedStatus.
+    logger.warn(
+      { klineStreams, GRPC_MAX_STREAMS_PER_ADDRESS: perAddress },
+      'GRPC_MAX_STREAMS_PER_ADDRESS is below what one trading-algo following every kline stream opens',
+    );
+  }
   client.start();
   logger.info(
     { exchange: upstream.exchange, ws: upstream.wsUrl, rest: upstream.restUrl, streams: streams.length },

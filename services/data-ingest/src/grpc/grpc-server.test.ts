@@ -9,13 +9,14 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { marketDataProto, type seedProto } from '@visualgo/contracts';
+import { fromInt64, marketDataProto, type seedProto } from '@visualgo/contracts';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HistorySource } from '../hub/history-source.js';
 import { IngestHub } from '../hub/ingest-hub.js';
 import { T0, testCandle } from '../testing/candles.js';
+import { until } from '../ws/ws-test-client.js';
 import { type GrpcEdge, startGrpcEdge } from './grpc-server.js';
 import { findProtoDir } from './proto-files.js';
 
@@ -79,16 +80,17 @@ function collect<T>(
     stream.on('end', () => resolve({ items, error: null }));
   });
 }
-const tick = () => new Promise((r) => setImmediate(r));
+/** Waits until the edge has taken `n` streaming calls (each is subscribed once taken). */
+const streamsOpen = (n: number) => until(() => edge.openStreams === n);
+const openTime = (c: marketDataProto.Candle) => fromInt64(c.openTimeMs, 'open_time_ms');
 
 describe('gRPC MarketData', () => {
   beforeEach(() => start());
 
   it('replays closed candles after since_open_time_ms, then goes live with no gap or duplicate', async () => {
-    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0, closedOnly: true });
+    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0), closedOnly: true });
     const got = collect<marketDataProto.Candle>(call, 4);
-    await tick();
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(1);
     hub.ingestCandle(STREAM, testCandle(2, true), {}); // duplicate of history: dropped by the hub
     hub.ingestCandle(STREAM, testCandle(3, false), {});
     hub.ingestCandle(STREAM, testCandle(3, true), {});
@@ -96,31 +98,35 @@ describe('gRPC MarketData', () => {
     const { items, error } = await got;
     call.cancel();
     expect(error).toBeNull();
-    expect(items.map((c) => (c.openTimeMs - T0) / 60_000)).toEqual([1, 2, 3, 4]);
+    expect(items.map((c) => (openTime(c) - T0) / 60_000)).toEqual([1, 2, 3, 4]);
     expect(items.every((c) => c.closed && c.stream === STREAM && c.exchange === 'binance-sim')).toBe(true);
   });
 
   it('refuses a resume point older than the history kept, rather than replaying from later', async () => {
     const tooOld = await collect(
-      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 120_000, closedOnly: true }),
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0 - 120_000), closedOnly: true }),
       1,
     );
     expect(tooOld.error?.code).toBe(status.OUT_OF_RANGE);
     expect(tooOld.error?.details).toContain(`oldest open time ${T0}`);
     // One interval before the oldest candle is fine: nothing is missing.
-    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 60_000, closedOnly: true });
+    const call = client.streamCandles({
+      streams: [STREAM],
+      sinceOpenTimeMs: BigInt(T0 - 60_000),
+      closedOnly: true,
+    });
     const { items, error } = await collect<marketDataProto.Candle>(call, 3);
     call.cancel();
     expect(error).toBeNull();
-    expect(items.map((c) => c.openTimeMs)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
+    expect(items.map(openTime)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
   });
 
   it('sends every update to each of two concurrent clients', async () => {
-    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: false });
-    const b = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: false });
+    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: false });
+    const b = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: false });
     const ga = collect<marketDataProto.Candle>(a, 20);
     const gb = collect<marketDataProto.Candle>(b, 20);
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(2);
     for (let i = 3; i < 13; i++) {
       hub.ingestCandle(STREAM, testCandle(i, false), {});
       hub.ingestCandle(STREAM, testCandle(i, true), {});
@@ -135,14 +141,14 @@ describe('gRPC MarketData', () => {
 
   it('answers bad arguments with INVALID_ARGUMENT and a clear message', async () => {
     const bad = await collect(
-      client.streamCandles({ streams: ['btcusdt@kline_7m'], sinceOpenTimeMs: 0, closedOnly: false }),
+      client.streamCandles({ streams: ['btcusdt@kline_7m'], sinceOpenTimeMs: 0n, closedOnly: false }),
       1,
     );
     expect(bad.error?.code).toBe(status.INVALID_ARGUMENT);
     expect(bad.error?.details).toContain('unknown kline stream "btcusdt@kline_7m"');
     expect(bad.error?.details).toContain(STREAM);
     const err = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 5000 }, (e) => resolve(e)),
     );
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toContain('limit');
@@ -150,11 +156,12 @@ describe('gRPC MarketData', () => {
 
   it('serves history with GetCandles and the stream list with ListStreams', async () => {
     const res = await new Promise<marketDataProto.GetCandlesResponse>((resolve, reject) =>
-      client.getCandles({ stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0 }, (e, r) =>
-        e ? reject(e) : resolve(r),
+      client.getCandles(
+        { stream: STREAM, startTimeMs: BigInt(T0 + 60_000), endTimeMs: 0n, limit: 0 },
+        (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
-    expect(res.candles.map((c) => c.openTimeMs)).toEqual([T0 + 60_000, T0 + 120_000]);
+    expect(res.candles.map(openTime)).toEqual([T0 + 60_000, T0 + 120_000]);
     const list = await new Promise<marketDataProto.ListStreamsResponse>((resolve, reject) =>
       client.listStreams({}, (e, r) => (e ? reject(e) : resolve(r))),
     );
@@ -162,9 +169,9 @@ describe('gRPC MarketData', () => {
   });
 
   it('ends streams with UNAVAILABLE on shutdown', async () => {
-    const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: true });
     const got = collect(call, 1_000);
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(1);
     await edge.close(1_000);
     const { error } = await got;
     expect(error?.code).toBe(status.UNAVAILABLE);
@@ -196,24 +203,24 @@ describe('gRPC while history is loading', () => {
     edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0 });
     client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
     const resumed = await collect(
-      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0, closedOnly: true }),
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0), closedOnly: true }),
       1,
     );
     expect(resumed.error?.code).toBe(status.UNAVAILABLE);
     const got = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 0 }, (e) => resolve(e)),
     );
     expect(got?.code).toBe(status.UNAVAILABLE);
     // A live-only subscriber is served, and does not receive the backfill as live candles.
-    const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0, closedOnly: true });
+    const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: true });
     const liveGot = collect<marketDataProto.Candle>(live, 1);
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(1);
     release();
     await loading;
     hub.ingestCandle(STREAM, testCandle(3, true), {});
     const { items } = await liveGot;
     live.cancel();
-    expect(items.map((c) => c.openTimeMs)).toEqual([T0 + 3 * 60_000]);
+    expect(items.map(openTime)).toEqual([T0 + 3 * 60_000]);
   });
 });
 
@@ -221,15 +228,15 @@ describe('gRPC stream limit', () => {
   beforeEach(() => start(10_000, 2));
 
   it('refuses streams past GRPC_MAX_STREAMS with RESOURCE_EXHAUSTED, and admits again when one ends', async () => {
-    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: true });
     const b = client.streamTrades({ streams: [] });
     for (const c of [a, b]) c.on('error', () => {});
-    await new Promise((r) => setTimeout(r, 100));
+    await streamsOpen(2);
     const third = await collect(client.streamFeedStatus({}), 1);
     expect(third.error?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(third.error?.details).toContain('at most 2');
     a.cancel();
-    await new Promise((r) => setTimeout(r, 100));
+    await streamsOpen(1);
     const again = client.streamFeedStatus({});
     const { items, error } = await collect<marketDataProto.FeedStatus>(again, 1);
     again.cancel();
@@ -248,7 +255,7 @@ describe('gRPC slow consumers', () => {
     const session = connect(`http://127.0.0.1:${edge.port}`, { settings: { initialWindowSize: 1024 } });
     const body = marketDataProto.StreamCandlesRequest.encode({
       streams: [],
-      sinceOpenTimeMs: 0,
+      sinceOpenTimeMs: 0n,
       closedOnly: true,
     }).finish();
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
@@ -267,11 +274,11 @@ describe('gRPC slow consumers', () => {
       slow.on('close', () => resolve(undefined));
     });
     slow.pause();
-    const fast = client.streamCandles({ streams: [], sinceOpenTimeMs: 0, closedOnly: true });
+    const fast = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: true });
     // Paced like a busy market (a few thousand events a second), not a tight loop.
     const N = 2_000;
     const fastGot = collect<marketDataProto.Candle>(fast, N);
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(2);
     for (let i = 3; i < 3 + N; i++) {
       hub.ingestCandle(STREAM, testCandle(i, true), {});
       if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
@@ -300,7 +307,7 @@ describe('seed KlineService', () => {
     if (!streamKlines) throw new Error('StreamKlines missing from KlineService');
     const call = streamKlines.call(seedClient, { message: 'hello' }, new Metadata());
     const got = collect<seedProto.KlineData & { openTime: unknown }>(call, 2);
-    await new Promise((r) => setTimeout(r, 50));
+    await streamsOpen(1);
     hub.ingestCandle(STREAM, testCandle(3, false), {});
     hub.ingestCandle(STREAM, testCandle(3, true), {});
     const { items } = await got;

@@ -2,15 +2,32 @@ import { type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, st
 import {
   candleToKlineData,
   candleToProto,
+  int64Bound,
   marketDataProto,
   seedProto,
+  toInt64,
   tradeToProto,
 } from '@visualgo/contracts';
 import { type Candle, isInterval, nextOpenTimeMs } from '@visualgo/market';
-import type { Logger } from '@visualgo/platform';
+import {
+  boundMessage,
+  clientAddress,
+  type Logger,
+  listForMessage,
+  type PerAddressLimit,
+  truncateInput,
+} from '@visualgo/platform';
 import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
 import type { PublishedEvent } from '../hub/published-event.js';
 import { BoundedWriter } from './bounded-writer.js';
+import {
+  compactStreamNames,
+  MAX_STREAM_NAMES_PER_REQUEST,
+  MalformedRequest,
+  peerAddress,
+  requestDecoder,
+  type WireRequest,
+} from './request-limits.js';
 
 const {
   Candle: CandleMsg,
@@ -20,9 +37,9 @@ const {
   StreamKind,
   MarketDataService,
 } = marketDataProto;
-type StreamCandlesRequest = marketDataProto.StreamCandlesRequest;
-type StreamTradesRequest = marketDataProto.StreamTradesRequest;
-type GetCandlesRequest = marketDataProto.GetCandlesRequest;
+type StreamCandlesRequest = WireRequest<marketDataProto.StreamCandlesRequest>;
+type StreamTradesRequest = WireRequest<marketDataProto.StreamTradesRequest>;
+type GetCandlesRequest = WireRequest<marketDataProto.GetCandlesRequest>;
 type GetCandlesResponse = marketDataProto.GetCandlesResponse;
 type ListStreamsResponse = marketDataProto.ListStreamsResponse;
 
@@ -33,17 +50,53 @@ const passthrough = (bytes: Buffer): Buffer => bytes;
 
 /**
  * The generated service definitions with streaming responses taken as already-encoded bytes,
- * so an event is encoded once for all subscribers instead of once per stream.
+ * so an event is encoded once for all subscribers instead of once per stream, and requests
+ * decoded without throwing (a malformed one is answered INVALID_ARGUMENT) and with their stream
+ * names de-duplicated, since grpc-js keeps the decoded request for the life of the call.
  */
 export const MarketDataWire = {
   ...MarketDataService,
-  streamCandles: { ...MarketDataService.streamCandles, responseSerialize: passthrough },
-  streamTrades: { ...MarketDataService.streamTrades, responseSerialize: passthrough },
-  streamFeedStatus: { ...MarketDataService.streamFeedStatus, responseSerialize: passthrough },
+  streamCandles: {
+    ...MarketDataService.streamCandles,
+    requestDeserialize: requestDecoder(
+      (b) => marketDataProto.StreamCandlesRequest.decode(b),
+      (r) => ({ ...r, streams: compactStreamNames(r.streams) }),
+    ),
+    responseSerialize: passthrough,
+  },
+  getCandles: {
+    ...MarketDataService.getCandles,
+    requestDeserialize: requestDecoder((b) => marketDataProto.GetCandlesRequest.decode(b)),
+  },
+  streamTrades: {
+    ...MarketDataService.streamTrades,
+    requestDeserialize: requestDecoder(
+      (b) => marketDataProto.StreamTradesRequest.decode(b),
+      (r) => ({ ...r, streams: compactStreamNames(r.streams) }),
+    ),
+    responseSerialize: passthrough,
+  },
+  streamFeedStatus: {
+    ...MarketDataService.streamFeedStatus,
+    requestDeserialize: requestDecoder((b) => marketDataProto.StreamFeedStatusRequest.decode(b)),
+    responseSerialize: passthrough,
+  },
+  listStreams: {
+    ...MarketDataService.listStreams,
+    requestDeserialize: requestDecoder((b) => marketDataProto.ListStreamsRequest.decode(b)),
+  },
 } as const;
 export const KlineWire = {
   ...seedProto.KlineServiceService,
-  streamKlines: { ...seedProto.KlineServiceService.streamKlines, responseSerialize: passthrough },
+  streamKlines: {
+    ...seedProto.KlineServiceService.streamKlines,
+    // The seed's request carries a message it ignores; do not keep it for the life of the call.
+    requestDeserialize: requestDecoder(
+      (b) => seedProto.TradeRequest.decode(b),
+      () => ({ message: '' }),
+    ),
+    responseSerialize: passthrough,
+  },
 } as const;
 
 export const encodeCandle = (c: Candle, stream: string): Buffer =>
@@ -68,6 +121,10 @@ export interface StreamingDeps {
   readonly maxQueued: number;
   /** Open streaming calls at most; each may hold a replay of history, so they are bounded. */
   readonly maxStreams: number;
+  /** Open streaming calls per client address (0: no per-address limit). */
+  readonly streamsPerAddress?: PerAddressLimit;
+  /** Counts calls refused for a limit: `streams` (all clients), `streams_per_address`. */
+  readonly onRefused?: (reason: 'streams' | 'streams_per_address') => void;
   /** Every open streaming call, so shutdown can end them. */
   readonly active: Set<BoundedWriter<Buffer>>;
   readonly onSlowConsumer?: (method: string) => void;
@@ -80,18 +137,27 @@ function validateStreams(
   requested: readonly string[],
   kind: 'kline' | 'trade',
 ): string[] {
+  if (requested.length > MAX_STREAM_NAMES_PER_REQUEST) {
+    throw new InvalidArgument(`a request may name at most ${MAX_STREAM_NAMES_PER_REQUEST} streams`);
+  }
   const served = hub.streams().filter((s) => s.kind === kind);
   if (requested.length === 0) return served.map((s) => s.stream);
   const known = new Set(served.map((s) => s.stream));
   for (const stream of requested) {
     if (!known.has(stream)) {
-      const list = served.map((s) => s.stream).join(', ');
+      const list = listForMessage(served.map((s) => s.stream));
       throw new InvalidArgument(
-        `unknown ${kind} stream "${stream}"; this server serves: ${list || '(none)'}`,
+        `unknown ${kind} stream "${truncateInput(stream)}"; this server serves: ${list} (ListStreams lists them all)`,
       );
     }
   }
   return [...new Set(requested)];
+}
+
+/** The request, or a thrown InvalidArgument when its bytes were not a valid message. */
+function wellFormed<T>(request: WireRequest<T>, what: string): T {
+  if (request instanceof MalformedRequest) throw new InvalidArgument(`malformed ${what}: ${request.reason}`);
+  return request;
 }
 
 /**
@@ -116,9 +182,20 @@ function track(
   method: string,
 ): BoundedWriter<Buffer> | null {
   if (deps.active.size >= deps.maxStreams) {
+    deps.onRefused?.('streams');
     call.emit('error', {
       code: status.RESOURCE_EXHAUSTED,
       details: `too many open streams (at most ${deps.maxStreams}); retry later`,
+    });
+    return null;
+  }
+  const address = clientAddress(peerAddress(call.getPeer()));
+  const perAddress = deps.streamsPerAddress;
+  if (perAddress && !perAddress.tryAcquire(address)) {
+    deps.onRefused?.('streams_per_address');
+    call.emit('error', {
+      code: status.RESOURCE_EXHAUSTED,
+      details: `too many open streams from ${truncateInput(address)} (at most ${perAddress.limit} per address); retry later`,
     });
     return null;
   }
@@ -130,6 +207,15 @@ function track(
     },
   });
   deps.active.add(writer);
+  if (perAddress) {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      perAddress.release(address);
+    };
+    for (const event of ['cancelled', 'close', 'finish', 'error']) call.on(event, release);
+  }
   return writer;
 }
 
@@ -156,7 +242,7 @@ function bindLifetime(
 function invalid(call: ServerWritableStream<unknown, Buffer>, err: unknown): void {
   call.emit('error', {
     code: status.INVALID_ARGUMENT,
-    details: err instanceof Error ? err.message : String(err),
+    details: boundMessage(err instanceof Error ? err.message : String(err)),
   });
 }
 
@@ -165,9 +251,14 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
   return {
     streamCandles(call: ServerWritableStream<StreamCandlesRequest, Buffer>): void {
       let streams: string[];
-      const since = call.request.sinceOpenTimeMs;
+      let since: number;
+      let closedOnly: boolean;
       try {
-        streams = validateStreams(hub, call.request.streams, 'kline');
+        const request = wellFormed(call.request, 'StreamCandlesRequest');
+        streams = validateStreams(hub, request.streams, 'kline');
+        // Past 2^53 ms is past every candle: such a bound replays nothing, like any future one.
+        since = int64Bound(request.sinceOpenTimeMs);
+        closedOnly = request.closedOnly;
         if (since < 0) throw new InvalidArgument('since_open_time_ms must be >= 0');
       } catch (err) {
         invalid(call, err);
@@ -186,7 +277,6 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         }
       }
       const wanted = new Set(streams);
-      const closedOnly = call.request.closedOnly;
       const writer = track(deps, call, 'StreamCandles');
       if (!writer) return;
       // History snapshot and subscription happen in the same tick: nothing can be published
@@ -216,7 +306,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
     streamTrades(call: ServerWritableStream<StreamTradesRequest, Buffer>): void {
       let streams: string[];
       try {
-        streams = validateStreams(hub, call.request.streams, 'trade');
+        streams = validateStreams(hub, wellFormed(call.request, 'StreamTradesRequest').streams, 'trade');
       } catch (err) {
         invalid(call, err);
         return;
@@ -237,7 +327,11 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       bindLifetime(deps, call, writer, unsubscribe);
     },
 
-    streamFeedStatus(call: ServerWritableStream<unknown, Buffer>): void {
+    streamFeedStatus(call: ServerWritableStream<WireRequest<unknown>, Buffer>): void {
+      if (call.request instanceof MalformedRequest) {
+        invalid(call, new InvalidArgument(`malformed StreamFeedStatusRequest: ${call.request.reason}`));
+        return;
+      }
       const writer = track(deps, call, 'StreamFeedStatus');
       if (!writer) return;
       const encode = (e: FeedStatusEvent) =>
@@ -245,12 +339,12 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           FeedStatusMsg.encode({
             kind: STATUS_KIND[e.kind],
             stream: e.stream,
-            fromOpenTimeMs: e.fromOpenTimeMs ?? 0,
-            toOpenTimeMs: e.toOpenTimeMs ?? 0,
-            fromTradeId: e.fromTradeId ?? 0,
-            toTradeId: e.toTradeId ?? 0,
+            fromOpenTimeMs: toInt64(e.fromOpenTimeMs ?? 0),
+            toOpenTimeMs: toInt64(e.toOpenTimeMs ?? 0),
+            fromTradeId: toInt64(e.fromTradeId ?? 0),
+            toTradeId: toInt64(e.toTradeId ?? 0),
             detail: e.detail ?? '',
-            timeMs: e.timeMs,
+            timeMs: toInt64(e.timeMs),
             exchange: hub.exchange,
           }).finish(),
         );
@@ -271,8 +365,17 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       call: ServerUnaryCall<GetCandlesRequest, GetCandlesResponse>,
       callback: sendUnaryData<GetCandlesResponse>,
     ): void {
-      const { stream, startTimeMs, endTimeMs, limit } = call.request;
+      let stream: string;
+      let startTimeMs: number;
+      let endTimeMs: number;
+      let limit: number;
       try {
+        const request = wellFormed(call.request, 'GetCandlesRequest');
+        stream = request.stream;
+        // INT64_MAX (or anything past 2^53 ms) as end_time_ms means "no bound", like 0.
+        startTimeMs = int64Bound(request.startTimeMs);
+        endTimeMs = int64Bound(request.endTimeMs);
+        limit = request.limit;
         validateStreams(hub, [stream], 'kline');
         if (limit < 0 || limit > 1000)
           throw new InvalidArgument('limit must be between 0 (default 500) and 1000');
@@ -284,7 +387,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       } catch (err) {
         callback({
           code: status.INVALID_ARGUMENT,
-          details: err instanceof Error ? err.message : String(err),
+          details: boundMessage(err instanceof Error ? err.message : String(err)),
         });
         return;
       }
@@ -301,9 +404,16 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
     },
 
     listStreams(
-      _call: ServerUnaryCall<unknown, ListStreamsResponse>,
+      call: ServerUnaryCall<WireRequest<unknown>, ListStreamsResponse>,
       callback: sendUnaryData<ListStreamsResponse>,
     ): void {
+      if (call.request instanceof MalformedRequest) {
+        callback({
+          code: status.INVALID_ARGUMENT,
+          details: `malformed ListStreamsRequest: ${call.request.reason}`,
+        });
+        return;
+      }
       callback(null, {
         streams: hub.streams().map((s) => ({
           stream: s.stream,
@@ -320,7 +430,11 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
 /** The seed's KlineService: every kline update of every stream, to every client. */
 export function createKlineHandlers(deps: StreamingDeps) {
   return {
-    streamKlines(call: ServerWritableStream<seedProto.TradeRequest, Buffer>): void {
+    streamKlines(call: ServerWritableStream<WireRequest<seedProto.TradeRequest>, Buffer>): void {
+      if (call.request instanceof MalformedRequest) {
+        invalid(call, new InvalidArgument(`malformed TradeRequest: ${call.request.reason}`));
+        return;
+      }
       const writer = track(deps, call, 'StreamKlines');
       if (!writer) return;
       const unsubscribe = deps.hub.subscribe((event) => {

@@ -1,5 +1,5 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { type FeedState, marketDataProto, type StatusMessage } from '@visualgo/contracts';
+import { type FeedState, feedStatusNumbers, marketDataProto, type StatusMessage } from '@visualgo/contracts';
 import type { ExchangeId } from '@visualgo/market';
 
 const { FeedStatusKind } = marketDataProto;
@@ -20,16 +20,17 @@ export function exchangeIdOf(value: string): ExchangeId | null {
 export function upstreamStatusMessage(p: marketDataProto.FeedStatus): StatusMessage | null {
   const state = UPSTREAM_STATE[p.kind];
   if (state === undefined) return null;
+  const n = feedStatusNumbers(p);
   return {
     type: 'status',
     scope: 'upstream',
     state,
     stream: p.stream === '' ? null : p.stream,
     exchange: exchangeIdOf(p.exchange),
-    fromOpenTimeMs: p.fromOpenTimeMs > 0 ? p.fromOpenTimeMs : null,
-    toOpenTimeMs: p.toOpenTimeMs > 0 ? p.toOpenTimeMs : null,
+    fromOpenTimeMs: n.fromOpenTimeMs > 0 ? n.fromOpenTimeMs : null,
+    toOpenTimeMs: n.toOpenTimeMs > 0 ? n.toOpenTimeMs : null,
     detail: p.detail === '' ? null : p.detail,
-    timeMs: Math.max(p.timeMs, 0),
+    timeMs: Math.max(n.timeMs, 0),
   };
 }
 

@@ -1,5 +1,5 @@
 import { type ClientReadableStream, credentials, status as grpcStatus } from '@grpc/grpc-js';
-import { candleFromProto, marketDataProto, type StatusMessage } from '@visualgo/contracts';
+import { candleFromProto, marketDataProto, type StatusMessage, toInt64 } from '@visualgo/contracts';
 import { type Candle, intervalOpenTimeMs, isInterval, nextOpenTimeMs } from '@visualgo/market';
 import { Backoff, type BackoffOptions, type Logger, LogThrottle, sleep } from '@visualgo/platform';
 import type { FeedMetrics } from '../algo-metrics.js';
@@ -236,7 +236,7 @@ export class MarketFeed {
         const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
         const call = this.client.streamCandles({
           streams: [info.stream],
-          sinceOpenTimeMs: since,
+          sinceOpenTimeMs: toInt64(since),
           closedOnly: false,
         });
         call.on('data', (p: marketDataProto.Candle) => {
@@ -375,7 +375,12 @@ export class MarketFeed {
 
   /** The latest `warmupCandles` closed candles, or with `startTimeMs` > 0 the oldest ones from it. */
   private async getCandles(stream: string, startTimeMs: number, signal: AbortSignal): Promise<Candle[]> {
-    const request = { stream, startTimeMs, endTimeMs: 0, limit: this.options.warmupCandles };
+    const request = {
+      stream,
+      startTimeMs: toInt64(startTimeMs),
+      endTimeMs: 0n,
+      limit: this.options.warmupCandles,
+    };
     const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
     const candles: Candle[] = [];
     for (const p of res.candles) {

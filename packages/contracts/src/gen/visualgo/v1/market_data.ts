@@ -128,8 +128,8 @@ export interface Candle {
   symbol: string;
   /** Binance interval code: "1s", "1m", "5m", "1h", "1d", ... */
   interval: string;
-  openTimeMs: number;
-  closeTimeMs: number;
+  openTimeMs: bigint;
+  closeTimeMs: bigint;
   open: number;
   high: number;
   low: number;
@@ -140,23 +140,23 @@ export interface Candle {
   quoteVolume: number;
   takerBuyVolume: number;
   takerBuyQuoteVolume: number;
-  trades: number;
+  trades: bigint;
   closed: boolean;
   /** Exchange event time of the update that produced this candle state. */
-  eventTimeMs: number;
+  eventTimeMs: bigint;
   /** Local time at which this service received that update. */
-  receivedTimeMs: number;
+  receivedTimeMs: bigint;
   /** Binance stream name, lower case: "btcusdt@kline_1m". */
   stream: string;
-  firstTradeId: number;
-  lastTradeId: number;
+  firstTradeId: bigint;
+  lastTradeId: bigint;
 }
 
 export interface StreamCandlesRequest {
   /** Binance kline stream names ("btcusdt@kline_1m"). Empty means every kline stream served. */
   streams: string[];
   /** When > 0, replay closed candles with open time strictly greater than this first. */
-  sinceOpenTimeMs: number;
+  sinceOpenTimeMs: bigint;
   /** Only closed candles; open-candle updates are skipped. */
   closedOnly: boolean;
 }
@@ -164,8 +164,8 @@ export interface StreamCandlesRequest {
 export interface GetCandlesRequest {
   stream: string;
   /** Inclusive bounds on open time; 0 means unbounded. */
-  startTimeMs: number;
-  endTimeMs: number;
+  startTimeMs: bigint;
+  endTimeMs: bigint;
   /**
    * At most this many candles (the most recent ones within the bounds when start is unset);
    * 0 means the server default of 500, the maximum is 1000.
@@ -180,13 +180,13 @@ export interface GetCandlesResponse {
 export interface Trade {
   exchange: string;
   symbol: string;
-  tradeId: number;
+  tradeId: bigint;
   price: number;
   quantity: number;
-  tradeTimeMs: number;
+  tradeTimeMs: bigint;
   buyerIsMaker: boolean;
-  eventTimeMs: number;
-  receivedTimeMs: number;
+  eventTimeMs: bigint;
+  receivedTimeMs: bigint;
   /** Binance stream name, lower case: "btcusdt@trade". */
   stream: string;
 }
@@ -220,14 +220,14 @@ export interface FeedStatus {
   /** The affected stream; empty when the event concerns the whole upstream connection. */
   stream: string;
   /** For gap events of a kline stream: the open-time range [from, to] of the missing candles. */
-  fromOpenTimeMs: number;
-  toOpenTimeMs: number;
+  fromOpenTimeMs: bigint;
+  toOpenTimeMs: bigint;
   detail: string;
-  timeMs: number;
+  timeMs: bigint;
   exchange: string;
   /** For gap events of a trade stream: the range [from, to] of missing trade ids. */
-  fromTradeId: number;
-  toTradeId: number;
+  fromTradeId: bigint;
+  toTradeId: bigint;
 }
 
 function createBaseCandle(): Candle {
@@ -235,8 +235,8 @@ function createBaseCandle(): Candle {
     exchange: "",
     symbol: "",
     interval: "",
-    openTimeMs: 0,
-    closeTimeMs: 0,
+    openTimeMs: 0n,
+    closeTimeMs: 0n,
     open: 0,
     high: 0,
     low: 0,
@@ -245,13 +245,13 @@ function createBaseCandle(): Candle {
     quoteVolume: 0,
     takerBuyVolume: 0,
     takerBuyQuoteVolume: 0,
-    trades: 0,
+    trades: 0n,
     closed: false,
-    eventTimeMs: 0,
-    receivedTimeMs: 0,
+    eventTimeMs: 0n,
+    receivedTimeMs: 0n,
     stream: "",
-    firstTradeId: 0,
-    lastTradeId: 0,
+    firstTradeId: 0n,
+    lastTradeId: 0n,
   };
 }
 
@@ -266,10 +266,16 @@ export const Candle: MessageFns<Candle> = {
     if (message.interval !== "") {
       writer.uint32(26).string(message.interval);
     }
-    if (message.openTimeMs !== 0) {
+    if (message.openTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.openTimeMs) !== message.openTimeMs) {
+        throw new globalThis.Error("value provided for field message.openTimeMs of type int64 too large");
+      }
       writer.uint32(32).int64(message.openTimeMs);
     }
-    if (message.closeTimeMs !== 0) {
+    if (message.closeTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.closeTimeMs) !== message.closeTimeMs) {
+        throw new globalThis.Error("value provided for field message.closeTimeMs of type int64 too large");
+      }
       writer.uint32(40).int64(message.closeTimeMs);
     }
     if (message.open !== 0) {
@@ -296,25 +302,40 @@ export const Candle: MessageFns<Candle> = {
     if (message.takerBuyQuoteVolume !== 0) {
       writer.uint32(105).double(message.takerBuyQuoteVolume);
     }
-    if (message.trades !== 0) {
+    if (message.trades !== 0n) {
+      if (BigInt.asIntN(64, message.trades) !== message.trades) {
+        throw new globalThis.Error("value provided for field message.trades of type int64 too large");
+      }
       writer.uint32(112).int64(message.trades);
     }
     if (message.closed !== false) {
       writer.uint32(120).bool(message.closed);
     }
-    if (message.eventTimeMs !== 0) {
+    if (message.eventTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.eventTimeMs) !== message.eventTimeMs) {
+        throw new globalThis.Error("value provided for field message.eventTimeMs of type int64 too large");
+      }
       writer.uint32(128).int64(message.eventTimeMs);
     }
-    if (message.receivedTimeMs !== 0) {
+    if (message.receivedTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.receivedTimeMs) !== message.receivedTimeMs) {
+        throw new globalThis.Error("value provided for field message.receivedTimeMs of type int64 too large");
+      }
       writer.uint32(136).int64(message.receivedTimeMs);
     }
     if (message.stream !== "") {
       writer.uint32(146).string(message.stream);
     }
-    if (message.firstTradeId !== 0) {
+    if (message.firstTradeId !== 0n) {
+      if (BigInt.asIntN(64, message.firstTradeId) !== message.firstTradeId) {
+        throw new globalThis.Error("value provided for field message.firstTradeId of type int64 too large");
+      }
       writer.uint32(152).int64(message.firstTradeId);
     }
-    if (message.lastTradeId !== 0) {
+    if (message.lastTradeId !== 0n) {
+      if (BigInt.asIntN(64, message.lastTradeId) !== message.lastTradeId) {
+        throw new globalThis.Error("value provided for field message.lastTradeId of type int64 too large");
+      }
       writer.uint32(160).int64(message.lastTradeId);
     }
     return writer;
@@ -362,7 +383,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.openTimeMs = longToNumber(reader.int64());
+            message.openTimeMs = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -370,7 +391,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.closeTimeMs = longToNumber(reader.int64());
+            message.closeTimeMs = reader.int64() as bigint;
             continue;
           }
           case 6: {
@@ -442,7 +463,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.trades = longToNumber(reader.int64());
+            message.trades = reader.int64() as bigint;
             continue;
           }
           case 15: {
@@ -458,7 +479,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.eventTimeMs = longToNumber(reader.int64());
+            message.eventTimeMs = reader.int64() as bigint;
             continue;
           }
           case 17: {
@@ -466,7 +487,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.receivedTimeMs = longToNumber(reader.int64());
+            message.receivedTimeMs = reader.int64() as bigint;
             continue;
           }
           case 18: {
@@ -482,7 +503,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.firstTradeId = longToNumber(reader.int64());
+            message.firstTradeId = reader.int64() as bigint;
             continue;
           }
           case 20: {
@@ -490,7 +511,7 @@ export const Candle: MessageFns<Candle> = {
               break;
             }
 
-            message.lastTradeId = longToNumber(reader.int64());
+            message.lastTradeId = reader.int64() as bigint;
             continue;
           }
         }
@@ -511,15 +532,15 @@ export const Candle: MessageFns<Candle> = {
       symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
       interval: isSet(object.interval) ? globalThis.String(object.interval) : "",
       openTimeMs: isSet(object.openTimeMs)
-        ? globalThis.Number(object.openTimeMs)
+        ? BigInt(object.openTimeMs)
         : isSet(object.open_time_ms)
-        ? globalThis.Number(object.open_time_ms)
-        : 0,
+        ? BigInt(object.open_time_ms)
+        : 0n,
       closeTimeMs: isSet(object.closeTimeMs)
-        ? globalThis.Number(object.closeTimeMs)
+        ? BigInt(object.closeTimeMs)
         : isSet(object.close_time_ms)
-        ? globalThis.Number(object.close_time_ms)
-        : 0,
+        ? BigInt(object.close_time_ms)
+        : 0n,
       open: isSet(object.open) ? globalThis.Number(object.open) : 0,
       high: isSet(object.high) ? globalThis.Number(object.high) : 0,
       low: isSet(object.low) ? globalThis.Number(object.low) : 0,
@@ -540,29 +561,29 @@ export const Candle: MessageFns<Candle> = {
         : isSet(object.taker_buy_quote_volume)
         ? globalThis.Number(object.taker_buy_quote_volume)
         : 0,
-      trades: isSet(object.trades) ? globalThis.Number(object.trades) : 0,
+      trades: isSet(object.trades) ? BigInt(object.trades) : 0n,
       closed: isSet(object.closed) ? globalThis.Boolean(object.closed) : false,
       eventTimeMs: isSet(object.eventTimeMs)
-        ? globalThis.Number(object.eventTimeMs)
+        ? BigInt(object.eventTimeMs)
         : isSet(object.event_time_ms)
-        ? globalThis.Number(object.event_time_ms)
-        : 0,
+        ? BigInt(object.event_time_ms)
+        : 0n,
       receivedTimeMs: isSet(object.receivedTimeMs)
-        ? globalThis.Number(object.receivedTimeMs)
+        ? BigInt(object.receivedTimeMs)
         : isSet(object.received_time_ms)
-        ? globalThis.Number(object.received_time_ms)
-        : 0,
+        ? BigInt(object.received_time_ms)
+        : 0n,
       stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
       firstTradeId: isSet(object.firstTradeId)
-        ? globalThis.Number(object.firstTradeId)
+        ? BigInt(object.firstTradeId)
         : isSet(object.first_trade_id)
-        ? globalThis.Number(object.first_trade_id)
-        : 0,
+        ? BigInt(object.first_trade_id)
+        : 0n,
       lastTradeId: isSet(object.lastTradeId)
-        ? globalThis.Number(object.lastTradeId)
+        ? BigInt(object.lastTradeId)
         : isSet(object.last_trade_id)
-        ? globalThis.Number(object.last_trade_id)
-        : 0,
+        ? BigInt(object.last_trade_id)
+        : 0n,
     };
   },
 
@@ -577,11 +598,11 @@ export const Candle: MessageFns<Candle> = {
     if (message.interval !== "") {
       obj.interval = message.interval;
     }
-    if (message.openTimeMs !== 0) {
-      obj.openTimeMs = Math.round(message.openTimeMs);
+    if (message.openTimeMs !== 0n) {
+      obj.openTimeMs = message.openTimeMs.toString();
     }
-    if (message.closeTimeMs !== 0) {
-      obj.closeTimeMs = Math.round(message.closeTimeMs);
+    if (message.closeTimeMs !== 0n) {
+      obj.closeTimeMs = message.closeTimeMs.toString();
     }
     if (message.open !== 0) {
       obj.open = floatToJson(message.open);
@@ -607,26 +628,26 @@ export const Candle: MessageFns<Candle> = {
     if (message.takerBuyQuoteVolume !== 0) {
       obj.takerBuyQuoteVolume = floatToJson(message.takerBuyQuoteVolume);
     }
-    if (message.trades !== 0) {
-      obj.trades = Math.round(message.trades);
+    if (message.trades !== 0n) {
+      obj.trades = message.trades.toString();
     }
     if (message.closed !== false) {
       obj.closed = message.closed;
     }
-    if (message.eventTimeMs !== 0) {
-      obj.eventTimeMs = Math.round(message.eventTimeMs);
+    if (message.eventTimeMs !== 0n) {
+      obj.eventTimeMs = message.eventTimeMs.toString();
     }
-    if (message.receivedTimeMs !== 0) {
-      obj.receivedTimeMs = Math.round(message.receivedTimeMs);
+    if (message.receivedTimeMs !== 0n) {
+      obj.receivedTimeMs = message.receivedTimeMs.toString();
     }
     if (message.stream !== "") {
       obj.stream = message.stream;
     }
-    if (message.firstTradeId !== 0) {
-      obj.firstTradeId = Math.round(message.firstTradeId);
+    if (message.firstTradeId !== 0n) {
+      obj.firstTradeId = message.firstTradeId.toString();
     }
-    if (message.lastTradeId !== 0) {
-      obj.lastTradeId = Math.round(message.lastTradeId);
+    if (message.lastTradeId !== 0n) {
+      obj.lastTradeId = message.lastTradeId.toString();
     }
     return obj;
   },
@@ -639,8 +660,12 @@ export const Candle: MessageFns<Candle> = {
     message.exchange = object.exchange ?? "";
     message.symbol = object.symbol ?? "";
     message.interval = object.interval ?? "";
-    message.openTimeMs = object.openTimeMs ?? 0;
-    message.closeTimeMs = object.closeTimeMs ?? 0;
+    message.openTimeMs = (object.openTimeMs !== undefined && object.openTimeMs !== null)
+      ? BigInt(object.openTimeMs)
+      : 0n;
+    message.closeTimeMs = (object.closeTimeMs !== undefined && object.closeTimeMs !== null)
+      ? BigInt(object.closeTimeMs)
+      : 0n;
     message.open = object.open ?? 0;
     message.high = object.high ?? 0;
     message.low = object.low ?? 0;
@@ -649,19 +674,27 @@ export const Candle: MessageFns<Candle> = {
     message.quoteVolume = object.quoteVolume ?? 0;
     message.takerBuyVolume = object.takerBuyVolume ?? 0;
     message.takerBuyQuoteVolume = object.takerBuyQuoteVolume ?? 0;
-    message.trades = object.trades ?? 0;
+    message.trades = (object.trades !== undefined && object.trades !== null) ? BigInt(object.trades) : 0n;
     message.closed = object.closed ?? false;
-    message.eventTimeMs = object.eventTimeMs ?? 0;
-    message.receivedTimeMs = object.receivedTimeMs ?? 0;
+    message.eventTimeMs = (object.eventTimeMs !== undefined && object.eventTimeMs !== null)
+      ? BigInt(object.eventTimeMs)
+      : 0n;
+    message.receivedTimeMs = (object.receivedTimeMs !== undefined && object.receivedTimeMs !== null)
+      ? BigInt(object.receivedTimeMs)
+      : 0n;
     message.stream = object.stream ?? "";
-    message.firstTradeId = object.firstTradeId ?? 0;
-    message.lastTradeId = object.lastTradeId ?? 0;
+    message.firstTradeId = (object.firstTradeId !== undefined && object.firstTradeId !== null)
+      ? BigInt(object.firstTradeId)
+      : 0n;
+    message.lastTradeId = (object.lastTradeId !== undefined && object.lastTradeId !== null)
+      ? BigInt(object.lastTradeId)
+      : 0n;
     return message;
   },
 };
 
 function createBaseStreamCandlesRequest(): StreamCandlesRequest {
-  return { streams: [], sinceOpenTimeMs: 0, closedOnly: false };
+  return { streams: [], sinceOpenTimeMs: 0n, closedOnly: false };
 }
 
 export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
@@ -669,7 +702,10 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
     for (const v of message.streams) {
       writer.uint32(10).string(v!);
     }
-    if (message.sinceOpenTimeMs !== 0) {
+    if (message.sinceOpenTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.sinceOpenTimeMs) !== message.sinceOpenTimeMs) {
+        throw new globalThis.Error("value provided for field message.sinceOpenTimeMs of type int64 too large");
+      }
       writer.uint32(16).int64(message.sinceOpenTimeMs);
     }
     if (message.closedOnly !== false) {
@@ -704,7 +740,7 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
               break;
             }
 
-            message.sinceOpenTimeMs = longToNumber(reader.int64());
+            message.sinceOpenTimeMs = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -731,10 +767,10 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
     return {
       streams: globalThis.Array.isArray(object?.streams) ? object.streams.map((e: any) => globalThis.String(e)) : [],
       sinceOpenTimeMs: isSet(object.sinceOpenTimeMs)
-        ? globalThis.Number(object.sinceOpenTimeMs)
+        ? BigInt(object.sinceOpenTimeMs)
         : isSet(object.since_open_time_ms)
-        ? globalThis.Number(object.since_open_time_ms)
-        : 0,
+        ? BigInt(object.since_open_time_ms)
+        : 0n,
       closedOnly: isSet(object.closedOnly)
         ? globalThis.Boolean(object.closedOnly)
         : isSet(object.closed_only)
@@ -748,8 +784,8 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
     if (message.streams?.length) {
       obj.streams = message.streams;
     }
-    if (message.sinceOpenTimeMs !== 0) {
-      obj.sinceOpenTimeMs = Math.round(message.sinceOpenTimeMs);
+    if (message.sinceOpenTimeMs !== 0n) {
+      obj.sinceOpenTimeMs = message.sinceOpenTimeMs.toString();
     }
     if (message.closedOnly !== false) {
       obj.closedOnly = message.closedOnly;
@@ -763,14 +799,16 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
   fromPartial<I extends Exact<DeepPartial<StreamCandlesRequest>, I>>(object: I): StreamCandlesRequest {
     const message = createBaseStreamCandlesRequest();
     message.streams = object.streams?.map((e) => e) || [];
-    message.sinceOpenTimeMs = object.sinceOpenTimeMs ?? 0;
+    message.sinceOpenTimeMs = (object.sinceOpenTimeMs !== undefined && object.sinceOpenTimeMs !== null)
+      ? BigInt(object.sinceOpenTimeMs)
+      : 0n;
     message.closedOnly = object.closedOnly ?? false;
     return message;
   },
 };
 
 function createBaseGetCandlesRequest(): GetCandlesRequest {
-  return { stream: "", startTimeMs: 0, endTimeMs: 0, limit: 0 };
+  return { stream: "", startTimeMs: 0n, endTimeMs: 0n, limit: 0 };
 }
 
 export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
@@ -778,10 +816,16 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     if (message.stream !== "") {
       writer.uint32(10).string(message.stream);
     }
-    if (message.startTimeMs !== 0) {
+    if (message.startTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.startTimeMs) !== message.startTimeMs) {
+        throw new globalThis.Error("value provided for field message.startTimeMs of type int64 too large");
+      }
       writer.uint32(16).int64(message.startTimeMs);
     }
-    if (message.endTimeMs !== 0) {
+    if (message.endTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.endTimeMs) !== message.endTimeMs) {
+        throw new globalThis.Error("value provided for field message.endTimeMs of type int64 too large");
+      }
       writer.uint32(24).int64(message.endTimeMs);
     }
     if (message.limit !== 0) {
@@ -816,7 +860,7 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
               break;
             }
 
-            message.startTimeMs = longToNumber(reader.int64());
+            message.startTimeMs = reader.int64() as bigint;
             continue;
           }
           case 3: {
@@ -824,7 +868,7 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
               break;
             }
 
-            message.endTimeMs = longToNumber(reader.int64());
+            message.endTimeMs = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -851,15 +895,15 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     return {
       stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
       startTimeMs: isSet(object.startTimeMs)
-        ? globalThis.Number(object.startTimeMs)
+        ? BigInt(object.startTimeMs)
         : isSet(object.start_time_ms)
-        ? globalThis.Number(object.start_time_ms)
-        : 0,
+        ? BigInt(object.start_time_ms)
+        : 0n,
       endTimeMs: isSet(object.endTimeMs)
-        ? globalThis.Number(object.endTimeMs)
+        ? BigInt(object.endTimeMs)
         : isSet(object.end_time_ms)
-        ? globalThis.Number(object.end_time_ms)
-        : 0,
+        ? BigInt(object.end_time_ms)
+        : 0n,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
     };
   },
@@ -869,11 +913,11 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     if (message.stream !== "") {
       obj.stream = message.stream;
     }
-    if (message.startTimeMs !== 0) {
-      obj.startTimeMs = Math.round(message.startTimeMs);
+    if (message.startTimeMs !== 0n) {
+      obj.startTimeMs = message.startTimeMs.toString();
     }
-    if (message.endTimeMs !== 0) {
-      obj.endTimeMs = Math.round(message.endTimeMs);
+    if (message.endTimeMs !== 0n) {
+      obj.endTimeMs = message.endTimeMs.toString();
     }
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
@@ -887,8 +931,10 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetCandlesRequest>, I>>(object: I): GetCandlesRequest {
     const message = createBaseGetCandlesRequest();
     message.stream = object.stream ?? "";
-    message.startTimeMs = object.startTimeMs ?? 0;
-    message.endTimeMs = object.endTimeMs ?? 0;
+    message.startTimeMs = (object.startTimeMs !== undefined && object.startTimeMs !== null)
+      ? BigInt(object.startTimeMs)
+      : 0n;
+    message.endTimeMs = (object.endTimeMs !== undefined && object.endTimeMs !== null) ? BigInt(object.endTimeMs) : 0n;
     message.limit = object.limit ?? 0;
     return message;
   },
@@ -967,13 +1013,13 @@ function createBaseTrade(): Trade {
   return {
     exchange: "",
     symbol: "",
-    tradeId: 0,
+    tradeId: 0n,
     price: 0,
     quantity: 0,
-    tradeTimeMs: 0,
+    tradeTimeMs: 0n,
     buyerIsMaker: false,
-    eventTimeMs: 0,
-    receivedTimeMs: 0,
+    eventTimeMs: 0n,
+    receivedTimeMs: 0n,
     stream: "",
   };
 }
@@ -986,7 +1032,10 @@ export const Trade: MessageFns<Trade> = {
     if (message.symbol !== "") {
       writer.uint32(18).string(message.symbol);
     }
-    if (message.tradeId !== 0) {
+    if (message.tradeId !== 0n) {
+      if (BigInt.asIntN(64, message.tradeId) !== message.tradeId) {
+        throw new globalThis.Error("value provided for field message.tradeId of type int64 too large");
+      }
       writer.uint32(24).int64(message.tradeId);
     }
     if (message.price !== 0) {
@@ -995,16 +1044,25 @@ export const Trade: MessageFns<Trade> = {
     if (message.quantity !== 0) {
       writer.uint32(41).double(message.quantity);
     }
-    if (message.tradeTimeMs !== 0) {
+    if (message.tradeTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.tradeTimeMs) !== message.tradeTimeMs) {
+        throw new globalThis.Error("value provided for field message.tradeTimeMs of type int64 too large");
+      }
       writer.uint32(48).int64(message.tradeTimeMs);
     }
     if (message.buyerIsMaker !== false) {
       writer.uint32(56).bool(message.buyerIsMaker);
     }
-    if (message.eventTimeMs !== 0) {
+    if (message.eventTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.eventTimeMs) !== message.eventTimeMs) {
+        throw new globalThis.Error("value provided for field message.eventTimeMs of type int64 too large");
+      }
       writer.uint32(64).int64(message.eventTimeMs);
     }
-    if (message.receivedTimeMs !== 0) {
+    if (message.receivedTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.receivedTimeMs) !== message.receivedTimeMs) {
+        throw new globalThis.Error("value provided for field message.receivedTimeMs of type int64 too large");
+      }
       writer.uint32(72).int64(message.receivedTimeMs);
     }
     if (message.stream !== "") {
@@ -1047,7 +1105,7 @@ export const Trade: MessageFns<Trade> = {
               break;
             }
 
-            message.tradeId = longToNumber(reader.int64());
+            message.tradeId = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -1071,7 +1129,7 @@ export const Trade: MessageFns<Trade> = {
               break;
             }
 
-            message.tradeTimeMs = longToNumber(reader.int64());
+            message.tradeTimeMs = reader.int64() as bigint;
             continue;
           }
           case 7: {
@@ -1087,7 +1145,7 @@ export const Trade: MessageFns<Trade> = {
               break;
             }
 
-            message.eventTimeMs = longToNumber(reader.int64());
+            message.eventTimeMs = reader.int64() as bigint;
             continue;
           }
           case 9: {
@@ -1095,7 +1153,7 @@ export const Trade: MessageFns<Trade> = {
               break;
             }
 
-            message.receivedTimeMs = longToNumber(reader.int64());
+            message.receivedTimeMs = reader.int64() as bigint;
             continue;
           }
           case 10: {
@@ -1122,33 +1180,29 @@ export const Trade: MessageFns<Trade> = {
     return {
       exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
       symbol: isSet(object.symbol) ? globalThis.String(object.symbol) : "",
-      tradeId: isSet(object.tradeId)
-        ? globalThis.Number(object.tradeId)
-        : isSet(object.trade_id)
-        ? globalThis.Number(object.trade_id)
-        : 0,
+      tradeId: isSet(object.tradeId) ? BigInt(object.tradeId) : isSet(object.trade_id) ? BigInt(object.trade_id) : 0n,
       price: isSet(object.price) ? globalThis.Number(object.price) : 0,
       quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
       tradeTimeMs: isSet(object.tradeTimeMs)
-        ? globalThis.Number(object.tradeTimeMs)
+        ? BigInt(object.tradeTimeMs)
         : isSet(object.trade_time_ms)
-        ? globalThis.Number(object.trade_time_ms)
-        : 0,
+        ? BigInt(object.trade_time_ms)
+        : 0n,
       buyerIsMaker: isSet(object.buyerIsMaker)
         ? globalThis.Boolean(object.buyerIsMaker)
         : isSet(object.buyer_is_maker)
         ? globalThis.Boolean(object.buyer_is_maker)
         : false,
       eventTimeMs: isSet(object.eventTimeMs)
-        ? globalThis.Number(object.eventTimeMs)
+        ? BigInt(object.eventTimeMs)
         : isSet(object.event_time_ms)
-        ? globalThis.Number(object.event_time_ms)
-        : 0,
+        ? BigInt(object.event_time_ms)
+        : 0n,
       receivedTimeMs: isSet(object.receivedTimeMs)
-        ? globalThis.Number(object.receivedTimeMs)
+        ? BigInt(object.receivedTimeMs)
         : isSet(object.received_time_ms)
-        ? globalThis.Number(object.received_time_ms)
-        : 0,
+        ? BigInt(object.received_time_ms)
+        : 0n,
       stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
     };
   },
@@ -1161,8 +1215,8 @@ export const Trade: MessageFns<Trade> = {
     if (message.symbol !== "") {
       obj.symbol = message.symbol;
     }
-    if (message.tradeId !== 0) {
-      obj.tradeId = Math.round(message.tradeId);
+    if (message.tradeId !== 0n) {
+      obj.tradeId = message.tradeId.toString();
     }
     if (message.price !== 0) {
       obj.price = floatToJson(message.price);
@@ -1170,17 +1224,17 @@ export const Trade: MessageFns<Trade> = {
     if (message.quantity !== 0) {
       obj.quantity = floatToJson(message.quantity);
     }
-    if (message.tradeTimeMs !== 0) {
-      obj.tradeTimeMs = Math.round(message.tradeTimeMs);
+    if (message.tradeTimeMs !== 0n) {
+      obj.tradeTimeMs = message.tradeTimeMs.toString();
     }
     if (message.buyerIsMaker !== false) {
       obj.buyerIsMaker = message.buyerIsMaker;
     }
-    if (message.eventTimeMs !== 0) {
-      obj.eventTimeMs = Math.round(message.eventTimeMs);
+    if (message.eventTimeMs !== 0n) {
+      obj.eventTimeMs = message.eventTimeMs.toString();
     }
-    if (message.receivedTimeMs !== 0) {
-      obj.receivedTimeMs = Math.round(message.receivedTimeMs);
+    if (message.receivedTimeMs !== 0n) {
+      obj.receivedTimeMs = message.receivedTimeMs.toString();
     }
     if (message.stream !== "") {
       obj.stream = message.stream;
@@ -1195,13 +1249,19 @@ export const Trade: MessageFns<Trade> = {
     const message = createBaseTrade();
     message.exchange = object.exchange ?? "";
     message.symbol = object.symbol ?? "";
-    message.tradeId = object.tradeId ?? 0;
+    message.tradeId = (object.tradeId !== undefined && object.tradeId !== null) ? BigInt(object.tradeId) : 0n;
     message.price = object.price ?? 0;
     message.quantity = object.quantity ?? 0;
-    message.tradeTimeMs = object.tradeTimeMs ?? 0;
+    message.tradeTimeMs = (object.tradeTimeMs !== undefined && object.tradeTimeMs !== null)
+      ? BigInt(object.tradeTimeMs)
+      : 0n;
     message.buyerIsMaker = object.buyerIsMaker ?? false;
-    message.eventTimeMs = object.eventTimeMs ?? 0;
-    message.receivedTimeMs = object.receivedTimeMs ?? 0;
+    message.eventTimeMs = (object.eventTimeMs !== undefined && object.eventTimeMs !== null)
+      ? BigInt(object.eventTimeMs)
+      : 0n;
+    message.receivedTimeMs = (object.receivedTimeMs !== undefined && object.receivedTimeMs !== null)
+      ? BigInt(object.receivedTimeMs)
+      : 0n;
     message.stream = object.stream ?? "";
     return message;
   },
@@ -1586,13 +1646,13 @@ function createBaseFeedStatus(): FeedStatus {
   return {
     kind: 0,
     stream: "",
-    fromOpenTimeMs: 0,
-    toOpenTimeMs: 0,
+    fromOpenTimeMs: 0n,
+    toOpenTimeMs: 0n,
     detail: "",
-    timeMs: 0,
+    timeMs: 0n,
     exchange: "",
-    fromTradeId: 0,
-    toTradeId: 0,
+    fromTradeId: 0n,
+    toTradeId: 0n,
   };
 }
 
@@ -1604,25 +1664,40 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     if (message.stream !== "") {
       writer.uint32(18).string(message.stream);
     }
-    if (message.fromOpenTimeMs !== 0) {
+    if (message.fromOpenTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.fromOpenTimeMs) !== message.fromOpenTimeMs) {
+        throw new globalThis.Error("value provided for field message.fromOpenTimeMs of type int64 too large");
+      }
       writer.uint32(24).int64(message.fromOpenTimeMs);
     }
-    if (message.toOpenTimeMs !== 0) {
+    if (message.toOpenTimeMs !== 0n) {
+      if (BigInt.asIntN(64, message.toOpenTimeMs) !== message.toOpenTimeMs) {
+        throw new globalThis.Error("value provided for field message.toOpenTimeMs of type int64 too large");
+      }
       writer.uint32(32).int64(message.toOpenTimeMs);
     }
     if (message.detail !== "") {
       writer.uint32(42).string(message.detail);
     }
-    if (message.timeMs !== 0) {
+    if (message.timeMs !== 0n) {
+      if (BigInt.asIntN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type int64 too large");
+      }
       writer.uint32(48).int64(message.timeMs);
     }
     if (message.exchange !== "") {
       writer.uint32(58).string(message.exchange);
     }
-    if (message.fromTradeId !== 0) {
+    if (message.fromTradeId !== 0n) {
+      if (BigInt.asIntN(64, message.fromTradeId) !== message.fromTradeId) {
+        throw new globalThis.Error("value provided for field message.fromTradeId of type int64 too large");
+      }
       writer.uint32(64).int64(message.fromTradeId);
     }
-    if (message.toTradeId !== 0) {
+    if (message.toTradeId !== 0n) {
+      if (BigInt.asIntN(64, message.toTradeId) !== message.toTradeId) {
+        throw new globalThis.Error("value provided for field message.toTradeId of type int64 too large");
+      }
       writer.uint32(72).int64(message.toTradeId);
     }
     return writer;
@@ -1662,7 +1737,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
               break;
             }
 
-            message.fromOpenTimeMs = longToNumber(reader.int64());
+            message.fromOpenTimeMs = reader.int64() as bigint;
             continue;
           }
           case 4: {
@@ -1670,7 +1745,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
               break;
             }
 
-            message.toOpenTimeMs = longToNumber(reader.int64());
+            message.toOpenTimeMs = reader.int64() as bigint;
             continue;
           }
           case 5: {
@@ -1686,7 +1761,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
               break;
             }
 
-            message.timeMs = longToNumber(reader.int64());
+            message.timeMs = reader.int64() as bigint;
             continue;
           }
           case 7: {
@@ -1702,7 +1777,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
               break;
             }
 
-            message.fromTradeId = longToNumber(reader.int64());
+            message.fromTradeId = reader.int64() as bigint;
             continue;
           }
           case 9: {
@@ -1710,7 +1785,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
               break;
             }
 
-            message.toTradeId = longToNumber(reader.int64());
+            message.toTradeId = reader.int64() as bigint;
             continue;
           }
         }
@@ -1730,32 +1805,28 @@ export const FeedStatus: MessageFns<FeedStatus> = {
       kind: isSet(object.kind) ? feedStatusKindFromJSON(object.kind) : 0,
       stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
       fromOpenTimeMs: isSet(object.fromOpenTimeMs)
-        ? globalThis.Number(object.fromOpenTimeMs)
+        ? BigInt(object.fromOpenTimeMs)
         : isSet(object.from_open_time_ms)
-        ? globalThis.Number(object.from_open_time_ms)
-        : 0,
+        ? BigInt(object.from_open_time_ms)
+        : 0n,
       toOpenTimeMs: isSet(object.toOpenTimeMs)
-        ? globalThis.Number(object.toOpenTimeMs)
+        ? BigInt(object.toOpenTimeMs)
         : isSet(object.to_open_time_ms)
-        ? globalThis.Number(object.to_open_time_ms)
-        : 0,
+        ? BigInt(object.to_open_time_ms)
+        : 0n,
       detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-      timeMs: isSet(object.timeMs)
-        ? globalThis.Number(object.timeMs)
-        : isSet(object.time_ms)
-        ? globalThis.Number(object.time_ms)
-        : 0,
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
       exchange: isSet(object.exchange) ? globalThis.String(object.exchange) : "",
       fromTradeId: isSet(object.fromTradeId)
-        ? globalThis.Number(object.fromTradeId)
+        ? BigInt(object.fromTradeId)
         : isSet(object.from_trade_id)
-        ? globalThis.Number(object.from_trade_id)
-        : 0,
+        ? BigInt(object.from_trade_id)
+        : 0n,
       toTradeId: isSet(object.toTradeId)
-        ? globalThis.Number(object.toTradeId)
+        ? BigInt(object.toTradeId)
         : isSet(object.to_trade_id)
-        ? globalThis.Number(object.to_trade_id)
-        : 0,
+        ? BigInt(object.to_trade_id)
+        : 0n,
     };
   },
 
@@ -1767,26 +1838,26 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     if (message.stream !== "") {
       obj.stream = message.stream;
     }
-    if (message.fromOpenTimeMs !== 0) {
-      obj.fromOpenTimeMs = Math.round(message.fromOpenTimeMs);
+    if (message.fromOpenTimeMs !== 0n) {
+      obj.fromOpenTimeMs = message.fromOpenTimeMs.toString();
     }
-    if (message.toOpenTimeMs !== 0) {
-      obj.toOpenTimeMs = Math.round(message.toOpenTimeMs);
+    if (message.toOpenTimeMs !== 0n) {
+      obj.toOpenTimeMs = message.toOpenTimeMs.toString();
     }
     if (message.detail !== "") {
       obj.detail = message.detail;
     }
-    if (message.timeMs !== 0) {
-      obj.timeMs = Math.round(message.timeMs);
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
     }
     if (message.exchange !== "") {
       obj.exchange = message.exchange;
     }
-    if (message.fromTradeId !== 0) {
-      obj.fromTradeId = Math.round(message.fromTradeId);
+    if (message.fromTradeId !== 0n) {
+      obj.fromTradeId = message.fromTradeId.toString();
     }
-    if (message.toTradeId !== 0) {
-      obj.toTradeId = Math.round(message.toTradeId);
+    if (message.toTradeId !== 0n) {
+      obj.toTradeId = message.toTradeId.toString();
     }
     return obj;
   },
@@ -1798,13 +1869,19 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     const message = createBaseFeedStatus();
     message.kind = object.kind ?? 0;
     message.stream = object.stream ?? "";
-    message.fromOpenTimeMs = object.fromOpenTimeMs ?? 0;
-    message.toOpenTimeMs = object.toOpenTimeMs ?? 0;
+    message.fromOpenTimeMs = (object.fromOpenTimeMs !== undefined && object.fromOpenTimeMs !== null)
+      ? BigInt(object.fromOpenTimeMs)
+      : 0n;
+    message.toOpenTimeMs = (object.toOpenTimeMs !== undefined && object.toOpenTimeMs !== null)
+      ? BigInt(object.toOpenTimeMs)
+      : 0n;
     message.detail = object.detail ?? "";
-    message.timeMs = object.timeMs ?? 0;
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
     message.exchange = object.exchange ?? "";
-    message.fromTradeId = object.fromTradeId ?? 0;
-    message.toTradeId = object.toTradeId ?? 0;
+    message.fromTradeId = (object.fromTradeId !== undefined && object.fromTradeId !== null)
+      ? BigInt(object.fromTradeId)
+      : 0n;
+    message.toTradeId = (object.toTradeId !== undefined && object.toTradeId !== null) ? BigInt(object.toTradeId) : 0n;
     return message;
   },
 };
@@ -1966,10 +2043,10 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
@@ -1977,17 +2054,6 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
