@@ -75,6 +75,26 @@ describe('loadConfig', () => {
   });
 });
 
+describe('secrets and long values in configuration errors', () => {
+  const secretSchema = z.object({ AUTH_TOKEN: env.token(), SYMBOLS: schema.shape.SYMBOLS });
+
+  it('never shows a secret setting, and truncates long values', () => {
+    const err = errorOf(() =>
+      loadConfig(secretSchema, { AUTH_TOKEN: 'tooshort', SYMBOLS: 'A'.repeat(5_000) }),
+    );
+    expect(err.message).toContain('AUTH_TOKEN=(hidden): must be at least 16 characters');
+    expect(err.message).not.toContain('tooshort');
+    expect(err.message).toContain(`SYMBOLS="${'A'.repeat(64)}…(4936 more chars)"`);
+    expect(err.message.length).toBeLessThan(400);
+    expect(loadConfig(secretSchema, { AUTH_TOKEN: 'a'.repeat(16) }).AUTH_TOKEN).toBe('a'.repeat(16));
+  });
+
+  it('does not show the value of a malformed flag, which may be a secret', () => {
+    const err = errorOf(() => flagsToEnv(['--auth_token=hunter2hunter2hunter2']));
+    expect(err.message).toBe('Invalid command-line flag "--auth_token=…": flags look like --name=value');
+  });
+});
+
 describe('flagsToEnv', () => {
   it('maps boolean flags to true and ignores positional arguments', () => {
     expect(flagsToEnv(['run', '--debug-mode', '--http-port', '1'])).toEqual({

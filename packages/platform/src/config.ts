@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import { MIN_TOKEN_LENGTH } from './bearer-auth.js';
+import { truncateInput } from './truncate-input.js';
+
+/** Settings whose values are secrets: never echoed in errors (or anywhere else). */
+export function isSecretSetting(name: string): boolean {
+  return /TOKEN|SECRET|PASSWORD/i.test(name);
+}
 
 /** Raised when configuration fails validation; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -36,7 +43,9 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
       }
     }
     if (!/^[a-zA-Z][a-zA-Z0-9-]*$/.test(name)) {
-      throw new ConfigError(`Invalid command-line flag "${arg}": flags look like --name=value`, [arg]);
+      // The value is not shown: it may be a secret given under a misspelt name.
+      const shown = truncateInput(eq >= 0 ? `${arg.slice(0, eq + 2)}=…` : arg);
+      throw new ConfigError(`Invalid command-line flag "${shown}": flags look like --name=value`, [shown]);
     }
     out[name.replaceAll('-', '_').toUpperCase()] = value;
   }
@@ -50,7 +59,12 @@ function describeIssue(
   // The variable is the first path element; deeper elements point into a parsed value (a list item).
   const [variable, ...inner] = issue.path.map(String);
   const raw = variable === undefined ? undefined : source[variable];
-  const shown = raw === undefined ? 'not set' : `"${raw}"`;
+  const shown =
+    raw === undefined
+      ? 'not set'
+      : variable !== undefined && isSecretSetting(variable)
+        ? '(hidden)'
+        : `"${truncateInput(raw)}"`;
   const where = inner.length > 0 ? ` (item ${inner.join('.')})` : '';
   return `${variable ?? '(root)'}=${shown}${where}: ${issue.message}`;
 }
@@ -136,6 +150,28 @@ export const env = {
           .filter((s) => s.length > 0),
       )
       .pipe(z.array(item).min(1, 'must list at least one value')),
+  /**
+   * A secret shared token (bearer auth); unset disables it. At least 16 visible ASCII
+   * characters, no spaces. Its value is never echoed in a configuration error.
+   */
+  token: () =>
+    z
+      .string()
+      .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters without spaces')
+      .min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`)
+      .optional(),
+  /** Comma-separated IP addresses (reverse proxies); empty: none. */
+  ipList: () =>
+    z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .pipe(z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be IP addresses' }))),
   logLevel: () =>
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

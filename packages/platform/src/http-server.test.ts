@@ -88,3 +88,66 @@ describe('request targets', () => {
     expect((await fetch(`http://127.0.0.1:${server.port}/ok`)).status).toBe(200);
   });
 });
+
+describe('authorisation and origins', () => {
+  it('answers 401 without a valid token, except on health and readiness', async () => {
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      authorize: (req) => req.headers.authorization === 'Bearer a-valid-token-123',
+      routes: {
+        '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }),
+        ...healthRoutes({
+          health: () => ({}),
+          ready: () => ({ ready: true }),
+          metrics: createMetrics('t', false),
+        }),
+      },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    const denied = await fetch(`${base}/api/data`);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await denied.json()).toEqual({ error: 'a valid bearer token is required' });
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const ok = await fetch(`${base}/api/data`, { headers: { authorization: 'Bearer a-valid-token-123' } });
+    expect(ok.status).toBe(200);
+    for (const path of ['/healthz', '/health', '/readyz'])
+      expect((await fetch(`${base}${path}`)).status).toBe(200);
+  });
+
+  it('refuses other browser origins with 403 and lets listed ones read, preflight included', async () => {
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      allowedOrigins: ['https://charts.example'],
+      routes: { '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }) },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    const evil = await fetch(`${base}/api/data`, { headers: { origin: 'http://evil.example' } });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    const listed = await fetch(`${base}/api/data`, { headers: { origin: 'https://charts.example' } });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get('access-control-allow-origin')).toBe('https://charts.example');
+    expect(listed.headers.get('vary')).toBe('Origin');
+    const preflight = await fetch(`${base}/api/data`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://charts.example', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization');
+    // Not a browser: no Origin header, no check.
+    expect((await fetch(`${base}/api/data`)).status).toBe(200);
+  });
+
+  it('truncates a long unknown path in the 404 body', async () => {
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, logger, routes: {} });
+    const res = await fetch(`http://127.0.0.1:${server.port}/${'p'.repeat(5_000)}`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as { path: string };
+    expect(body.path).toBe(`/${'p'.repeat(63)}…(4937 more chars)`);
+  });
+});

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { truncateInput } from './truncate-input.js';
 
 export type RouteHandler = (req: IncomingMessage, url: URL, res: ServerResponse) => void | Promise<void>;
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
@@ -15,6 +16,20 @@ export interface HttpServerOptions {
   readonly routes: Readonly<Record<string, RouteHandler>>;
   readonly methods?: readonly string[];
   readonly onUpgrade?: UpgradeHandler;
+  /**
+   * Checked for every route not in `publicPaths`: false answers 401 with
+   * `WWW-Authenticate: Bearer` (see `BearerAuth`). Upgrades are the WebSocket server's to check.
+   */
+  readonly authorize?: (req: IncomingMessage) => boolean;
+  /** Routes answered without `authorize`: health and readiness, for orchestrators. */
+  readonly publicPaths?: readonly string[];
+  /**
+   * Browser origins allowed to read the routes. A request from another origin (an `Origin`
+   * header outside the list) gets 403; one from a listed origin gets CORS headers, and its
+   * preflight (OPTIONS) is answered. Empty or unset: no CORS headers, so browsers keep other
+   * origins' pages from reading the answers.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface RunningHttpServer {
@@ -64,9 +79,13 @@ export function sendJson(
   res.end(text);
 }
 
+export const DEFAULT_PUBLIC_PATHS: readonly string[] = ['/healthz', '/health', '/readyz'];
+
 /** A small router over node:http: exact-path routes, JSON errors, WebSocket upgrades passed through. */
 export function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const methods = new Set(options.methods ?? ['GET', 'HEAD']);
+  const publicPaths = new Set(options.publicPaths ?? DEFAULT_PUBLIC_PATHS);
+  const origins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
   const server = createServer((req, res) => {
     const url = parseRequestTarget(req.url);
     if (!url) {
@@ -75,11 +94,36 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
     }
     const route = options.routes[url.pathname];
     if (!route) {
-      sendJson(res, 404, { error: 'not found', path: url.pathname });
+      sendJson(res, 404, { error: 'not found', path: truncateInput(url.pathname) });
       return;
     }
+    const origin = req.headers.origin;
+    const cors: Record<string, string> = {};
+    if (origins && origin !== undefined) {
+      if (!origins.has(origin)) {
+        sendJson(res, 403, { error: 'origin not allowed' });
+        return;
+      }
+      cors['access-control-allow-origin'] = origin;
+      cors.vary = 'Origin';
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          ...cors,
+          'access-control-allow-methods': [...methods].join(', '),
+          'access-control-allow-headers': 'authorization',
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return;
+      }
+    }
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (!methods.has(req.method ?? 'GET')) {
       sendJson(res, 405, { error: 'method not allowed' }, { allow: [...methods].join(', ') });
+      return;
+    }
+    if (options.authorize && !publicPaths.has(url.pathname) && !options.authorize(req)) {
+      sendJson(res, 401, { error: 'a valid bearer token is required' }, { 'www-authenticate': 'Bearer' });
       return;
     }
     Promise.resolve()
@@ -89,7 +133,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
           if (!res.headersSent) sendJson(res, err.status, err.body ?? { error: err.message });
           return;
         }
-        options.logger.error({ err, path: url.pathname }, 'http handler failed');
+        options.logger.error({ err, path: truncateInput(url.pathname) }, 'http handler failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
       });

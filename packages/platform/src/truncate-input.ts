@@ -20,7 +20,8 @@ function cut(text: string, maxChars: number): string {
 /** `value` if short, else its first `maxChars` characters and how many more there were. */
 export function truncateInput(value: string, maxChars = ECHO_MAX_CHARS): string {
   if (value.length <= maxChars) return value;
-  return `${cut(value, maxChars)}…(${value.length - maxChars} more chars)`;
+  const shown = cut(value, maxChars);
+  return `${shown}…(${value.length - shown.length} more chars)`;
 }
 
 /** Bounds a whole message to `maxChars` characters, marking the cut. */

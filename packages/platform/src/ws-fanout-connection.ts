@@ -32,6 +32,7 @@ export class WsConnection<S> {
     readonly id: number,
     /** Application state for this connection (subscriptions and the like). */
     readonly state: S,
+    /** The client's address (`requestAddress`: behind a trusted proxy, from X-Forwarded-For). */
     readonly remoteAddress: string,
     private readonly socket: WebSocket,
     private readonly config: SharedConfig,

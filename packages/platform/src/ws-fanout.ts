@@ -2,7 +2,9 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { PerAddressLimit } from './address-limit.js';
 import { LogThrottle } from './logger.js';
+import { requestAddress } from './request-address.js';
 import { type SharedConfig, WsConnection } from './ws-fanout-connection.js';
 
 export { WsConnection } from './ws-fanout-connection.js';
@@ -17,8 +19,21 @@ export interface WsFanoutMetrics {
   messagesOut?(messages: number, bytes: number): void;
   rateLimited?(): void;
   heartbeatTimeout?(): void;
-  upgradeRejected?(reason: 'origin' | 'shutting_down' | 'capacity' | 'rejected'): void;
+  upgradeRejected?(reason: WsRejectReason): void;
 }
+
+/**
+ * Why an upgrade was refused: `origin` (403), `unauthorized` (401), `shutting_down` (503),
+ * `capacity` (503, `maxClients`), `per_address` (429, `maxClientsPerAddress`), `rejected` (the
+ * application's answer, e.g. 400 for an unknown stream).
+ */
+export type WsRejectReason =
+  | 'origin'
+  | 'unauthorized'
+  | 'shutting_down'
+  | 'capacity'
+  | 'per_address'
+  | 'rejected';
 
 /** Token bucket: `burst` messages at once, refilled at `messagesPerSecond`. */
 export interface WsInboundRateLimit {
@@ -42,6 +57,18 @@ export interface WsFanoutOptions<S> {
   readonly maxQueuedMessages?: number;
   /** Connected clients at most; further upgrades get 503. Default: no limit. */
   readonly maxClients?: number;
+  /**
+   * Connected clients per client address at most; further upgrades from that address get 429,
+   * so one address cannot take every slot of `maxClients`. 0 or unset: no per-address limit.
+   */
+  readonly maxClientsPerAddress?: number;
+  /** Reverse proxies whose `X-Forwarded-For` names the client (see `requestAddress`). */
+  readonly trustedProxies?: ReadonlySet<string>;
+  /**
+   * Checked after the origin: false answers 401 with `WWW-Authenticate: Bearer` (see
+   * `BearerAuth`). Unset: every request is authorised.
+   */
+  readonly authorize?: (req: IncomingMessage) => boolean;
   /** Largest incoming frame; bigger ones close the connection with 1009. Default 16 KiB. */
   readonly maxPayloadBytes?: number;
   /** Ping every this often; a peer that has not answered by the next ping is terminated. 0 disables. Default 20 s. */
@@ -86,6 +113,7 @@ export class WsFanout<S> {
   private nextId = 1;
   private shuttingDown = false;
   private readonly maxClients: number;
+  private readonly perAddress: PerAddressLimit;
 
   constructor(private readonly options: WsFanoutOptions<S>) {
     this.wss = new WebSocketServer({
@@ -96,6 +124,7 @@ export class WsFanout<S> {
       maxPayload: options.maxPayloadBytes ?? 16 * 1024,
     });
     this.maxClients = options.maxClients ?? Number.POSITIVE_INFINITY;
+    this.perAddress = new PerAddressLimit(options.maxClientsPerAddress ?? 0);
     this.config = {
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
       maxQueuedMessages: options.maxQueuedMessages ?? 8192,
@@ -128,8 +157,9 @@ export class WsFanout<S> {
   }
 
   /**
-   * Completes (or refuses) an HTTP upgrade: origin allowlist first (403), then the application's
-   * `decide` (for instance 400 for an unknown stream), then the WebSocket handshake.
+   * Completes (or refuses) an HTTP upgrade: capacity (503) and the per-address cap (429), the
+   * origin allowlist (403), the token (401), then the application's `decide` (for instance 400
+   * for an unknown stream), then the WebSocket handshake.
    */
   handleUpgrade(
     req: IncomingMessage,
@@ -145,9 +175,26 @@ export class WsFanout<S> {
       this.reject(socket, 503, 'capacity', 'too many WebSocket clients\n');
       return;
     }
+    const address = requestAddress(req, this.options.trustedProxies);
+    if (this.perAddress.limit > 0 && this.perAddress.count(address) >= this.perAddress.limit) {
+      this.reject(
+        socket,
+        429,
+        'per_address',
+        `too many WebSocket connections from your address (at most ${this.perAddress.limit})\n`,
+      );
+      return;
+    }
     const origin = req.headers.origin;
     if (this.allowedOrigins && origin !== undefined && !this.allowedOrigins.has(origin)) {
       this.reject(socket, 403, 'origin', 'origin not allowed\n');
+      return;
+    }
+    if (this.options.authorize && !this.options.authorize(req)) {
+      this.config.metrics.upgradeRejected?.('unauthorized');
+      rejectUpgrade(socket, 401, 'a valid bearer token is required\n', undefined, {
+        'WWW-Authenticate': 'Bearer',
+      });
       return;
     }
     const decision = decide();
@@ -155,7 +202,9 @@ export class WsFanout<S> {
       this.reject(socket, decision.status, 'rejected', decision.body, decision.contentType);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req, decision.state));
+    // ws completes a valid handshake synchronously, so the per-address count checked above
+    // cannot be passed by upgrades in flight.
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, address, decision.state));
   }
 
   /** Sends one pre-serialised message to one client; false when not sent (closed, or dropped as slow). */
@@ -197,9 +246,10 @@ export class WsFanout<S> {
     this.wss.close();
   }
 
-  private attach(ws: WebSocket, req: IncomingMessage, state: S): void {
-    const client = new WsConnection(this.nextId++, state, req.socket.remoteAddress ?? '', ws, this.config);
+  private attach(ws: WebSocket, address: string, state: S): void {
+    const client = new WsConnection(this.nextId++, state, address, ws, this.config);
     this.connections.add(client);
+    this.perAddress.tryAcquire(address);
     this.config.metrics.connected?.();
     this.config.metrics.clients?.(this.connections.size);
     ws.on('pong', () => client.markAlive());
@@ -214,6 +264,7 @@ export class WsFanout<S> {
     });
     ws.once('close', (code: number) => {
       this.connections.delete(client);
+      this.perAddress.release(address);
       this.config.metrics.clients?.(this.connections.size);
       this.options.onClose?.(client, code);
       if (this.connections.size === 0) for (const resolve of this.emptyWaiters.splice(0)) resolve();
@@ -224,7 +275,7 @@ export class WsFanout<S> {
   private reject(
     socket: Duplex,
     status: number,
-    reason: 'origin' | 'shutting_down' | 'capacity' | 'rejected',
+    reason: WsRejectReason,
     body: string,
     contentType = 'text/plain; charset=utf-8',
   ): void {
@@ -239,14 +290,18 @@ export function rejectUpgrade(
   status: number,
   body: string,
   contentType = 'text/plain; charset=utf-8',
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   socket.on('error', () => socket.destroy());
   if (!socket.writable) {
     socket.destroy();
     return;
   }
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extra}` +
       `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

@@ -1,6 +1,6 @@
 import { indicatorHistoryResponseSchema } from '@visualgo/contracts';
 import type { Candle } from '@visualgo/market';
-import { Shutdown } from '@visualgo/platform';
+import { type Logger, Shutdown } from '@visualgo/platform';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { rubberbandScenario, STREAM, STREAM_2, walk, walkCandle } from './testin
 import { IngestHarness } from './testing/ingest-harness.js';
 import { TestWsClient, waitFor } from './testing/ws-client.js';
 
-const logger = pino({ level: 'silent' });
+const silent = pino({ level: 'silent' });
 
 interface Running {
   readonly ingest: IngestHarness;
@@ -30,8 +30,10 @@ async function start(
   streams: Readonly<Record<string, readonly Candle[]>> = { [STREAM]: walk(0, 50) },
   env: Record<string, string> = {},
   waitReady = true,
+  logger: Logger = silent,
+  ingestToken?: string,
 ): Promise<Running> {
-  const ingest = await IngestHarness.start({ streams });
+  const ingest = await IngestHarness.start({ streams, ...(ingestToken ? { authToken: ingestToken } : {}) });
   cleanups.push(() => ingest.close());
   const config = loadAlgoConfig({
     ALGO_HOST: '127.0.0.1',
@@ -42,7 +44,7 @@ async function start(
     ...env,
   });
   const registry = new Registry();
-  const shutdown = new Shutdown(logger, 3_000);
+  const shutdown = new Shutdown(silent, 3_000);
   const algo = await startTradingAlgo(config, {
     logger,
     registry,
@@ -55,8 +57,8 @@ async function start(
   return { ingest, algo, registry, shutdown, base, wsUrl: `ws://127.0.0.1:${algo.port}/ws` };
 }
 
-async function connect(url: string): Promise<TestWsClient> {
-  const client = await TestWsClient.connect(url);
+async function connect(url: string, headers: Record<string, string> = {}): Promise<TestWsClient> {
+  const client = await TestWsClient.connect(url, headers);
   cleanups.push(async () => client.close());
   return client;
 }
@@ -280,6 +282,100 @@ describe('trading-algo WebSocket', () => {
     await shutdown.run('test');
     await waitFor('closed', () => client.closeCode !== null);
     expect(client.closeCode).toBe(1001);
+  });
+});
+
+describe('trading-algo hostile clients (issue 10, items 3, 6, 8)', () => {
+  it('counts bad client messages and logs a truncated sample, rate-limited', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { wsUrl, registry } = await start({ [STREAM]: walk(0, 50) }, {}, true, logger);
+    const client = await connect(wsUrl);
+    await waitFor('snapshot', () => client.of('snapshot').length === 1);
+    // Slowly enough for the inbound rate limit (10/s, burst 20): 20 now, then 10 per second.
+    const long = `{"op":"subscribe","streams":["${'z'.repeat(5_000)}`;
+    for (let i = 0; i < 20; i++)
+      client.send(i % 2 === 0 ? long : { op: 'subscribe', streams: ['x'.repeat(60)] });
+    await waitFor('twenty errors', () => client.of('error').length === 20);
+    expect(client.closeCode).toBeNull();
+    const text = await registry.metrics();
+    expect(text).toContain('algo_ws_client_errors_total{code="bad-json"} 10');
+    expect(text).toContain('algo_ws_client_errors_total{code="bad-request"} 10');
+    const logged = lines.filter((l) => l.includes('"bad websocket client message"'));
+    expect(logged).toHaveLength(10); // 5 per code per 10 s
+    expect(lines.join('\n')).not.toContain('z'.repeat(300));
+    for (const e of client.of('error')) expect(e.message.length).toBeLessThanOrEqual(512);
+  });
+
+  it('refuses connections past WS_MAX_CLIENTS_PER_ADDRESS with 429 and counts them', async () => {
+    const { wsUrl, registry, algo } = await start(
+      { [STREAM]: walk(0, 50) },
+      { WS_MAX_CLIENTS_PER_ADDRESS: '2' },
+    );
+    const a = await connect(wsUrl);
+    await connect(wsUrl);
+    await expect(TestWsClient.connect(wsUrl)).rejects.toThrow('HTTP 429');
+    expect(await registry.getSingleMetricAsString('algo_ws_upgrades_rejected_total')).toContain(
+      'algo_ws_upgrades_rejected_total{reason="per_address"} 1',
+    );
+    a.close();
+    await waitFor('a slot freed', () => algo.ws.clientCount === 1);
+    await connect(wsUrl);
+  });
+
+  it('requires the bearer token on /ws and the REST API, not on health, when AUTH_TOKEN is set', async () => {
+    const token = 'algo-token-0123456789';
+    const { wsUrl, base } = await start({ [STREAM]: walk(0, 50) }, { AUTH_TOKEN: token });
+    await expect(TestWsClient.connect(wsUrl)).rejects.toThrow('HTTP 401');
+    await expect(
+      TestWsClient.connect(wsUrl, { authorization: 'Bearer wrong-token-0123456' }),
+    ).rejects.toThrow('HTTP 401');
+    const viaHeader = await connect(wsUrl, { authorization: `Bearer ${token}` });
+    const viaQuery = await connect(`${wsUrl}?access_token=${token}`);
+    await waitFor(
+      'snapshots',
+      () => viaHeader.of('snapshot').length === 1 && viaQuery.of('snapshot').length === 1,
+    );
+    expect((await fetch(`${base}/api/streams`)).status).toBe(401);
+    expect(
+      (await fetch(`${base}/api/streams`, { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('follows a data-ingest that requires a token with INGEST_AUTH_TOKEN, and reports it without one', async () => {
+    const token = 'ingest-token-0123456789';
+    const { algo } = await start(
+      { [STREAM]: walk(0, 50) },
+      { INGEST_AUTH_TOKEN: token },
+      true,
+      silent,
+      token,
+    );
+    expect(algo.feed.isReady).toBe(true);
+    const { algo: without } = await start({ [STREAM]: walk(0, 50) }, {}, false, silent, token);
+    await waitFor('an UNAUTHENTICATED session', () =>
+      String(without.feed.describe().lastError).includes('UNAUTHENTICATED'),
+    );
+    expect(without.feed.isReady).toBe(false);
+  });
+
+  it('applies WS_ALLOWED_ORIGINS to the REST API too', async () => {
+    const { base } = await start({ [STREAM]: walk(0, 50) }, { WS_ALLOWED_ORIGINS: 'https://charts.example' });
+    expect((await fetch(`${base}/api/streams`, { headers: { origin: 'http://evil.example' } })).status).toBe(
+      403,
+    );
+    const ok = await fetch(`${base}/api/streams`, { headers: { origin: 'https://charts.example' } });
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://charts.example');
+  });
+
+  it('truncates echoed input in REST errors', async () => {
+    const { base } = await start();
+    const res = await fetch(`${base}/api/indicators?stream=${'s'.repeat(5_000)}&limit=${'9'.repeat(3_000)}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string };
+    expect(body.error.length).toBeLessThan(200);
   });
 });
 

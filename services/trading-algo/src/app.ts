@@ -1,5 +1,7 @@
+import type { IncomingMessage } from 'node:http';
 import {
   type BackoffOptions,
+  BearerAuth,
   healthRoutes,
   type Logger,
   rejectUpgrade,
@@ -45,6 +47,8 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     metrics: metrics.engine,
   });
   let feed: MarketFeed | null = null;
+  const auth = new BearerAuth(config.AUTH_TOKEN);
+  const authorize = auth.enabled ? { authorize: (req: IncomingMessage) => auth.authorizes(req) } : {};
   const ws = new AlgoWsServer({
     engine,
     feedStatus: () => {
@@ -55,6 +59,9 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     metrics: metrics.ws,
     snapshotPoints: config.SNAPSHOT_POINTS,
     maxClients: config.WS_MAX_CLIENTS,
+    maxClientsPerAddress: config.WS_MAX_CLIENTS_PER_ADDRESS,
+    trustedProxies: new Set(config.TRUSTED_PROXIES),
+    ...authorize,
     maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
     allowedOrigins: config.WS_ALLOWED_ORIGINS,
     heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
@@ -63,6 +70,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     target: config.INGEST_GRPC_URL,
     streams: config.ALGO_STREAMS,
     warmupCandles: config.WARMUP_CANDLES,
+    ...(config.INGEST_AUTH_TOKEN ? { authToken: config.INGEST_AUTH_TOKEN } : {}),
     logger,
     metrics: metrics.feed,
     staleMs: config.FEED_STALE_MS,
@@ -83,6 +91,8 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     host: config.ALGO_HOST,
     port: config.ALGO_HTTP_PORT,
     logger,
+    ...authorize,
+    allowedOrigins: config.WS_ALLOWED_ORIGINS,
     routes: {
       ...healthRoutes({
         health: () => ({ feed: running.describe(), wsClients: ws.clientCount }),

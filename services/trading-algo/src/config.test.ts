@@ -132,6 +132,46 @@ describe('trading-algo config', () => {
     );
   });
 
+  it('takes LOG_PRETTY and --log-pretty like the other services', () => {
+    expect(loadAlgoConfig({}).LOG_PRETTY).toBeUndefined();
+    expect(loadAlgoConfig({ LOG_PRETTY: 'false' }).LOG_PRETTY).toBe(false);
+    expect(loadAlgoConfig({}, ['--log-pretty']).LOG_PRETTY).toBe(true);
+    expect(loadAlgoConfig({ LOG_PRETTY: 'true' }, ['--log-pretty=false']).LOG_PRETTY).toBe(false);
+    expect(errorOf(() => loadAlgoConfig({ LOG_PRETTY: 'maybe' })).message).toContain(
+      'LOG_PRETTY="maybe": must be one of true, false, 1, 0, yes, no',
+    );
+  });
+
+  it('takes the tokens and per-address cap, and never echoes a token in an error', () => {
+    const c = loadAlgoConfig({
+      AUTH_TOKEN: 'a-long-enough-token-1',
+      INGEST_AUTH_TOKEN: 'another-long-token-2',
+      WS_MAX_CLIENTS_PER_ADDRESS: '5',
+      TRUSTED_PROXIES: '10.0.0.1, ::1',
+    });
+    expect(c).toMatchObject({
+      AUTH_TOKEN: 'a-long-enough-token-1',
+      INGEST_AUTH_TOKEN: 'another-long-token-2',
+      WS_MAX_CLIENTS_PER_ADDRESS: 5,
+      TRUSTED_PROXIES: ['10.0.0.1', '::1'],
+    });
+    const err = errorOf(() =>
+      loadAlgoConfig({ AUTH_TOKEN: 'short-secret', INGEST_AUTH_TOKEN: 'has a space in it!' }),
+    );
+    expect(err.message).toContain('AUTH_TOKEN=(hidden): must be at least 16 characters');
+    expect(err.message).toContain(
+      'INGEST_AUTH_TOKEN=(hidden): must be visible ASCII characters without spaces',
+    );
+    expect(err.message).not.toContain('short-secret');
+    expect(err.message).not.toContain('has a space');
+    expect(errorOf(() => loadAlgoConfig({}, ['--auth_token=super-secret-value'])).message).not.toContain(
+      'super-secret-value',
+    );
+    expect(errorOf(() => loadAlgoConfig({ TRUSTED_PROXIES: 'proxy.local' })).message).toContain(
+      'TRUSTED_PROXIES="proxy.local" (item 0): must be IP addresses',
+    );
+  });
+
   it('rejects unknown flags', () => {
     expect(errorOf(() => loadAlgoConfig({}, ['--ema=9'])).message).toContain(
       'Unknown command-line flag(s): EMA',

@@ -42,6 +42,8 @@ const grpcTarget = z
 export const algoConfigSchema = z
   .object({
     INGEST_GRPC_URL: grpcTarget,
+    /** Bearer token sent to data-ingest (its AUTH_TOKEN); unset: none. */
+    INGEST_AUTH_TOKEN: env.token(),
     /** All interfaces by default, as in a container; set 127.0.0.1 to listen locally only. */
     ALGO_HOST: z.string().min(1).default('0.0.0.0'),
     ALGO_HTTP_PORT: env.port(8090),
@@ -77,10 +79,18 @@ export const algoConfigSchema = z
       .refine((v) => v === 0 || v >= 1_000, 'must be 0 (disabled) or at least 1000'),
     WS_MAX_BUFFERED_BYTES: env.int(1024 * 1024, 1024, 1024 * 1024 * 1024),
     WS_MAX_CLIENTS: env.int(1_000, 1, 1_000_000),
+    /** WebSocket clients per client address; 0: no per-address limit. */
+    WS_MAX_CLIENTS_PER_ADDRESS: env.int(50, 0, 1_000_000),
     /** Browser origins allowed on /ws; empty: any. */
     WS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    /** Reverse proxies whose X-Forwarded-For names the client, for per-address limits and logs. */
+    TRUSTED_PROXIES: env.ipList(),
+    /** Bearer token required on /ws and the REST API (not health); unset: no token. */
+    AUTH_TOKEN: env.token(),
     LOG_LEVEL: env.logLevel(),
+    /** Unset: pretty when stdout is a terminal. */
+    LOG_PRETTY: env.optionalBool(),
   })
   .superRefine((c, ctx) => {
     if (c.HISTORY_POINTS < c.SNAPSHOT_POINTS) {

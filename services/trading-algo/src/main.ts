@@ -21,7 +21,11 @@ function loadOrExit() {
 }
 
 const config = loadOrExit();
-const logger = createLogger({ name: 'trading-algo', level: config.LOG_LEVEL });
+const logger = createLogger({
+  name: 'trading-algo',
+  level: config.LOG_LEVEL,
+  ...(config.LOG_PRETTY === undefined ? {} : { pretty: config.LOG_PRETTY }),
+});
 const shutdown = new Shutdown(logger);
 installProcessHandlers(logger, shutdown);
 try {

@@ -33,6 +33,8 @@ export const ingestConfigSchema = z.object({
   /** Open gRPC connections per client address; 0: no per-address limit. */
   GRPC_MAX_CONNECTIONS_PER_ADDRESS: env.int(20, 0, 100_000),
   WS_MAX_CLIENTS: env.int(10_000, 1, 1_000_000),
+  /** WebSocket clients per client address; 0: no per-address limit. */
+  WS_MAX_CLIENTS_PER_ADDRESS: env.int(100, 0, 1_000_000),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
   WS_ALLOWED_ORIGINS: z
     .string()
@@ -44,6 +46,10 @@ export const ingestConfigSchema = z.object({
         .filter((s) => s.length > 0),
     ),
   WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+  /** Reverse proxies whose X-Forwarded-For names the client, for per-address limits and logs. */
+  TRUSTED_PROXIES: env.ipList(),
+  /** Bearer token required on gRPC, WebSocket and REST (not health); unset: no token. */
+  AUTH_TOKEN: env.token(),
   UPSTREAM_STALE_MS: env.int(30_000, 1_000, 600_000),
   UPSTREAM_MAX_STREAMS_PER_CONNECTION: env.int(200, 1, 1024),
   UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),

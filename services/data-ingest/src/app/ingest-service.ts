@@ -1,11 +1,11 @@
 import { klineStreamName } from '@visualgo/market';
-import { createMetrics, type Logger } from '@visualgo/platform';
+import { BearerAuth, createMetrics, type Logger } from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
 import { BinanceRestClient } from '../binance/binance-rest.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
-import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
+import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { IngestHub } from '../hub/ingest-hub.js';
 import type { StreamDescriptor } from '../hub/market-hub.js';
 import { type IngestConfig, upstreamOf } from './config.js';
@@ -68,15 +68,19 @@ export async function startIngestService(
     maxTradeGapFill: config.TRADE_GAP_FILL_MAX,
     ...(overrides.fillBackoff ? { fillBackoff: overrides.fillBackoff } : {}),
   });
+  const auth = new BearerAuth(config.AUTH_TOKEN);
   const http = await startIngestHttpEdge({
     hub,
     logger,
     metrics,
     host: config.INGEST_HOST,
     port: config.INGEST_HTTP_PORT,
+    auth,
     ws: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       maxClients: config.WS_MAX_CLIENTS,
+      maxClientsPerAddress: config.WS_MAX_CLIENTS_PER_ADDRESS,
+      trustedProxies: new Set(config.TRUSTED_PROXIES),
       heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
       allowedOrigins: config.WS_ALLOWED_ORIGINS,
     },
@@ -93,6 +97,7 @@ export async function startIngestService(
       maxStreams: config.GRPC_MAX_STREAMS,
       maxStreamsPerAddress: config.GRPC_MAX_STREAMS_PER_ADDRESS,
       maxConnectionsPerAddress: config.GRPC_MAX_CONNECTIONS_PER_ADDRESS,
+      auth,
     });
   } catch (err) {
     await http.close();

@@ -5,6 +5,7 @@
  */
 import { type CallOptions, Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { fromInt64, marketDataProto } from '@visualgo/contracts';
+import { BearerAuth } from '@visualgo/platform';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -339,6 +340,36 @@ describe('gRPC per-address limits (issue 10, item 6)', () => {
     expect(refused.error?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(await metric('ingest_grpc_refused_total', 'reason="streams"')).toBe(1);
     a.cancel();
+  });
+});
+
+describe('gRPC bearer token (AUTH_TOKEN)', () => {
+  it('answers calls without the token UNAUTHENTICATED, except health, and counts them', async () => {
+    const token = 'grpc-token-0123456789';
+    const { edge } = await start({ auth: new BearerAuth(token) });
+    const client = newClient(edge.port);
+    const listed = (md: Metadata) =>
+      new Promise<ServiceError | null>((resolve) => client.listStreams({}, md, (e) => resolve(e)));
+    expect((await listed(new Metadata()))?.code).toBe(status.UNAUTHENTICATED);
+    const wrong = new Metadata();
+    wrong.set('authorization', 'Bearer not-the-token-000');
+    expect((await listed(wrong))?.code).toBe(status.UNAUTHENTICATED);
+    const right = new Metadata();
+    right.set('authorization', `Bearer ${token}`);
+    expect(await listed(right)).toBeNull();
+    const streamed = await firstOf(client.streamFeedStatus({}));
+    expect(streamed.error?.code).toBe(status.UNAUTHENTICATED);
+    expect(streamed.error?.details).not.toContain(token);
+    expect(await metric('ingest_grpc_refused_total', 'reason="unauthenticated"')).toBe(3);
+    // Health needs no token: orchestrators probe it.
+    const raw = new Client(`127.0.0.1:${edge.port}`, credentials.createInsecure());
+    clients.push(raw);
+    const health = await new Promise<ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest('/grpc.health.v1.Health/Check', identity, identity, Buffer.alloc(0), (e) =>
+        resolve(e),
+      ),
+    );
+    expect(health).toBeNull();
   });
 });
 

@@ -3,10 +3,17 @@ import { join } from 'node:path';
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { clientAddress, type Logger, LogThrottle, PerAddressLimit } from '@visualgo/platform';
+import {
+  type BearerAuth,
+  clientAddress,
+  type Logger,
+  LogThrottle,
+  PerAddressLimit,
+} from '@visualgo/platform';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { MarketHubView } from '../hub/market-hub.js';
+import { bearerInterceptor } from './bearer-interceptor.js';
 import type { BoundedWriter } from './bounded-writer.js';
 import {
   createKlineHandlers,
@@ -31,6 +38,8 @@ export interface GrpcEdgeOptions {
   readonly maxStreamsPerAddress?: number;
   /** Open connections (HTTP/2 sessions) per client address; 0 or unset: no per-address limit. */
   readonly maxConnectionsPerAddress?: number;
+  /** Bearer token required in `authorization` metadata on every call but health checks. */
+  readonly auth?: BearerAuth;
   readonly protoDir?: string;
 }
 
@@ -45,7 +54,7 @@ export interface GrpcEdge {
 
 const SERVICES = ['visualgo.v1.MarketData', 'KlineService'];
 
-export type GrpcRefusal = 'streams' | 'streams_per_address' | 'connections_per_address';
+export type GrpcRefusal = 'streams' | 'streams_per_address' | 'connections_per_address' | 'unauthenticated';
 
 export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge> {
   const logger = options.logger.child({ component: 'grpc' });
@@ -58,7 +67,7 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
   });
   const refused = new Counter({
     name: 'ingest_grpc_refused_total',
-    help: 'gRPC connections and streaming calls refused for a limit: streams (GRPC_MAX_STREAMS), streams_per_address, connections_per_address',
+    help: 'gRPC connections and calls refused: streams (GRPC_MAX_STREAMS), streams_per_address, connections_per_address, unauthenticated (no valid token)',
     labelNames: ['reason'],
     registers: [options.metrics],
   });
@@ -74,7 +83,7 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
   const onRefused = (reason: GrpcRefusal, address?: string) => {
     refused.inc({ reason });
     const suppressed = throttle.take(reason);
-    if (suppressed !== null) logger.warn({ reason, address, suppressed }, 'gRPC client refused for a limit');
+    if (suppressed !== null) logger.warn({ reason, address, suppressed }, 'gRPC client refused');
   };
   const deps = {
     hub: options.hub,
@@ -86,10 +95,12 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
     active,
     onSlowConsumer: (method: string) => slow.inc({ method }),
   };
+  const auth = options.auth;
   const server = new Server({
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    ...(auth?.enabled ? { interceptors: [bearerInterceptor(auth, () => onRefused('unauthenticated'))] } : {}),
   });
   server.addService(MarketDataWire, createMarketDataHandlers(deps));
   server.addService(KlineWire, createKlineHandlers(deps));

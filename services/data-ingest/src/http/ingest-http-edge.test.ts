@@ -1,9 +1,9 @@
 import { binanceKlineRows, binanceRestError } from '@visualgo/contracts';
-import { createMetrics } from '@visualgo/platform';
+import { BearerAuth, createMetrics } from '@visualgo/platform';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
-import { connectClient, terminateClients, until } from '../ws/ws-test-client.js';
+import { connectClient, refusedUpgrade, terminateClients, until } from '../ws/ws-test-client.js';
 import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
 import { candleToKlineRow } from './klines-route.js';
 
@@ -20,7 +20,9 @@ afterEach(async () => {
   edge = undefined;
 });
 
-async function start(options: { closeTimeoutMs?: number } = {}): Promise<{ hub: FakeHub; base: string }> {
+async function start(
+  options: { closeTimeoutMs?: number; auth?: BearerAuth } = {},
+): Promise<{ hub: FakeHub; base: string }> {
   const hub = new FakeHub([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
     hub,
@@ -200,5 +202,26 @@ describe('close', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await a.closed).toEqual({ code: 1001, reason: 'server shutting down' });
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('bearer token (AUTH_TOKEN)', () => {
+  const TOKEN = 'ingest-token-abcdef-123';
+
+  it('requires it on REST, metrics and WebSocket upgrades, not on health and readiness', async () => {
+    const { hub, base } = await start({ auth: new BearerAuth(TOKEN) });
+    seedBtc(hub);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await fetch(`${base}/api/v3/klines?symbol=BTCUSDT&interval=1m`)).status).toBe(401);
+    expect((await fetch(`${base}/api/v3/klines?symbol=BTCUSDT&interval=1m`, { headers: auth })).status).toBe(
+      200,
+    );
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ws = base.replace('http', 'ws');
+    expect((await refusedUpgrade(`${ws}/ws`)).status).toBe(401);
+    expect((await refusedUpgrade(`${ws}/ws?access_token=not-the-token-000`)).status).toBe(401);
+    await connectClient(`${ws}/ws`, { headers: auth });
+    await connectClient(`${ws}/stream?streams=${BTC}&access_token=${TOKEN}`);
   });
 });

@@ -1,4 +1,11 @@
-import { healthRoutes, type Logger, rejectUpgrade, startHttpServer } from '@visualgo/platform';
+import {
+  type BearerAuth,
+  healthRoutes,
+  type Logger,
+  rejectUpgrade,
+  startHttpServer,
+  truncateInput,
+} from '@visualgo/platform';
 import type { Registry } from 'prom-client';
 import type { MarketHubView } from '../hub/market-hub.js';
 import { MarketWsEndpoint, type MarketWsOptions } from '../ws/market-ws-endpoint.js';
@@ -13,6 +20,8 @@ export interface IngestHttpEdgeOptions {
   /** `INGEST_HTTP_PORT`, 8080 in production; 0 picks a free port. */
   readonly port: number;
   readonly ws?: MarketWsOptions;
+  /** Bearer token required on every route but health and readiness, and on WebSocket upgrades. */
+  readonly auth?: BearerAuth;
   /** Upper bound for `close()`; default 3 s. */
   readonly closeTimeoutMs?: number;
 }
@@ -32,16 +41,19 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
   const logger = options.logger.child({ component: 'http-edge' });
   const closeTimeoutMs = options.closeTimeoutMs ?? 3_000;
   const activity = new StreamActivity(hub);
+  const auth = options.auth;
   const ws = new MarketWsEndpoint({
     hub,
     logger: logger.child({ component: 'ws' }),
     metrics,
-    ws: options.ws,
+    ws: auth?.enabled ? { ...options.ws, authorize: (req) => auth.authorizes(req) } : options.ws,
   });
   const server = await startHttpServer({
     host: options.host,
     port: options.port,
     logger,
+    ...(auth?.enabled ? { authorize: (req) => auth.authorizes(req) } : {}),
+    ...(options.ws?.allowedOrigins ? { allowedOrigins: options.ws.allowedOrigins } : {}),
     routes: {
       '/api/v3/klines': klinesRoute(hub),
       ...healthRoutes({
@@ -61,7 +73,7 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
         rejectUpgrade(
           socket,
           404,
-          `no WebSocket endpoint at ${url.pathname}; use /ws, /ws/<stream> or /stream\n`,
+          `no WebSocket endpoint at ${truncateInput(url.pathname)}; use /ws, /ws/<stream> or /stream\n`,
         );
       }
     },

@@ -7,6 +7,7 @@
  * "at line 1 column N" positions.
  */
 import { binanceMethod } from '@visualgo/contracts';
+import { truncateInput } from '@visualgo/platform';
 
 export type MethodId = number | string | null;
 
@@ -59,7 +60,8 @@ export function parseMethodRequest(text: string): ParsedMethod {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    const detail = err instanceof Error ? err.message : 'syntax error';
+    // V8's message quotes part of the input; keep it short.
+    const detail = err instanceof Error ? truncateInput(err.message, 100) : 'syntax error';
     return invalid(`Invalid JSON: ${detail}`, null, 3);
   }
   if (!isRecord(json)) return invalid('Invalid request: expected a JSON object', null);
@@ -67,8 +69,11 @@ export function parseMethodRequest(text: string): ParsedMethod {
   if (!('method' in json)) return invalid('Invalid request: missing field `method`', id ?? null);
   const method = binanceMethod.safeParse(json.method);
   if (!method.success) {
-    const shown = typeof json.method === 'string' ? json.method : JSON.stringify(json.method);
-    return invalid(`Invalid request: unknown variant \`${shown}\`, expected one of ${METHODS}`, id ?? null);
+    const shown = typeof json.method === 'string' ? json.method : (JSON.stringify(json.method) ?? '');
+    return invalid(
+      `Invalid request: unknown variant \`${truncateInput(shown)}\`, expected one of ${METHODS}`,
+      id ?? null,
+    );
   }
   if (id === undefined) return invalid('Invalid request: request ID must be an unsigned integer', null);
   const params = json.params;

@@ -24,11 +24,14 @@ afterEach(async () => {
   edge = undefined;
 });
 
-async function start(ws: MarketWsOptions = {}): Promise<{ hub: FakeHub; base: string }> {
+async function start(
+  ws: MarketWsOptions = {},
+  logger = pino({ level: 'silent' }),
+): Promise<{ hub: FakeHub; base: string }> {
   const hub = new FakeHub([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
     hub,
-    logger: pino({ level: 'silent' }),
+    logger,
     metrics: createMetrics('data-ingest', false),
     host: '127.0.0.1',
     port: 0,
@@ -346,9 +349,61 @@ describe('WebSocket endpoints', () => {
   });
 });
 
-async function metricValue(name: string): Promise<number> {
+describe('bad client input (issue 10, items 3 and 8)', () => {
+  it('counts bad messages by code and logs a truncated sample, at most 5 per 10 s per code', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const { base } = await start({ inboundRateLimit: null }, logger);
+    const client = await connectClient(`${base}/ws/${BTC}`);
+    const huge = `{"method":${'['.repeat(5)}${'x'.repeat(10_000)}`;
+    for (let i = 0; i < 400; i++) await client.request(i % 2 === 0 ? huge : { method: 'NOPE', id: i });
+    expect(await metricValue('ingest_ws_client_errors_total', 'code="invalid_json"')).toBe(200);
+    expect(await metricValue('ingest_ws_client_errors_total', 'code="invalid_request"')).toBe(200);
+    const logged = lines
+      .map((l) =>
+        z
+          .object({ msg: z.string(), code: z.string().optional(), sample: z.string().optional() })
+          .parse(JSON.parse(l)),
+      )
+      .filter((l) => l.msg === 'bad websocket client message');
+    expect(logged.map((l) => l.code).sort()).toEqual([
+      ...Array(5).fill('invalid_json'),
+      ...Array(5).fill('invalid_request'),
+    ]);
+    for (const l of logged) expect(l.sample?.length).toBeLessThanOrEqual(230);
+    expect(lines.join('\n')).not.toContain('x'.repeat(300));
+  });
+
+  it('truncates echoed stream names and methods in error replies and refused upgrades', async () => {
+    const { base } = await start({ inboundRateLimit: null, maxPayloadBytes: 64 * 1024 });
+    const client = await connectClient(`${base}/ws/${BTC}`);
+    const name = `${'n'.repeat(20_000)}@kline_1m`;
+    const replies = [
+      await client.request({ method: 'SUBSCRIBE', params: [name], id: 1 }),
+      await client.request({ method: 'UNSUBSCRIBE', params: ['q'.repeat(20_000)], id: 2 }),
+      await client.request({ method: 'm'.repeat(20_000), id: 3 }),
+      await client.request({ method: { deep: 'v'.repeat(20_000) }, id: 4 }),
+    ];
+    for (const reply of replies) {
+      const msg = errorFrame.parse(reply).error.msg;
+      expect(msg.length).toBeLessThan(300);
+      expect(msg).toMatch(/…\(\d+ more chars\)/);
+    }
+    const upgrade = await refusedUpgrade(`${base}/ws/${'u'.repeat(4_000)}@kline_1m`);
+    expect(upgrade.status).toBe(400);
+    expect(upgrade.body.length).toBeLessThan(300);
+  });
+});
+
+async function metricValue(name: string, labels?: string): Promise<number> {
   if (!edge) throw new Error('no edge');
   const text = await (await fetch(`http://127.0.0.1:${edge.port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  const line = text
+    .split('\n')
+    .find((l) =>
+      labels === undefined
+        ? l.startsWith(`${name}{`) || l.startsWith(`${name} `)
+        : l.startsWith(`${name}{${labels}`),
+    );
   return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }

@@ -4,7 +4,9 @@ import { formatStreamName, parseStreamName } from '@visualgo/market';
 import {
   createWsFanoutMetrics,
   type Logger,
+  LogThrottle,
   SubscriberIndex,
+  truncateInput,
   type WsConnection,
   WsFanout,
   type WsFanoutOptions,
@@ -13,7 +15,13 @@ import {
 import { Counter, type Registry } from 'prom-client';
 import type { MarketHubView } from '../hub/market-hub.js';
 import type { PublishedEvent } from '../hub/published-event.js';
-import { errorReply, type MethodRequest, parseMethodRequest, resultReply } from './binance-method.js';
+import {
+  errorReply,
+  type MethodError,
+  type MethodRequest,
+  parseMethodRequest,
+  resultReply,
+} from './binance-method.js';
 
 /** Per-connection state. */
 export interface MarketSession {
@@ -34,6 +42,9 @@ export type MarketWsOptions = Pick<
   | 'allowedOrigins'
   | 'slowConsumerCloseGraceMs'
   | 'maxClients'
+  | 'maxClientsPerAddress'
+  | 'trustedProxies'
+  | 'authorize'
 > & {
   /** As on Binance; default 1024. */
   readonly maxStreamsPerConnection?: number;
@@ -71,6 +82,9 @@ export class MarketWsEndpoint {
   private readonly streamMessagesOut: Counter<'stream'>;
   private readonly streamCounters = new Map<string, { inc(n: number): void }>();
   private readonly unsubscribeHub: () => void;
+  private readonly clientErrors: Counter<'code'>;
+  private readonly log: Logger;
+  private readonly throttle = new LogThrottle();
 
   constructor(options: MarketWsEndpointOptions) {
     this.hub = options.hub;
@@ -82,6 +96,13 @@ export class MarketWsEndpoint {
       labelNames: ['stream'],
       registers: [options.metrics],
     });
+    this.clientErrors = new Counter({
+      name: 'ingest_ws_client_errors_total',
+      help: 'WebSocket client messages answered with an error, by Binance error code name.',
+      labelNames: ['code'],
+      registers: [options.metrics],
+    });
+    this.log = options.logger;
     this.fanout = new WsFanout<MarketSession>({
       ...fanoutOptions,
       logger: options.logger,
@@ -154,11 +175,12 @@ export class MarketWsEndpoint {
     const streams: string[] = [];
     for (const name of names) {
       const stream = canonicalStream(name);
-      if (stream === null) return { ok: false, msg: `Invalid request: invalid stream '${name}'` };
+      if (stream === null)
+        return { ok: false, msg: `Invalid request: invalid stream '${truncateInput(name)}'` };
       if (!this.hub.hasStream(stream)) {
         return {
           ok: false,
-          msg: `Invalid request: unknown stream '${stream}', not ingested by this service`,
+          msg: `Invalid request: unknown stream '${truncateInput(stream)}', not ingested by this service`,
         };
       }
       streams.push(stream);
@@ -215,22 +237,47 @@ export class MarketWsEndpoint {
   private onMessage(client: Client, text: string): void {
     const parsed = parseMethodRequest(text);
     if (!parsed.ok) {
-      this.fanout.send(client, errorReply(parsed.error));
+      this.refuse(client, parsed.error, text);
       return;
     }
-    this.fanout.send(client, this.execute(client, parsed.request));
+    const reply = this.execute(client, parsed.request);
+    if (typeof reply === 'string') this.fanout.send(client, reply);
+    else this.refuse(client, reply, text);
   }
 
-  private execute(client: Client, request: MethodRequest): string {
+  /** Answers a bad message with Binance's error reply, counts it, and logs a sample (rate-limited). */
+  private refuse(client: Client, error: MethodError, text: string): void {
+    const code = ERROR_CODE_NAMES[error.code];
+    this.clientErrors.inc({ code });
+    const suppressed = this.throttle.take(code);
+    if (suppressed !== null) {
+      this.log.warn(
+        {
+          client: client.id,
+          remoteAddress: client.remoteAddress,
+          code,
+          error: error.msg,
+          sample: truncateInput(text, 200),
+          bytes: Buffer.byteLength(text),
+          suppressed,
+        },
+        'bad websocket client message',
+      );
+    }
+    this.fanout.send(client, errorReply(error));
+  }
+
+  /** The reply to send, or the error to refuse the request with. */
+  private execute(client: Client, request: MethodRequest): string | MethodError {
     const session = client.state;
     switch (request.method) {
       case 'SUBSCRIBE': {
         const check = this.checkStreams(request.streams);
-        if (!check.ok) return errorReply({ code: 2, msg: check.msg, id: request.id });
+        if (!check.ok) return { code: 2, msg: check.msg, id: request.id };
         // A Binance client on bare `/ws` subscribes first; from then on it gets exactly what it asked for.
         const base = session.firehose ? [] : [...session.streams];
         if (new Set([...base, ...check.streams]).size > this.maxStreams) {
-          return errorReply({ code: 2, msg: this.tooManyMsg(), id: request.id });
+          return { code: 2, msg: this.tooManyMsg(), id: request.id };
         }
         this.leaveFirehose(client, []);
         const added = check.streams.filter((s) => !session.streams.has(s));
@@ -243,7 +290,11 @@ export class MarketWsEndpoint {
         for (const name of request.streams) {
           const stream = canonicalStream(name);
           if (stream === null)
-            return errorReply({ code: 2, msg: `Invalid request: invalid stream '${name}'`, id: request.id });
+            return {
+              code: 2,
+              msg: `Invalid request: invalid stream '${truncateInput(name)}'`,
+              id: request.id,
+            };
           streams.push(stream);
         }
         this.leaveFirehose(
@@ -288,6 +339,14 @@ export class MarketWsEndpoint {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Binance's method error codes, as metric labels. */
+const ERROR_CODE_NAMES: Record<MethodError['code'], string> = {
+  0: 'unknown_property',
+  1: 'invalid_value_type',
+  2: 'invalid_request',
+  3: 'invalid_json',
+};
 
 function accept(state: MarketSession): WsUpgradeDecision<MarketSession> {
   return { accept: true, state };

@@ -1,4 +1,4 @@
-import { type ClientReadableStream, credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { type ClientReadableStream, credentials, status as grpcStatus, Metadata } from '@grpc/grpc-js';
 import { candleFromProto, marketDataProto, type StatusMessage, toInt64 } from '@visualgo/contracts';
 import { type Candle, intervalOpenTimeMs, isInterval, nextOpenTimeMs } from '@visualgo/market';
 import { Backoff, type BackoffOptions, type Logger, LogThrottle, sleep } from '@visualgo/platform';
@@ -35,6 +35,8 @@ export interface MarketFeedOptions {
   readonly logger: Logger;
   readonly metrics?: FeedMetrics;
   readonly backoff?: BackoffOptions;
+  /** Sent as `authorization: Bearer <token>` on every call, when data-ingest requires a token. */
+  readonly authToken?: string;
   /** Deadline of the unary calls. Default 10 s. */
   readonly callTimeoutMs?: number;
   /** A session that lasted this long resets the backoff. Default 10 s. */
@@ -234,11 +236,10 @@ export class MarketFeed {
 
       for (const info of infos) {
         const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
-        const call = this.client.streamCandles({
-          streams: [info.stream],
-          sinceOpenTimeMs: toInt64(since),
-          closedOnly: false,
-        });
+        const call = this.client.streamCandles(
+          { streams: [info.stream], sinceOpenTimeMs: toInt64(since), closedOnly: false },
+          this.metadata(),
+        );
         call.on('data', (p: marketDataProto.Candle) => {
           watchdog.touch();
           this.receive(info.stream, p);
@@ -248,7 +249,7 @@ export class MarketFeed {
       // Opened last on the same connection, and answered at once with the current state: its
       // first message means the server has taken every StreamCandles call above, so no update
       // published from then on can be missed.
-      const statusCall = this.client.streamFeedStatus({});
+      const statusCall = this.client.streamFeedStatus({}, this.metadata());
       statusCall.on('data', (p: marketDataProto.FeedStatus) => {
         if (!this.connected && !ended) {
           this.setConnected(true);
@@ -343,6 +344,13 @@ export class MarketFeed {
     return cursor;
   }
 
+  /** Call metadata: the bearer token, when one is configured. */
+  private metadata(): Metadata {
+    const md = new Metadata();
+    if (this.options.authToken) md.set('authorization', `Bearer ${this.options.authToken}`);
+    return md;
+  }
+
   private setConnected(up: boolean): void {
     if (up === this.connected) return;
     this.connected = up;
@@ -351,7 +359,7 @@ export class MarketFeed {
   }
 
   private async listStreams(signal: AbortSignal): Promise<StreamInfo[]> {
-    const res = await listStreams(this.client, this.options.callTimeoutMs ?? 10_000, signal);
+    const res = await listStreams(this.client, this.metadata(), this.options.callTimeoutMs ?? 10_000, signal);
     return this.selectStreams(res.streams);
   }
 
@@ -381,7 +389,13 @@ export class MarketFeed {
       endTimeMs: 0n,
       limit: this.options.warmupCandles,
     };
-    const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
+    const res = await getCandles(
+      this.client,
+      request,
+      this.metadata(),
+      this.options.callTimeoutMs ?? 10_000,
+      signal,
+    );
     const candles: Candle[] = [];
     for (const p of res.candles) {
       try {

@@ -1,6 +1,6 @@
 import type { IndicatorHistoryResponse } from '@visualgo/contracts';
 import { parseStreamName } from '@visualgo/market';
-import { HttpError, type RouteHandler, sendJson } from '@visualgo/platform';
+import { HttpError, type RouteHandler, sendJson, truncateInput } from '@visualgo/platform';
 import type { IndicatorEngine } from '../engine/indicator-engine.js';
 
 export interface IndicatorRoutesOptions {
@@ -21,7 +21,7 @@ export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string,
       const stream = url.searchParams.get('stream');
       if (!stream) throw bad('query parameter "stream" is required, e.g. ?stream=btcusdt@kline_1m');
       if (parseStreamName(stream)?.kind !== 'kline') {
-        throw bad(`"${stream}" is not a kline stream name such as btcusdt@kline_1m`);
+        throw bad(`"${truncateInput(stream)}" is not a kline stream name such as btcusdt@kline_1m`);
       }
       const limitParam = url.searchParams.get('limit');
       let limit = Math.min(options.defaultLimit, options.maxLimit);
@@ -29,14 +29,14 @@ export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string,
         limit = /^\d{1,9}$/.test(limitParam) ? Number(limitParam) : Number.NaN;
         if (!(limit >= 1 && limit <= options.maxLimit)) {
           throw bad(
-            `query parameter "limit" must be an integer from 1 to ${options.maxLimit}, got "${limitParam}"`,
+            `query parameter "limit" must be an integer from 1 to ${options.maxLimit}, got "${truncateInput(limitParam)}"`,
           );
         }
       }
       const info = engine.info(stream);
       const points = engine.history(stream, limit);
       if (!info || !points) {
-        const message = `stream "${stream}" is not served`;
+        const message = `stream "${truncateInput(stream)}" is not served`;
         throw new HttpError(404, message, { error: message, streams: served() });
       }
       const body: IndicatorHistoryResponse = { ...info, points };

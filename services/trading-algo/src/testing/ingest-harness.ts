@@ -4,6 +4,7 @@
  * gRPC alone.
  */
 import type { Candle } from '@visualgo/market';
+import { BearerAuth } from '@visualgo/platform';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { type GrpcEdge, startGrpcEdge } from '../../../data-ingest/src/grpc/grpc-server.js';
@@ -16,6 +17,8 @@ export interface IngestHarnessOptions {
   /** Kline streams and their closed history, oldest first. */
   readonly streams: Readonly<Record<string, readonly Candle[]>>;
   readonly historyCandles?: number;
+  /** Token the gRPC edge requires, as data-ingest's AUTH_TOKEN. */
+  readonly authToken?: string;
 }
 
 export class IngestHarness {
@@ -24,6 +27,7 @@ export class IngestHarness {
   private constructor(
     readonly hub: IngestHub,
     public port: number,
+    private readonly auth: BearerAuth,
   ) {}
 
   static async start(options: IngestHarnessOptions): Promise<IngestHarness> {
@@ -48,7 +52,7 @@ export class IngestHarness {
     });
     await hub.loadHistory();
     hub.setConnected(true);
-    const harness = new IngestHarness(hub, 0);
+    const harness = new IngestHarness(hub, 0, new BearerAuth(options.authToken));
     await harness.startEdge();
     return harness;
   }
@@ -69,6 +73,7 @@ export class IngestHarness {
       metrics: new Registry(),
       host: '127.0.0.1',
       port: this.port,
+      auth: this.auth,
     });
     this.edge.setServing(true);
     this.port = this.edge.port;

@@ -22,9 +22,9 @@ export class TestWsClient {
     });
   }
 
-  static connect(url: string): Promise<TestWsClient> {
+  static connect(url: string, headers: Record<string, string> = {}): Promise<TestWsClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, { headers });
       const client = new TestWsClient(socket);
       socket.once('open', () => resolve(client));
       socket.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

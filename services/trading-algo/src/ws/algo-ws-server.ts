@@ -3,7 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { AlgoServerMessage, ErrorMessage, StatusMessage } from '@visualgo/contracts';
 import {
   type Logger,
+  LogThrottle,
   SubscriberIndex,
+  truncateInput,
   type WsConnection,
   WsFanout,
   type WsUpgradeDecision,
@@ -20,6 +22,11 @@ export interface AlgoWsServerOptions {
   readonly metrics?: WsEdgeMetrics;
   readonly snapshotPoints: number;
   readonly maxClients: number;
+  /** Clients per client address; 0 or unset: no per-address limit. */
+  readonly maxClientsPerAddress?: number;
+  readonly trustedProxies?: ReadonlySet<string>;
+  /** Checked on upgrade after the origin; false answers 401 (see `BearerAuth`). */
+  readonly authorize?: (req: IncomingMessage) => boolean;
   readonly maxBufferedBytes: number;
   readonly allowedOrigins?: readonly string[];
   readonly heartbeatIntervalMs?: number;
@@ -56,6 +63,7 @@ export class AlgoWsServer {
   private readonly index = new SubscriberIndex<Client>();
   private readonly snapshots = new Map<string, { finalCount: number; data: Buffer }>();
   private readonly log: Logger;
+  private readonly throttle = new LogThrottle();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: AlgoWsServerOptions) {
@@ -63,6 +71,10 @@ export class AlgoWsServer {
     this.fanout = new WsFanout<ClientState>({
       logger: this.log,
       maxBufferedBytes: options.maxBufferedBytes,
+      maxClients: options.maxClients,
+      ...(options.maxClientsPerAddress ? { maxClientsPerAddress: options.maxClientsPerAddress } : {}),
+      ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
+      ...(options.authorize ? { authorize: options.authorize } : {}),
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000,
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       ...(options.metrics ? { metrics: options.metrics.fanout } : {}),
@@ -95,9 +107,6 @@ export class AlgoWsServer {
   }
 
   private decide(url: URL): WsUpgradeDecision<ClientState> {
-    if (this.fanout.size >= this.options.maxClients) {
-      return { accept: false, status: 503, body: 'too many WebSocket clients\n' };
-    }
     const param = url.searchParams.get('streams');
     const state: ClientState = { followAll: param === null, live: new Set(), pending: [], retry: null };
     if (param !== null) {
@@ -139,22 +148,22 @@ export class AlgoWsServer {
 
   private onMessage(client: Client, text: string, isBinary: boolean): void {
     if (isBinary) {
-      this.sendError(client, {
-        type: 'error',
-        code: 'binary-not-supported',
-        message: 'send JSON text frames',
-      });
+      this.sendError(
+        client,
+        { type: 'error', code: 'binary-not-supported', message: 'send JSON text frames' },
+        `(binary, ${Buffer.byteLength(text)} bytes)`,
+      );
       return;
     }
     const parsed = parseClientRequest(text);
     if (!parsed.ok) {
-      this.sendError(client, parsed.error);
+      this.sendError(client, parsed.error, text);
       return;
     }
     const { op, streams } = parsed.request;
     const error = checkStreams(streams, this.knownStreams());
     if (error) {
-      this.sendError(client, error);
+      this.sendError(client, error, text);
       return;
     }
     const state = client.state;
@@ -163,11 +172,15 @@ export class AlgoWsServer {
       // Before the feed has listed the served streams any well-formed name passes the check
       // above, so this bound is what keeps one client from growing the index without limit.
       if (state.live.size + state.pending.length + added.length > MAX_STREAMS_PER_CLIENT) {
-        this.sendError(client, {
-          type: 'error',
-          code: 'bad-request',
-          message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection`,
-        });
+        this.sendError(
+          client,
+          {
+            type: 'error',
+            code: 'bad-request',
+            message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection`,
+          },
+          text,
+        );
         return;
       }
       for (const stream of streams) {
@@ -253,9 +266,23 @@ export class AlgoWsServer {
     this.fanout.send(client, JSON.stringify(message));
   }
 
-  private sendError(client: Client, error: ErrorMessage): void {
+  /** Answers a bad client message with an `error`, counts it, and logs a sample (rate-limited). */
+  private sendError(client: Client, error: ErrorMessage, text: string): void {
     this.options.metrics?.clientError(error.code);
-    this.log.debug({ client: client.id, code: error.code }, 'websocket client message refused');
+    const suppressed = this.throttle.take(error.code);
+    if (suppressed !== null) {
+      this.log.warn(
+        {
+          client: client.id,
+          remoteAddress: client.remoteAddress,
+          code: error.code,
+          error: error.message,
+          sample: truncateInput(text, 200),
+          suppressed,
+        },
+        'bad websocket client message',
+      );
+    }
     this.send(client, error);
   }
 

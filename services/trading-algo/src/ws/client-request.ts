@@ -1,5 +1,6 @@
 import { type AlgoClientMessage, algoClientMessageSchema, type ErrorMessage } from '@visualgo/contracts';
 import { parseStreamName } from '@visualgo/market';
+import { boundMessage, listForMessage } from '@visualgo/platform';
 
 export type ClientRequestResult =
   | { readonly ok: true; readonly request: AlgoClientMessage }
@@ -24,7 +25,7 @@ export function parseClientRequest(text: string): ClientRequestResult {
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
-    return error('bad-request', `${where}${first?.message ?? 'invalid message'}; ${USAGE}`);
+    return error('bad-request', boundMessage(`${where}${first?.message ?? 'invalid message'}; ${USAGE}`));
   }
   return { ok: true, request: parsed.data };
 }
@@ -42,7 +43,7 @@ export function checkStreams(
     return {
       type: 'error',
       code: 'bad-request',
-      message: `not kline stream names: ${malformed.join(', ')} (expected e.g. btcusdt@kline_1m)`,
+      message: `not kline stream names: ${listForMessage(malformed)} (expected e.g. btcusdt@kline_1m)`,
     };
   }
   if (known === null) return null;
@@ -51,6 +52,6 @@ export function checkStreams(
   return {
     type: 'error',
     code: 'unknown-stream',
-    message: `unknown stream(s): ${unknown.join(', ')}; served: ${[...known].join(', ') || '(none)'}`,
+    message: `unknown stream(s): ${listForMessage(unknown)}; served: ${listForMessage([...known])}`,
   };
 }
