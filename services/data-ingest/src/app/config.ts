@@ -54,6 +54,8 @@ export const ingestConfigSchema = z.object({
   UPSTREAM_MAX_STREAMS_PER_CONNECTION: env.int(200, 1, 1024),
   UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),
   GAP_FILL_ATTEMPTS: env.int(5, 1, 100),
+  /** A kline stream accepting no event for its interval plus this long makes the service not ready. */
+  STREAM_STALL_GRACE_MS: env.int(60_000, 1_000, 86_400_000),
   TRADE_GAP_FILL_MAX: env.int(10_000, 0, 1_000_000),
   LOG_LEVEL: env.logLevel(),
   /** Unset: pretty when stdout is a terminal. */

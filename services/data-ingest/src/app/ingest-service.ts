@@ -66,6 +66,7 @@ export async function startIngestService(
     metrics,
     fillAttempts: config.GAP_FILL_ATTEMPTS,
     maxTradeGapFill: config.TRADE_GAP_FILL_MAX,
+    stallGraceMs: config.STREAM_STALL_GRACE_MS,
     ...(overrides.fillBackoff ? { fillBackoff: overrides.fillBackoff } : {}),
   });
   const auth = new BearerAuth(config.AUTH_TOKEN);
@@ -152,6 +153,13 @@ export async function startIngestService(
     'ingesting',
   );
   const history = hub.loadHistory().then(updateReadiness);
+  // Readiness also ends when a connected stream stops accepting events; nothing else would
+  // notice, so look every second (cheap: one comparison per kline stream).
+  const livenessTimer = setInterval(() => {
+    hub.checkLiveness();
+    updateReadiness();
+  }, 1_000);
+  livenessTimer.unref();
 
   return {
     hub,
@@ -162,6 +170,7 @@ export async function startIngestService(
     metrics,
     ready,
     async close() {
+      clearInterval(livenessTimer);
       await client.stop();
       await hub.stop();
       await history.catch(() => {});

@@ -349,13 +349,17 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           }).finish(),
         );
       const unsubscribe = hub.onStatus((e) => writer.push(encode(e)));
-      // The current state first, so a new subscriber knows where it stands.
+      // The current state first, so a new subscriber knows where it stands: the kind is the
+      // service's readiness, the detail says why it is not ready.
+      const { ready, reasons } = hub.readiness();
       writer.replay([
         encode({
-          kind: hub.isReady() ? 'connected' : 'disconnected',
+          kind: ready ? 'connected' : 'disconnected',
           stream: '',
           timeMs: Date.now(),
-          detail: 'current state',
+          detail: boundMessage(
+            ready ? 'current state: ready' : `current state: not ready: ${reasons.join('; ')}`,
+          ),
         }),
       ]);
       bindLifetime(deps, call, writer, unsubscribe);

@@ -64,7 +64,10 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
           wsClients: ws.clientCount,
           streams: activity.snapshot(),
         }),
-        ready: () => ({ ready: hub.isReady(), exchange: hub.exchange }),
+        ready: () => {
+          const { ready, reasons } = hub.readiness();
+          return { ready, exchange: hub.exchange, reasons };
+        },
         metrics,
       }),
     },

@@ -9,6 +9,10 @@ export interface StreamActivitySnapshot {
   /** Milliseconds since the last event was received. */
   readonly lastEventAgeMs: number | null;
   readonly lastStatus: FeedStatusKind | null;
+  /** `stalled` while connected but accepting no events (see `StreamLiveness`), else `ok`. */
+  readonly health: 'ok' | 'stalled';
+  /** Why it is stalled; null when ok. */
+  readonly problem: string | null;
 }
 
 interface Activity {
@@ -43,6 +47,7 @@ export class StreamActivity {
 
   snapshot(): StreamActivitySnapshot[] {
     const t = this.now();
+    const stalls = new Map(this.hub.stalledStreams().map((s) => [s.stream, s.reason]));
     return this.hub.streams().map(({ stream }) => {
       const a = this.byStream.get(stream);
       const received = a?.lastReceivedTimeMs ?? null;
@@ -53,6 +58,8 @@ export class StreamActivity {
         lastReceivedTimeMs: received,
         lastEventAgeMs: received === null ? null : t - received,
         lastStatus: a?.lastStatus ?? null,
+        health: stalls.has(stream) ? 'stalled' : 'ok',
+        problem: stalls.get(stream) ?? null,
       };
     });
   }

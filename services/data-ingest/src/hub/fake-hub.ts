@@ -81,6 +81,20 @@ export class FakeHub implements MarketHubView {
     return this.ready;
   }
 
+  /** Causes reported while not ready; tests set them. */
+  notReadyReasons: string[] = ['not ready'];
+
+  readiness(): { readonly ready: boolean; readonly reasons: readonly string[] } {
+    return { ready: this.ready, reasons: this.ready ? [] : this.notReadyReasons };
+  }
+
+  /** Stalled streams to report; tests set them. */
+  stalls: { stream: string; reason: string }[] = [];
+
+  stalledStreams(): readonly { readonly stream: string; readonly reason: string }[] {
+    return this.stalls;
+  }
+
   /** Puts candles into history without publishing them. */
   seed(stream: string, candles: readonly Candle[]): void {
     for (const c of candles) this.record(stream, c);

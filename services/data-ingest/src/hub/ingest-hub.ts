@@ -19,6 +19,7 @@ import type {
   StreamDescriptor,
 } from './market-hub.js';
 import { PublishedEvent } from './published-event.js';
+import { StreamLiveness, type StreamStall } from './stream-liveness.js';
 
 export interface IngestHubOptions {
   readonly exchange: 'binance' | 'binance-sim';
@@ -33,6 +34,11 @@ export interface IngestHubOptions {
   /** Trade gaps larger than this are reported unfilled without fetching them. Default 10 000. */
   readonly maxTradeGapFill?: number;
   readonly fillBackoff?: { initialMs: number; maxMs: number };
+  /**
+   * A kline stream that accepts no event for its interval plus this long is stalled, and the
+   * service not ready (see `StreamLiveness`). Default 60 s.
+   */
+  readonly stallGraceMs?: number;
   readonly now?: () => number;
 }
 
@@ -75,6 +81,7 @@ export class IngestHub implements MarketHubView {
   private connected = false;
   private historyLoaded = false;
   private readonly now: () => number;
+  private readonly liveness: StreamLiveness;
   private readonly log: Logger;
   private readonly m: {
     events: Counter<'stream' | 'kind'>;
@@ -87,12 +94,14 @@ export class IngestHub implements MarketHubView {
   constructor(private readonly options: IngestHubOptions) {
     this.exchange = options.exchange;
     this.now = options.now ?? Date.now;
+    this.liveness = new StreamLiveness(options.stallGraceMs ?? 60_000, this.now);
     this.log = options.logger.child({ component: 'hub' });
     for (const d of options.streams) {
       if (d.kind === 'kline') {
         if (!d.interval || !isInterval(d.interval))
           throw new RangeError(`stream ${d.stream} has no valid interval`);
         const interval: Interval = d.interval;
+        this.liveness.add(d.stream, interval);
         this.klines.set(d.stream, {
           descriptor: d,
           book: new CandleBook(interval, options.historyCandles),
@@ -182,7 +191,42 @@ export class IngestHub implements MarketHubView {
   }
 
   isReady(): boolean {
-    return this.connected && this.historyLoaded;
+    return this.connected && this.historyLoaded && this.liveness.stalls().length === 0;
+  }
+
+  /** Whether the service is ready, and if not, why: one sentence per cause. */
+  readiness(): { readonly ready: boolean; readonly reasons: readonly string[] } {
+    const reasons: string[] = [];
+    if (!this.connected) reasons.push('no exchange connection is up');
+    if (!this.historyLoaded) reasons.push('the start-up history is still loading');
+    if (this.connected && this.historyLoaded) for (const s of this.liveness.stalls()) reasons.push(s.reason);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Kline streams that accept no events although the exchange is connected. */
+  stalledStreams(): readonly StreamStall[] {
+    return this.connected && this.historyLoaded ? this.liveness.stalls() : [];
+  }
+
+  /**
+   * Reports streams that stalled or recovered since the last call, as feed status (per stream:
+   * `disconnected` with the reason, then `connected`) and logs. Called periodically by the
+   * service; readiness answers without it.
+   */
+  checkLiveness(): void {
+    if (!this.connected || !this.historyLoaded) return;
+    const { stalled, recovered } = this.liveness.transitions();
+    for (const s of stalled) {
+      this.log.error(
+        { stream: s.stream, silentMs: s.silentMs, dropped: s.dropped },
+        'stream stalled: no event accepted',
+      );
+      this.emitStatus('disconnected', s.stream, { detail: `stalled: ${s.reason}` });
+    }
+    for (const stream of recovered) {
+      this.log.info({ stream }, 'stream accepts events again');
+      this.emitStatus('connected', stream, { detail: 'accepting events again' });
+    }
   }
 
   isUpstreamConnected(): boolean {
@@ -227,6 +271,7 @@ export class IngestHub implements MarketHubView {
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
     this.historyLoaded = true;
+    this.liveness.restart();
   }
 
   ingestCandle(stream: string, candle: Candle, payload: unknown): void {
@@ -238,6 +283,9 @@ export class IngestHub implements MarketHubView {
     const result = state.book.offer(candle);
     if (result.dropped === 'duplicate' || result.dropped === 'stale') {
       this.m.dropped.inc({ stream, reason: result.dropped });
+      this.liveness.dropped(stream, result.dropped);
+    } else {
+      this.liveness.accepted(stream);
     }
     this.handle(state, result);
   }
@@ -260,6 +308,7 @@ export class IngestHub implements MarketHubView {
   setConnected(connected: boolean, detail?: string): void {
     if (connected === this.connected) return;
     this.connected = connected;
+    if (connected) this.liveness.restart();
     this.m.connected.set(connected ? 1 : 0);
     this.emitStatus(connected ? 'connected' : 'disconnected', '', detail === undefined ? {} : { detail });
   }

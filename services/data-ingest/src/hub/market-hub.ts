@@ -50,8 +50,15 @@ export interface MarketHubView {
   closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[];
   /** The current open candle of a stream, if any. */
   openCandle(stream: string): Candle | undefined;
-  /** True once upstream is connected and the initial history is loaded. */
+  /**
+   * True once upstream is connected and the initial history is loaded, while every kline stream
+   * still accepts events (see `StreamLiveness`).
+   */
   isReady(): boolean;
+  /** `isReady`, and why not: one sentence per cause. */
+  readiness(): { readonly ready: boolean; readonly reasons: readonly string[] };
+  /** Kline streams accepting no events although the exchange is connected, with why. */
+  stalledStreams(): readonly { readonly stream: string; readonly reason: string }[];
   /** True while at least one exchange stream connection is up. */
   isUpstreamConnected(): boolean;
   /** True once the initial history is loaded (or its loading has failed and been reported). */
