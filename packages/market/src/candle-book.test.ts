@@ -50,6 +50,17 @@ describe('CandleBook', () => {
     expect(book.nextExpectedOpenTimeMs).toBe(T0 + 3 * M);
   });
 
+  it('de-duplicates the backfill itself: pages that overlap keep each candle once', () => {
+    // Mutation guard: a backfill appended as given would hold candles 1 and 2 twice.
+    const book = new CandleBook('1m', 100);
+    const backfill = [0, 1, 1, 2, 2, 2, 3].map((i) => candle(i, true));
+    expect(book.anchor(backfill).publish).toEqual([]);
+    expect(idx(book.closedSince(0))).toEqual(['0', '1', '2', '3']);
+    expect(idx(book.range(undefined, undefined, 100))).toEqual(['0', '1', '2', '3']);
+    expect(book.nextExpectedOpenTimeMs).toBe(T0 + 4 * M);
+    expect(idx(book.offer(candle(4, true)).publish)).toEqual(['4']);
+  });
+
   it('holds live candles that arrive during the backfill and drops the overlap', () => {
     const book = new CandleBook('1m', 100);
     expect(book.offer(candle(3, true)).dropped).toBe('held');

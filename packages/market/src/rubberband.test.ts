@@ -71,6 +71,21 @@ describe('Rubberband', () => {
     ]);
   });
 
+  it('does not re-arm at exactly |s| = K/2, only below it', () => {
+    // Mutation guard: re-arming at |s| <= K/2 would fire the second overbought here.
+    const rb = new Rubberband(2);
+    expect(
+      signals(rb, [
+        at(105, 101), // s 2.5: overbought
+        at(102, 101), // s 1 = K/2 exactly: still disarmed
+        at(98, 101), // s -1 = -K/2 exactly: still disarmed
+        at(105, 101), // so no signal
+        at(101.99, 101), // s 0.995 < 1: re-armed
+        at(105, 101), // overbought again
+      ]),
+    ).toEqual(['overbought', 'none', 'none', 'none', 'none', 'overbought']);
+  });
+
   it('re-arms when the VWAP anchor period resets', () => {
     const rb = new Rubberband(2);
     expect(

@@ -263,6 +263,20 @@ describe('Vwap', () => {
     );
   });
 
+  it('puts a candle opening at exactly 00:00 UTC in the new day, not the period that just ended', () => {
+    // Mutation guard: an inclusive end of the current period would keep it in the old day.
+    // Monday 2024-03-04 01:00 UTC: its day ends on the 5th, its week on the 11th, its month on 1 April.
+    const t = Date.UTC(2024, 2, 4, 1);
+    const ends = { day: Date.UTC(2024, 2, 5), week: Date.UTC(2024, 2, 11), month: Date.UTC(2024, 3, 1) };
+    for (const anchor of ['day', 'week', 'month'] as const) {
+      const vwap = new Vwap({ anchor });
+      vwap.add(testCandle({ openTimeMs: t }));
+      const end = ends[anchor];
+      expect(vwap.anchorStartMsOf(end - 60_000)).toBe(vwapAnchorStartMs(anchor, t));
+      expect(vwap.anchorStartMsOf(end)).toBe(end);
+    }
+  });
+
   it('previews into a reading without committing', () => {
     const vwap = feed(new Vwap(), [testCandle({ openTimeMs: 0, high: 101, low: 99, close: 100, volume: 1 })]);
     const reading = new VwapReading();

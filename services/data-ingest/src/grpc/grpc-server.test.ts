@@ -31,6 +31,7 @@ const history: HistorySource = {
 let hub: IngestHub;
 let edge: GrpcEdge;
 let client: InstanceType<typeof marketDataProto.MarketDataClient>;
+let edgeMetrics: Registry;
 
 async function start(maxQueued = 10_000, maxStreams = 1_000) {
   hub = new IngestHub({
@@ -46,10 +47,11 @@ async function start(maxQueued = 10_000, maxStreams = 1_000) {
   });
   await hub.loadHistory();
   hub.setConnected(true);
+  edgeMetrics = new Registry();
   edge = await startGrpcEdge({
     hub,
     logger,
-    metrics: new Registry(),
+    metrics: edgeMetrics,
     host: '127.0.0.1',
     port: 0,
     maxQueued,
@@ -289,6 +291,9 @@ describe('gRPC slow consumers', () => {
     slow.resume();
     slow.on('data', () => {});
     expect(await slowStatus).toBe(String(status.RESOURCE_EXHAUSTED));
+    expect(await edgeMetrics.getSingleMetricAsString('ingest_grpc_slow_consumers_total')).toContain(
+      'ingest_grpc_slow_consumers_total{method="StreamCandles"} 1',
+    );
     fast.cancel();
     session.close();
   });
