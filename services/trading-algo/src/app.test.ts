@@ -256,13 +256,15 @@ describe('trading-algo WebSocket', () => {
     await waitFor('snapshots', () => slow.of('snapshot').length === 1 && fast.of('snapshot').length === 1);
     slow.socket.pause();
     const n = 4_000;
-    for (let i = 50; i < 50 + n; i += 100) {
-      publishLive(ingest, STREAM, walk(i, 100));
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    // Counted on final points: if this machine is too slow for the burst, data-ingest may cut the
+    // Counted on final points: if this machine is too slow for a burst, data-ingest may cut the
     // feed off as a slow gRPC consumer; the feed then resumes without losing a closed candle.
     const finals = () => fast.of('indicator').filter((m) => m.final);
+    // Bursts of 100 candles, each once the fast client has the previous one: the slow client's
+    // buffer fills whatever the machine's speed.
+    for (let i = 50; i < 50 + n; i += 100) {
+      publishLive(ingest, STREAM, walk(i, 100));
+      await waitFor('the fast client to catch up', () => finals().length >= i + 100 - 50, 15_000);
+    }
     await waitFor('fast client complete', () => finals().length === n, 15_000);
     expect(finals().map((m) => m.openTimeMs)).toEqual(walk(50, n).map((c) => c.openTimeMs));
     slow.socket.resume();

@@ -91,7 +91,9 @@ describe('sim-exchange → data-ingest → trading-algo', () => {
       client.of('status').some((s) => s.scope === 'feed' && s.state === 'disconnected'),
     );
     const beforeRestart = finals().length;
-    await new Promise((r) => setTimeout(r, 500)); // ~5 candles close while data-ingest is away
+    // Five candles close on the exchange while data-ingest is away.
+    const away = sim.marketNowMs();
+    await waitFor('five minutes of market time', () => sim.marketNowMs() >= away + 5 * 60_000, 10_000);
     ingest = await startIngest(grpcPort);
     await waitFor('feed back', () => algo.feed.isReady, 10_000);
     await waitFor('more final points', () => finals().length >= beforeRestart + 15, 10_000);
