@@ -8,6 +8,7 @@ import {
   truncateInput,
   type WsConnection,
   WsFanout,
+  type WsInboundRateLimit,
   type WsUpgradeDecision,
 } from '@visualgo/platform';
 import type { WsEdgeMetrics } from '../algo-metrics.js';
@@ -30,6 +31,8 @@ export interface AlgoWsServerOptions {
   readonly maxBufferedBytes: number;
   readonly allowedOrigins?: readonly string[];
   readonly heartbeatIntervalMs?: number;
+  /** Incoming messages per client; default (unset) 10/s with a burst of 20, null disables. */
+  readonly inboundRateLimit?: WsInboundRateLimit | null;
   /** How often a client whose buffer is full is retried for its pending snapshots. Default 20 ms. */
   readonly snapshotRetryMs?: number;
 }
@@ -75,6 +78,7 @@ export class AlgoWsServer {
       ...(options.maxClientsPerAddress ? { maxClientsPerAddress: options.maxClientsPerAddress } : {}),
       ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
       ...(options.authorize ? { authorize: options.authorize } : {}),
+      ...(options.inboundRateLimit !== undefined ? { inboundRateLimit: options.inboundRateLimit } : {}),
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 20_000,
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       ...(options.metrics ? { metrics: options.metrics.fanout } : {}),
