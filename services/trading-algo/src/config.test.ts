@@ -188,4 +188,21 @@ describe('trading-algo config', () => {
     expect(Object.keys(example).sort()).toEqual(Object.keys(algoConfigSchema.shape).sort());
     expect(loadAlgoConfig(example)).toEqual(loadAlgoConfig({}));
   });
+
+  it('the README and docs/trading-algo.md configuration tables list every variable', () => {
+    const keys = Object.keys(algoConfigSchema.shape).sort();
+    expect(tableVariables('../../../README.md', '**trading-algo**', '## Development')).toEqual(keys);
+    expect(
+      tableVariables('../../../docs/trading-algo.md', '## Configuration', '## The rubberband signal'),
+    ).toEqual(keys);
+  });
 });
+
+/** The variables named in the first column of the markdown table between two markers of a file. */
+function tableVariables(relative: string, from: string, to: string): string[] {
+  const text = readFileSync(new URL(relative, import.meta.url), 'utf8');
+  const start = text.indexOf(from);
+  const end = text.indexOf(to, start + from.length);
+  if (start < 0 || end < 0) throw new Error(`section ${from} .. ${to} not found in ${relative}`);
+  return [...text.slice(start, end).matchAll(/^\| `([A-Z][A-Z0-9_]+)` +\|/gm)].map((m) => m[1] ?? '').sort();
+}

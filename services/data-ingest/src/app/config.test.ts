@@ -72,4 +72,21 @@ describe('data-ingest config', () => {
     expect(Object.keys(example).sort()).toEqual(Object.keys(ingestConfigSchema.shape).sort());
     expect(load(example)).toEqual(load({}));
   });
+
+  it('the README and docs/data-ingest.md configuration tables list every variable', () => {
+    const keys = Object.keys(ingestConfigSchema.shape).sort();
+    expect(tableVariables('../../../../README.md', '**data-ingest**', '**trading-algo**')).toEqual(keys);
+    expect(tableVariables('../../../../docs/data-ingest.md', '## 6. Configuration', '**Shutdown.**')).toEqual(
+      keys,
+    );
+  });
 });
+
+/** The variables named in the first column of the markdown table between two markers of a file. */
+function tableVariables(relative: string, from: string, to: string): string[] {
+  const text = readFileSync(new URL(relative, import.meta.url), 'utf8');
+  const start = text.indexOf(from);
+  const end = text.indexOf(to, start + from.length);
+  if (start < 0 || end < 0) throw new Error(`section ${from} .. ${to} not found in ${relative}`);
+  return [...text.slice(start, end).matchAll(/^\| `([A-Z][A-Z0-9_]+)` +\|/gm)].map((m) => m[1] ?? '').sort();
+}
