@@ -6,6 +6,7 @@ export * from './indicator.js';
 export * from './indicator-set.js';
 export * from './interval.js';
 export * from './rubberband.js';
+export * from './series-origin.js';
 export * from './stream-name.js';
 export * from './trade-book.js';
 export * from './vwap.js';

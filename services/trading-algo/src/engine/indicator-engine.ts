@@ -234,5 +234,8 @@ export function wirePoint(candle: Candle, point: IndicatorPoint): WireIndicatorP
     atr: point.atr,
     stretch: point.stretch,
     signal: point.signal,
+    vwapFromMs: point.vwapFromMs,
+    vwapPartial: point.vwapPartial,
+    converged: point.converged,
   };
 }
