@@ -1,6 +1,7 @@
 export * from './atr.js';
 export * from './candle.js';
 export * from './candle-book.js';
+export * from './candle-columns.js';
 export * from './ema.js';
 export * from './indicator.js';
 export * from './indicator-set.js';
