@@ -68,6 +68,8 @@ interface StreamCursor {
   behindHistory: boolean;
   /** Sessions in a row whose warm-up failed. */
   warmupFailures: number;
+  /** Sessions in a row whose resume was refused as unavailable before the session connected. */
+  resumeFailures: number;
   /** No history was found: the first candle delivered starts what is known. */
   completeFromFirst: boolean;
 }
@@ -219,8 +221,12 @@ export class MarketFeed {
     for (const info of infos) {
       const cursor = this.cursor(info.stream);
       if (cursor.warmedUp && !cursor.behindHistory) continue;
-      if (cursor.behindHistory) await this.catchUp(info, cursor, signal);
-      else await this.warmUp(info, cursor, signal);
+      if (cursor.behindHistory) {
+        await this.catchUp(info, cursor, signal);
+        cursor.resumeFailures = 0;
+      } else {
+        await this.warmUp(info, cursor, signal);
+      }
       cursor.warmedUp = true;
       cursor.behindHistory = false;
       this.options.sink.historyLoaded(info.stream);
@@ -243,16 +249,15 @@ export class MarketFeed {
       const watch = (call: Call, what: string, stream?: string) => {
         calls.push(call);
         call.on('error', (err: unknown) => {
-          if (!ended && stream !== undefined && grpcCodeOf(err) === grpcStatus.OUT_OF_RANGE) {
-            this.cursor(stream).behindHistory = true;
-          }
+          if (!ended && stream !== undefined) this.resumeFailed(stream, grpcCodeOf(err), this.connected);
           end(`${what}: ${describeGrpcError(err)}`);
         });
         call.on('end', () => end(`${what}: ended by the server`));
       };
 
       for (const info of infos) {
-        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
+        // Without a closed candle yet (no history at all) there is nothing to resume: live only.
+        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 0;
         const call = this.client.streamCandles({
           streams: [info.stream],
           sinceOpenTimeMs: since,
@@ -271,6 +276,7 @@ export class MarketFeed {
       statusCall.on('data', (p: marketDataProto.FeedStatus) => {
         if (!this.connected && !ended) {
           this.setConnected(true);
+          for (const info of infos) this.cursor(info.stream).resumeFailures = 0;
           this.options.sink.status(
             feedStatusMessage('connected', this.now(), { detail: `${infos.length} streams` }),
           );
@@ -366,7 +372,18 @@ export class MarketFeed {
   ): Promise<void> {
     const stream = info.stream;
     const last = cursor.lastClosedOpenTimeMs;
-    const history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal);
+    let history: Candle[];
+    try {
+      history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal);
+    } catch (err) {
+      if (signal.aborted || last === null) throw err;
+      // Even the candles right after the resume point are out of reach: the latest held ones.
+      this.log.warn(
+        { stream, err },
+        'candles after the resume point unavailable, continuing from the latest',
+      );
+      history = await this.getCandles(stream, 0, PAGE, signal);
+    }
     const first = history.find((c) => last === null || c.openTimeMs > last);
     if (first === undefined) {
       cursor.completeFromFirst = true;
@@ -381,6 +398,22 @@ export class MarketFeed {
     // After a resume point, the jump to the first candle reports the hole and marks it.
     for (const candle of history) this.deliver(stream, candle, true, reason);
     this.log.info({ stream, candles: history.length, after: last }, 'stream history loaded after a hole');
+  }
+
+  /**
+   * A StreamCandles call failed. OUT_OF_RANGE: data-ingest will not replay from the resume point.
+   * UNAVAILABLE before the session connected, `historyAttempts` sessions in a row: it cannot
+   * (the exchange does not serve the history it lacks). Either way the next session continues
+   * from what it holds.
+   */
+  private resumeFailed(stream: string, code: number | null, connected: boolean): void {
+    const cursor = this.cursor(stream);
+    if (code === grpcStatus.OUT_OF_RANGE) {
+      cursor.behindHistory = true;
+    } else if (code === grpcStatus.UNAVAILABLE && !connected && cursor.lastClosedOpenTimeMs !== null) {
+      cursor.resumeFailures += 1;
+      if (cursor.resumeFailures >= (this.options.historyAttempts ?? 3)) cursor.behindHistory = true;
+    }
   }
 
   private receive(stream: string, p: marketDataProto.Candle): void {
@@ -455,6 +488,7 @@ export class MarketFeed {
         warmedUp: false,
         behindHistory: false,
         warmupFailures: 0,
+        resumeFailures: 0,
         completeFromFirst: false,
       };
       this.cursors.set(stream, cursor);
