@@ -197,7 +197,9 @@ describe('gRPC MarketData', () => {
     expect(bad.error?.details).toContain('unknown kline stream "btcusdt@kline_7m"');
     expect(bad.error?.details).toContain(STREAM);
     const err = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000, heldOnly: false }, (e) =>
+        resolve(e),
+      ),
     );
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toContain('limit');
@@ -205,8 +207,9 @@ describe('gRPC MarketData', () => {
 
   it('serves history with GetCandles and the stream list with ListStreams', async () => {
     const res = await new Promise<marketDataProto.GetCandlesResponse>((resolve, reject) =>
-      client.getCandles({ stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0 }, (e, r) =>
-        e ? reject(e) : resolve(r),
+      client.getCandles(
+        { stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0, heldOnly: false },
+        (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
     expect(res.candles.map((c) => c.openTimeMs)).toEqual([T0 + 60_000, T0 + 120_000]);
@@ -256,7 +259,9 @@ describe('gRPC while history is loading', () => {
     );
     expect(resumed.error?.code).toBe(status.UNAVAILABLE);
     const got = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0, heldOnly: false }, (e) =>
+        resolve(e),
+      ),
     );
     expect(got?.code).toBe(status.UNAVAILABLE);
     // A live-only subscriber is served, and does not receive the backfill as live candles.

@@ -310,6 +310,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
             fromTradeId: e.fromTradeId ?? 0,
             toTradeId: e.toTradeId ?? 0,
             detail: e.detail ?? '',
+            lost: e.lost ?? false,
             timeMs: e.timeMs,
             exchange: hub.exchange,
           }).finish(),
@@ -331,7 +332,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       call: ServerUnaryCall<GetCandlesRequest, GetCandlesResponse>,
       callback: sendUnaryData<GetCandlesResponse>,
     ): void {
-      const { stream, startTimeMs, endTimeMs, limit } = call.request;
+      const { stream, startTimeMs, endTimeMs, limit, heldOnly } = call.request;
       try {
         validateStreams(hub, [stream], 'kline');
         if (limit < 0 || limit > 1000)
@@ -357,6 +358,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           ...(startTimeMs > 0 ? { startTimeMs } : {}),
           ...(endTimeMs > 0 ? { endTimeMs } : {}),
           limit: limit || 500,
+          heldOnly,
         })
         .then(
           (candles) => callback(null, { candles: candles.map((c) => candleToProto(c, stream)) }),

@@ -199,6 +199,7 @@ export class IngestHub implements MarketHubView {
     const state = this.klines.get(stream);
     if (!state) return [];
     const limit = Math.min(MAX_LIMIT, query.limit && query.limit > 0 ? query.limit : DEFAULT_LIMIT);
+    if (query.heldOnly) return state.book.range(query.startTimeMs, query.endTimeMs, limit);
     return this.candleHistory.range(state, {
       ...(query.startTimeMs === undefined ? {} : { startTimeMs: query.startTimeMs }),
       ...(query.endTimeMs === undefined ? {} : { endTimeMs: query.endTimeMs }),
@@ -388,24 +389,26 @@ export class IngestHub implements MarketHubView {
       const fetched = got.value ?? [];
       const failure = got.failure;
       const result = state.book.fill(fetched, gap);
-      for (const candle of result.publish) this.publishCandle(stream, candle);
-      if (result.unfilled.length === 0) {
-        this.m.gaps.inc({ stream, outcome: 'filled' });
-        this.emitStatus('gap-filled', stream, {
-          fromOpenTimeMs: gap.fromOpenTimeMs,
-          toOpenTimeMs: gap.toOpenTimeMs,
-        });
-      }
+      // Holes first, so that a consumer knows of one before the candles that follow it.
       for (const hole of result.unfilled) {
         this.m.gaps.inc({ stream, outcome: 'unfilled' });
         this.log.error({ stream, ...hole }, 'candle gap could not be filled');
         this.emitStatus('gap-unfilled', stream, {
           fromOpenTimeMs: hole.fromOpenTimeMs,
           toOpenTimeMs: hole.toOpenTimeMs,
+          lost: failure !== null,
           detail:
             failure === null
               ? 'the exchange returned no candles for this range'
               : `history requests failed ${attempts} times: ${failure}`,
+        });
+      }
+      for (const candle of result.publish) this.publishCandle(stream, candle);
+      if (result.unfilled.length === 0) {
+        this.m.gaps.inc({ stream, outcome: 'filled' });
+        this.emitStatus('gap-filled', stream, {
+          fromOpenTimeMs: gap.fromOpenTimeMs,
+          toOpenTimeMs: gap.toOpenTimeMs,
         });
       }
       gap = result.gap;
@@ -474,6 +477,7 @@ export class IngestHub implements MarketHubView {
         this.emitStatus('gap-unfilled', stream, {
           fromTradeId: hole.fromId,
           toTradeId: hole.toId,
+          lost: failure !== null,
           detail: failure ?? 'the exchange returned no trades for these ids',
         });
       }
@@ -522,6 +526,7 @@ export class IngestHub implements MarketHubView {
       fromTradeId?: number;
       toTradeId?: number;
       detail?: string;
+      lost?: boolean;
     },
   ): void {
     const event: FeedStatusEvent = { kind, stream, timeMs: this.now(), ...extra };

@@ -13,6 +13,8 @@ export interface FeedStatusEvent {
   readonly fromTradeId?: number;
   readonly toTradeId?: number;
   readonly detail?: string;
+  /** gap-unfilled: the exchange may hold what is missing but did not serve it (a hole in the data). */
+  readonly lost?: boolean;
   readonly timeMs: number;
 }
 
@@ -29,6 +31,8 @@ export interface CandleQuery {
   readonly endTimeMs?: number;
   /** Default 500, max 1000. */
   readonly limit?: number;
+  /** Only what is held in memory: never ask the exchange. */
+  readonly heldOnly?: boolean;
 }
 
 /**

@@ -72,6 +72,8 @@ interface StreamCursor {
   resumeFailures: number;
   /** No history was found: the first candle delivered starts what is known. */
   completeFromFirst: boolean;
+  /** data-ingest reported candles up to here lost: history is complete from the next one delivered. */
+  lostThroughMs: number | null;
 }
 
 /** GetCandles answers at most this many candles. */
@@ -282,6 +284,8 @@ export class MarketFeed {
           );
           this.log.info({ streams: infos.length, session: this.sessions }, 'feed connected');
         }
+        if (p.kind === marketDataProto.FeedStatusKind.FEED_STATUS_KIND_GAP_UNFILLED && p.lost)
+          this.holeReported(p.stream, p.toOpenTimeMs);
         const message = upstreamStatusMessage(p);
         if (message) this.options.sink.status(message);
       });
@@ -372,18 +376,8 @@ export class MarketFeed {
   ): Promise<void> {
     const stream = info.stream;
     const last = cursor.lastClosedOpenTimeMs;
-    let history: Candle[];
-    try {
-      history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal);
-    } catch (err) {
-      if (signal.aborted || last === null) throw err;
-      // Even the candles right after the resume point are out of reach: the latest held ones.
-      this.log.warn(
-        { stream, err },
-        'candles after the resume point unavailable, continuing from the latest',
-      );
-      history = await this.getCandles(stream, 0, PAGE, signal);
-    }
+    // What data-ingest holds: the exchange is what failed.
+    const history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal, true);
     const first = history.find((c) => last === null || c.openTimeMs > last);
     if (first === undefined) {
       cursor.completeFromFirst = true;
@@ -416,6 +410,19 @@ export class MarketFeed {
     }
   }
 
+  /**
+   * data-ingest could not fill a hole that ends at `toOpenTimeMs` (the exchange failed): history
+   * is complete again from the first candle after it. The report comes before those candles; if it
+   * arrives after them (it travels on another call), history is marked from right after the hole.
+   */
+  private holeReported(stream: string, toOpenTimeMs: number): void {
+    const cursor = this.cursors.get(stream);
+    if (!cursor || toOpenTimeMs <= 0) return;
+    const last = cursor.lastClosedOpenTimeMs;
+    if (last !== null && last > toOpenTimeMs) this.options.sink.completeFrom(stream, toOpenTimeMs + 1);
+    else cursor.lostThroughMs = Math.max(cursor.lostThroughMs ?? 0, toOpenTimeMs);
+  }
+
   private receive(stream: string, p: marketDataProto.Candle): void {
     let candle: Candle;
     try {
@@ -441,6 +448,10 @@ export class MarketFeed {
       this.options.sink.completeFrom(stream, candle.openTimeMs);
     }
     const last = cursor.lastClosedOpenTimeMs;
+    if (candle.closed && cursor.lostThroughMs !== null && candle.openTimeMs > cursor.lostThroughMs) {
+      cursor.lostThroughMs = null;
+      this.options.sink.completeFrom(stream, candle.openTimeMs);
+    }
     if (candle.closed && (last === null || candle.openTimeMs > last)) {
       if (last !== null && candle.openTimeMs > nextOpenTimeMs(candle.interval, last)) {
         const from = nextOpenTimeMs(candle.interval, last);
@@ -490,6 +501,7 @@ export class MarketFeed {
         warmupFailures: 0,
         resumeFailures: 0,
         completeFromFirst: false,
+        lostThroughMs: null,
       };
       this.cursors.set(stream, cursor);
     }
@@ -532,8 +544,9 @@ export class MarketFeed {
     startTimeMs: number,
     limit: number,
     signal: AbortSignal,
+    heldOnly = false,
   ): Promise<Candle[]> {
-    const request = { stream, startTimeMs, endTimeMs: 0, limit };
+    const request = { stream, startTimeMs, endTimeMs: 0, limit, heldOnly };
     const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
     const candles: Candle[] = [];
     for (const p of res.candles) {
