@@ -191,8 +191,20 @@ describe('CandleBook history coverage', () => {
     const book2 = new CandleBook(SERIES, 5);
     book2.anchor([10, 11, 12].map((i) => candle(i, true)));
     // A range that stops short of the kept history would leave a hole: ignored.
-    expect(book2.prepend([6, 7, 8].map((i) => candle(i, true)), T0 + 6 * M, T0 + 8 * M)).toBe(0);
-    expect(book2.prepend([6, 7, 8, 9].map((i) => candle(i, true)), T0 + 6 * M, T0 + 9 * M)).toBe(2);
+    expect(
+      book2.prepend(
+        [6, 7, 8].map((i) => candle(i, true)),
+        T0 + 6 * M,
+        T0 + 8 * M,
+      ),
+    ).toBe(0);
+    expect(
+      book2.prepend(
+        [6, 7, 8, 9].map((i) => candle(i, true)),
+        T0 + 6 * M,
+        T0 + 9 * M,
+      ),
+    ).toBe(2);
     expect(book2.coveredFromMs).toBe(T0 + 8 * M);
     expect(book2.isFull).toBe(true);
     book2.offer(candle(13, true));

@@ -6,7 +6,7 @@ import {
   seedProto,
   tradeToProto,
 } from '@visualgo/contracts';
-import { type Candle, isInterval, nextOpenTimeMs } from '@visualgo/market';
+import type { Candle } from '@visualgo/market';
 import type { Logger } from '@visualgo/platform';
 import { HistoryUnavailable, ReplayOutOfRange } from '../hub/candle-history.js';
 import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
