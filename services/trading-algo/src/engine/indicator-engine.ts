@@ -18,7 +18,7 @@ import {
 } from '@visualgo/market';
 import { type Logger, LogThrottle } from '@visualgo/platform';
 import type { EngineMetrics } from '../algo-metrics.js';
-import { PointHistory } from './point-history.js';
+import { PointColumns } from './point-columns.js';
 
 /** One kline stream as data-ingest lists it. */
 export interface StreamInfo {
@@ -47,12 +47,12 @@ export interface IndicatorEngineOptions {
 interface StreamState {
   readonly info: StreamInfo;
   readonly set: IndicatorSet;
-  readonly history: PointHistory<WireIndicatorPoint>;
+  readonly history: PointColumns;
   /**
    * Leading warm-up points whose EMA and ATR have not converged: dropped once a converged point
    * follows (they only warmed the chains up), kept (flagged) if the warm-up ends without one.
    */
-  pending: WireIndicatorPoint[];
+  pending: [Candle, IndicatorPoint][];
   convergedInBulk: boolean;
 }
 
@@ -132,9 +132,21 @@ export class IndicatorEngine {
     return this.states.get(stream)?.set.lastClosedOpenTimeMs ?? null;
   }
 
-  /** The newest `limit` final points of a stream, oldest first; null for an unknown stream. */
-  history(stream: string, limit: number): WireIndicatorPoint[] | null {
-    return this.states.get(stream)?.history.last(limit) ?? null;
+  /**
+   * The newest `limit` final points of a stream (opening at or before `endTimeMs` when given),
+   * oldest first; null for an unknown stream.
+   */
+  history(stream: string, limit: number, endTimeMs?: number): WireIndicatorPoint[] | null {
+    const history = this.states.get(stream)?.history;
+    if (!history) return null;
+    return endTimeMs === undefined ? history.last(limit) : history.lastUpTo(endTimeMs, limit);
+  }
+
+  /** Bytes allocated for kept points, over every stream. */
+  historyBytes(): number {
+    let bytes = 0;
+    for (const state of this.states.values()) bytes += state.history.byteLength;
+    return bytes;
   }
 
   /** Number of final points committed so far (changes exactly when the history does). */
@@ -176,8 +188,7 @@ export class IndicatorEngine {
       }
       return;
     }
-    const point = wirePoint(candle, result);
-    if (result.final) this.record(state, point, bulk);
+    if (result.final) this.record(state, candle, result, bulk);
     this.metrics.pointOut(stream, result.final);
     if (bulk) return;
     this.emit({
@@ -188,7 +199,7 @@ export class IndicatorEngine {
         exchange: candle.exchange,
         symbol: candle.symbol,
         interval: candle.interval,
-        ...point,
+        ...wirePoint(candle, result),
       },
     });
     const { signal, ema, vwap, stretch } = result;
@@ -215,15 +226,15 @@ export class IndicatorEngine {
   historyLoaded(stream: string): void {
     const state = this.states.get(stream);
     if (!state) return;
-    for (const point of state.pending) state.history.push(point);
+    for (const [candle, point] of state.pending) state.history.push(candle, point);
     state.pending = [];
     state.convergedInBulk = false;
     this.emit({ type: 'history-loaded', stream });
   }
 
-  private record(state: StreamState, point: WireIndicatorPoint, bulk: boolean): void {
+  private record(state: StreamState, candle: Candle, point: IndicatorPoint, bulk: boolean): void {
     if (bulk && !point.converged && !state.convergedInBulk) {
-      state.pending.push(point);
+      state.pending.push([candle, point]);
       if (state.pending.length > this.options.historyPoints * 2)
         state.pending.splice(0, this.options.historyPoints);
       return;
@@ -232,7 +243,7 @@ export class IndicatorEngine {
       state.convergedInBulk = true;
       state.pending = [];
     }
-    state.history.push(point);
+    state.history.push(candle, point);
   }
 
   private stateFor(info: StreamInfo): StreamState {
@@ -241,7 +252,11 @@ export class IndicatorEngine {
       state = {
         info,
         set: new IndicatorSet(this.options.indicators),
-        history: new PointHistory(this.options.historyPoints),
+        history: new PointColumns(
+          info.interval,
+          this.options.indicators.vwapBands,
+          this.options.historyPoints,
+        ),
         pending: [],
         convergedInBulk: false,
       };
