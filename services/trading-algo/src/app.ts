@@ -6,7 +6,7 @@ import {
   type Shutdown,
   startHttpServer,
 } from '@visualgo/platform';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { createAlgoMetrics } from './algo-metrics.js';
 import { type AlgoConfig, indicatorConfigOf } from './config.js';
 import { IndicatorEngine } from './engine/indicator-engine.js';
@@ -43,6 +43,22 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     historyPoints: config.HISTORY_POINTS,
     logger,
     metrics: metrics.engine,
+  });
+  new Gauge({
+    name: 'algo_history_points',
+    help: 'Final indicator points kept for snapshots and /api/indicators, over every stream',
+    registers: [registry],
+    collect() {
+      this.set(engine.historyStats().points);
+    },
+  });
+  new Gauge({
+    name: 'algo_history_bytes',
+    help: 'Bytes allocated for the kept points (about 90 a point)',
+    registers: [registry],
+    collect() {
+      this.set(engine.historyStats().bytes);
+    },
   });
   let feed: MarketFeed | null = null;
   const ws = new AlgoWsServer({

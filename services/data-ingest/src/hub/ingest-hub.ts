@@ -138,6 +138,23 @@ export class IngestHub implements MarketHubView {
       maxReplayCandles: options.maxReplayCandles ?? 100_000,
       signal: this.abort.signal,
     });
+    const hub = this;
+    new Gauge({
+      name: 'ingest_history_held_candles',
+      help: 'Closed candles held in memory, over every stream (older ones are paged from the exchange)',
+      registers: [r],
+      collect() {
+        this.set(hub.heldCandles().candles);
+      },
+    });
+    new Gauge({
+      name: 'ingest_history_held_bytes',
+      help: 'Bytes allocated for the closed candles held in memory (about 100 a candle)',
+      registers: [r],
+      collect() {
+        this.set(hub.heldCandles().bytes);
+      },
+    });
     this.m = {
       events: new Counter({
         name: 'ingest_events_published_total',
@@ -220,11 +237,15 @@ export class IngestHub implements MarketHubView {
     return this.klines.get(stream)?.book.coveredFromMs ?? null;
   }
 
-  /** Bytes allocated for held candles, over every stream. */
-  heldCandleBytes(): number {
+  /** Closed candles held in memory, and the bytes allocated for them, over every stream. */
+  heldCandles(): { readonly candles: number; readonly bytes: number } {
+    let candles = 0;
     let bytes = 0;
-    for (const state of this.klines.values()) bytes += state.book.byteLength;
-    return bytes;
+    for (const state of this.klines.values()) {
+      candles += state.book.size;
+      bytes += state.book.byteLength;
+    }
+    return { candles, bytes };
   }
 
   openCandle(stream: string): Candle | undefined {

@@ -142,11 +142,15 @@ export class IndicatorEngine {
     return endTimeMs === undefined ? history.last(limit) : history.lastUpTo(endTimeMs, limit);
   }
 
-  /** Bytes allocated for kept points, over every stream. */
-  historyBytes(): number {
+  /** Final points kept, and the bytes allocated for them, over every stream. */
+  historyStats(): { readonly points: number; readonly bytes: number } {
+    let points = 0;
     let bytes = 0;
-    for (const state of this.states.values()) bytes += state.history.byteLength;
-    return bytes;
+    for (const state of this.states.values()) {
+      points += state.history.size;
+      bytes += state.history.byteLength;
+    }
+    return { points, bytes };
   }
 
   /** Number of final points committed so far (changes exactly when the history does). */
