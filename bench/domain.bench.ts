@@ -3,6 +3,8 @@ import { CandleBook, IndicatorSet } from '@visualgo/market';
 import { candleSeries } from './candle-series.js';
 import { type Check, heapUsed, measure } from './harness.js';
 
+const SERIES = { exchange: 'binance-sim', symbol: 'BTCUSDT', interval: '1m' } as const;
+
 export function domainBenchmarks(): { table: Record<string, number>; checks: Check[] } {
   const N = 100_000;
   const series = candleSeries(N);
@@ -57,7 +59,7 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
     }
   });
   const book = measure('CandleBook.offer (closed, in order)', N, () => {
-    const b = new CandleBook('1m', 1_000);
+    const b = new CandleBook(SERIES, 1_000);
     b.anchor([]);
     for (const c of series) b.offer(c);
     sink += b.size;
@@ -66,7 +68,7 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
   // Memory: a book holds at most 2x capacity candles, however long it runs. Each book gets its
   // own candle objects, as it would from the wire, so what it retains shows in the heap.
   const before = heapUsed();
-  const books = Array.from({ length: 20 }, () => new CandleBook('1m', 1_000));
+  const books = Array.from({ length: 20 }, () => new CandleBook(SERIES, 1_000));
   for (const b of books) b.anchor([]);
   const feed = (from: number, to: number) => {
     for (const c of series.slice(from, to)) for (const b of books) b.offer({ ...c });

@@ -123,6 +123,9 @@ describe('trading-algo WebSocket', () => {
         'atr',
         'stretch',
         'signal',
+        'vwapFromMs',
+        'vwapPartial',
+        'converged',
       ].sort(),
     );
     expect(Object.keys(updates[1]?.vwapBands ?? {})).toEqual(['1', '2']);

@@ -62,7 +62,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
   feed = new MarketFeed({
     target: config.INGEST_GRPC_URL,
     streams: config.ALGO_STREAMS,
-    warmupCandles: config.WARMUP_CANDLES,
+    warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
     logger,
     metrics: metrics.feed,
     staleMs: config.FEED_STALE_MS,
@@ -73,6 +73,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     sink: {
       declareStreams: (infos) => engine.declareStreams(infos),
       candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+      completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
       historyLoaded: (stream) => engine.historyLoaded(stream),
       status: (message) => ws.broadcastStatus(message),
     },

@@ -95,7 +95,7 @@ export class IngestHub implements MarketHubView {
         const interval: Interval = d.interval;
         this.klines.set(d.stream, {
           descriptor: d,
-          book: new CandleBook(interval, options.historyCandles),
+          book: new CandleBook({ exchange: options.exchange, symbol: d.symbol, interval }, options.historyCandles),
           filling: false,
           lastEventTimeMs: 0,
         });
@@ -210,10 +210,8 @@ export class IngestHub implements MarketHubView {
             this.options.historyCandles,
             this.abort.signal,
           );
-          backfill = rows.map((r) => {
-            this.payloads.set(r.candle, r.payload);
-            return r.candle;
-          });
+          // History is never published live: its exchange payloads are not kept.
+          backfill = rows.map((r) => r.candle);
         } catch (err) {
           if (this.abort.signal.aborted) return;
           this.log.error({ err, stream: state.descriptor.stream }, 'history backfill failed');

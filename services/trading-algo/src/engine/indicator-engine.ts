@@ -7,11 +7,14 @@ import type {
 } from '@visualgo/contracts';
 import {
   type Candle,
+  candleIndexOf,
   type ExchangeId,
   type IndicatorConfig,
   type IndicatorPoint,
   IndicatorSet,
   type Interval,
+  openTimeOfCandleIndex,
+  type SeriesOrigin,
 } from '@visualgo/market';
 import { type Logger, LogThrottle } from '@visualgo/platform';
 import type { EngineMetrics } from '../algo-metrics.js';
@@ -67,12 +70,13 @@ export class IndicatorEngine {
   private readonly log: Logger;
   private readonly throttle = new LogThrottle();
   private listed = false;
+  private readonly origin: SeriesOrigin;
 
   constructor(private readonly options: IndicatorEngineOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.logger.child({ component: 'engine' });
     // Fail at start, not on the first candle, when the parameters are out of range.
-    new IndicatorSet(options.indicators);
+    this.origin = new IndicatorSet(options.indicators).origin;
   }
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
@@ -96,6 +100,25 @@ export class IndicatorEngine {
 
   info(stream: string): StreamInfo | undefined {
     return this.states.get(stream)?.info;
+  }
+
+  /**
+   * Where a stream's history must start loading, given its latest closed candle, for every one of
+   * the `historyPoints` final points kept to be exact: the calendar-fixed origin of the oldest
+   * ({@link SeriesOrigin.computeFromMs}).
+   */
+  warmupFromMs(info: StreamInfo, latestClosedOpenTimeMs: number): number {
+    const { interval } = info;
+    const firstPoint = openTimeOfCandleIndex(
+      interval,
+      candleIndexOf(interval, latestClosedOpenTimeMs) - (this.options.historyPoints - 1),
+    );
+    return this.origin.computeFromMs(interval, this.options.indicators.vwapAnchor, firstPoint);
+  }
+
+  /** The feed delivers every candle from `openTimeMs` on; values that depend on earlier ones are flagged. */
+  completeFrom(stream: string, openTimeMs: number): void {
+    this.states.get(stream)?.set.markCompleteFrom(openTimeMs);
   }
 
   /** Open time of the last final point: where the feed resumes. */
@@ -148,7 +171,8 @@ export class IndicatorEngine {
       return;
     }
     const point = wirePoint(candle, result);
-    if (result.final) state.history.push(point);
+    // The warm-up's first points run on chains that started late: they only warm the state up.
+    if (result.final && (result.converged || !bulk)) state.history.push(point);
     this.metrics.pointOut(stream, result.final);
     if (bulk) return;
     this.emit({
@@ -234,5 +258,8 @@ export function wirePoint(candle: Candle, point: IndicatorPoint): WireIndicatorP
     atr: point.atr,
     stretch: point.stretch,
     signal: point.signal,
+    vwapFromMs: point.vwapFromMs,
+    vwapPartial: point.vwapPartial,
+    converged: point.converged,
   };
 }
