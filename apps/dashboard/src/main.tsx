@@ -62,11 +62,6 @@ async function main(): Promise<void> {
     socketFactory: (url) => new WebSocket(url),
     fetch: window.fetch.bind(window),
     requestFrame,
-    anchorOf: (p) => {
-      // Present once trading-algo reports the anchor period of its VWAP (vwapFromMs).
-      const from = (p as { vwapFromMs?: unknown }).vwapFromMs;
-      return typeof from === 'number' ? from : null;
-    },
   });
   const handle: DashboardHandle = { controller, chart: null };
   window.visualgo = handle;

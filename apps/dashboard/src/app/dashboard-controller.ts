@@ -78,7 +78,7 @@ export interface ControllerOptions {
   readonly maxCandles?: number;
   readonly tapeLength?: number;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number; readonly random?: () => number };
-  /** Start of the VWAP anchor period of a point, when the point says; null otherwise. */
+  /** Start of the VWAP period of a point (default: its `vwapFromMs`); a change re-arms and breaks the line. */
   readonly anchorOf?: (p: WireIndicatorPoint) => number | null;
 }
 
@@ -98,7 +98,7 @@ const SIGNALS_SHOWN = 20;
  */
 export class DashboardController {
   readonly store = new SeriesStore();
-  readonly anchorOf: ((p: WireIndicatorPoint) => number | null) | undefined;
+  readonly anchorOf: (p: WireIndicatorPoint) => number | null;
   private readonly health = new FeedHealth();
   private readonly algo: AlgoFeed;
   private readonly trades: TradeFeed;
@@ -126,7 +126,7 @@ export class DashboardController {
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? browserClock;
-    this.anchorOf = options.anchorOf;
+    this.anchorOf = options.anchorOf ?? ((p) => p.vwapFromMs);
     this.currentStream = options.stream;
     this.maxCandles = options.maxCandles ?? 10_000;
     this.tapeLength = options.tapeLength ?? 100;
@@ -296,7 +296,7 @@ export class DashboardController {
     if (this.derivedRevision !== this.store.finalChangeCount || !this.derived) {
       this.derivedRevision = this.store.finalChangeCount;
       this.derived = {
-        arming: deriveArming(this.store.finals, this.options.config.rubberbandK, this.options.anchorOf),
+        arming: deriveArming(this.store.finals, this.options.config.rubberbandK, this.anchorOf),
         signals: signalOutcomes(this.store.finals, this.options.config.signalHorizonCandles, SIGNALS_SHOWN),
       };
     }
@@ -388,6 +388,9 @@ export class DashboardController {
         atr: null,
         stretch: null,
         signal: 'none',
+        vwapFromMs: null,
+        vwapPartial: false,
+        converged: false,
       }),
     );
   }

@@ -55,7 +55,7 @@ export function volumeBar(p: WireIndicatorPoint, palette: ChartPalette): VolumeB
 /**
  * A line point; whitespace when the value is null (not warmed up). `breakBefore` hides the segment
  * leading to this point (a VWAP anchor reset: the new period's line must not join the old one).
- * `faint` marks a provisional value.
+ * `faintColor` draws a value that is provisional or not exact yet.
  */
 export function lineValue(
   p: WireIndicatorPoint,
@@ -65,7 +65,7 @@ export function lineValue(
   const time = chartTime(p.openTimeMs);
   if (value === null) return { time };
   if (options.breakBefore) return { time, value, color: 'transparent' };
-  if (!p.final && options.faintColor) return { time, value, color: options.faintColor };
+  if (options.faintColor) return { time, value, color: options.faintColor };
   return { time, value };
 }
 

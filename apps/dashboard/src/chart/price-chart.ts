@@ -344,6 +344,7 @@ export class PriceChart {
     const breakBefore = anchor !== null && this.lastAnchor !== null && anchor !== this.lastAnchor;
     if (anchor !== null && p.final) this.lastAnchor = anchor;
     const faint = !p.final;
+    const bandFaint = faint || p.vwapPartial;
     const bands = new Map<string, { lower: LineValue; upper: LineValue }>();
     const order = this.bandKeyOrder();
     for (const k of bandKeys(p)) {
@@ -351,17 +352,23 @@ export class PriceChart {
       bands.set(k, {
         lower: lineValue(p, bandValue(p, k, 0), {
           breakBefore,
-          ...(faint ? { faintColor: fade(color) } : {}),
+          ...(bandFaint ? { faintColor: fade(color) } : {}),
         }),
         upper: lineValue(p, bandValue(p, k, 1), {
           breakBefore,
-          ...(faint ? { faintColor: fade(color) } : {}),
+          ...(bandFaint ? { faintColor: fade(color) } : {}),
         }),
       });
     }
+    // Values that may still differ from their full-history ones are drawn faint, like provisional ones.
+    const emaFaint = faint || !p.converged;
+    const vwapFaint = faint || p.vwapPartial;
     return {
-      ema: lineValue(p, p.ema, faint ? { faintColor: fade(this.palette.ema) } : {}),
-      vwap: lineValue(p, p.vwap, { breakBefore, ...(faint ? { faintColor: fade(this.palette.vwap) } : {}) }),
+      ema: lineValue(p, p.ema, emaFaint ? { faintColor: fade(this.palette.ema) } : {}),
+      vwap: lineValue(p, p.vwap, {
+        breakBefore,
+        ...(vwapFaint ? { faintColor: fade(this.palette.vwap) } : {}),
+      }),
       bands,
     };
   }

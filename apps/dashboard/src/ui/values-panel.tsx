@@ -37,11 +37,30 @@ function rows(p: WireIndicatorPoint | null): Row[] {
   return base;
 }
 
+/** Whether a row's value on this point may differ from its full-history value. */
+function uncertain(p: WireIndicatorPoint, row: Row): boolean {
+  if (row.field === 'ema' || row.field === 'atr' || row.field === 'stretch') return !p.converged;
+  if (row.field === 'vwap' || row.field.startsWith('band')) return p.vwapPartial;
+  return false;
+}
+
 function Cell({ p, row, reference }: { p: WireIndicatorPoint | null; row: Row; reference: number }) {
   const v = p ? row.value(p) : null;
   const text = row.kind === 'stretch' ? formatNumber(v, 3) : formatPrice(v, reference);
+  const approx = p !== null && v !== null && uncertain(p, row);
   return (
-    <td data-field={row.field} data-value={v === null ? '' : String(v)}>
+    <td
+      data-field={row.field}
+      data-value={v === null ? '' : String(v)}
+      class={approx ? 'uncertain' : undefined}
+      title={approx ? 'not exact yet: computed from incomplete history' : undefined}
+    >
+      {approx && (
+        <>
+          <span aria-hidden="true">≈</span>
+          <span class="visually-hidden">approximately </span>
+        </>
+      )}
       {text}
     </td>
   );
@@ -97,6 +116,7 @@ export function ValuesPanel({ view, tz }: { readonly view: DashboardView; readon
           </tr>
         </tbody>
       </table>
+      <Notices point={last ?? open} tz={tz} />
       <ul class="arming" aria-label={`Rubberband arming, K = ${view.rubberbandK}`}>
         <SideState name="overbought" side={view.arming.overbought} tz={tz} />
         <SideState name="oversold" side={view.arming.oversold} tz={tz} />
@@ -105,5 +125,29 @@ export function ValuesPanel({ view, tz }: { readonly view: DashboardView; readon
         </li>
       </ul>
     </section>
+  );
+}
+
+/** What the values cannot promise yet: a VWAP over part of its period, EMA/ATR still converging. */
+function Notices({ point, tz }: { point: WireIndicatorPoint | null; tz: TimeZoneMode }) {
+  if (!point) return null;
+  const notes: string[] = [];
+  if (point.vwapPartial && point.vwapFromMs !== null) {
+    notes.push(
+      `Partial VWAP since ${formatClock(point.vwapFromMs, tz).slice(0, 5)}${tz === 'utc' ? ' UTC' : ''}: the history does not reach the start of its period, so VWAP and bands cover part of it and no signal fires.`,
+    );
+  }
+  if (!point.converged) {
+    notes.push(
+      'EMA and ATR are still converging (incomplete history): values marked ≈ may differ from their full-history values; no signal fires.',
+    );
+  }
+  if (notes.length === 0) return null;
+  return (
+    <ul class="notices" data-testid="value-notices">
+      {notes.map((n) => (
+        <li key={n}>{n}</li>
+      ))}
+    </ul>
   );
 }
