@@ -5,7 +5,7 @@ import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
 import { BinanceRestClient } from '../binance/binance-rest.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
-import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
+import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { IngestHub } from '../hub/ingest-hub.js';
 import type { StreamDescriptor } from '../hub/market-hub.js';
 import { type IngestConfig, upstreamOf } from './config.js';

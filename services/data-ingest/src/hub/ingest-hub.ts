@@ -95,7 +95,10 @@ export class IngestHub implements MarketHubView {
         const interval: Interval = d.interval;
         this.klines.set(d.stream, {
           descriptor: d,
-          book: new CandleBook({ exchange: options.exchange, symbol: d.symbol, interval }, options.historyCandles),
+          book: new CandleBook(
+            { exchange: options.exchange, symbol: d.symbol, interval },
+            options.historyCandles,
+          ),
           filling: false,
           lastEventTimeMs: 0,
         });
