@@ -2,22 +2,10 @@ import { render } from 'preact';
 import { DashboardController } from './app/dashboard-controller.js';
 import { loadRuntimeConfig } from './app/runtime-config.js';
 import { parseViewUrl } from './app/view-url.js';
+import type { DashboardHandle } from './app/window-handle.js';
 import type { ThemeName } from './chart/chart-theme.js';
-import type { PriceChart } from './chart/price-chart.js';
 import { App } from './ui/app.js';
 import './styles.css';
-
-/** What the page exposes for its browser tests and for a curious operator's console. */
-interface DashboardHandle {
-  controller: DashboardController;
-  chart: PriceChart | null;
-}
-
-declare global {
-  interface Window {
-    visualgo?: DashboardHandle;
-  }
-}
 
 /**
  * One flush per animation frame; the timeout covers hidden tabs, which get no frames, so queued
