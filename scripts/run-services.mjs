@@ -54,7 +54,9 @@ const services = [
         {
           name: 'sim-exchange',
           color: 35,
-          env: { SIM_PORT: simPort },
+          // Market time starts at the wall clock's millisecond (not floored to the minute), so the
+          // lag the dashboard shows (exchange event time to screen) is the pipeline's own.
+          env: { SIM_PORT: simPort, SIM_START: env.SIM_START ?? String(Date.now()) },
           health: `http://127.0.0.1:${simPort}/api/v3/ping`,
         },
       ]
@@ -149,6 +151,12 @@ async function waitReady(s) {
   }
   return false;
 }
+
+// The page comes up in a second or two, before the backends are ready: say where it is at once.
+const dashboardService = services.find((s) => s.name === 'dashboard');
+waitReady(dashboardService).then((ok) => {
+  if (ok && !stopping) console.log(`\ndashboard: http://localhost:${dashboardPort}/  (backends starting)\n`);
+});
 
 Promise.all(services.map(waitReady)).then((ok) => {
   if (stopping || !ok.every(Boolean)) return;

@@ -23,7 +23,7 @@ function chartState(p: Page) {
 
 beforeAll(async () => {
   // A fixed seed and start give the same market every run; at 60x a 1m candle closes every second.
-  stack = await startStack({ seed: 'visualgo', startIso: '2025-01-15T12:00:00Z', speed: 60 });
+  stack = await startStack({ seed: 'visualgo', start: '2025-01-15T12:00:00Z', speed: 60 });
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1440, height: 900 }, timezoneId: 'Asia/Kolkata' });
   page = await context.newPage();

@@ -32,7 +32,8 @@ export interface ServiceProcess {
 export interface StackOptions {
   /** Simulated market: fixed seed and start make the same market (and signals) every run. */
   readonly seed?: string;
-  readonly startIso?: string;
+  /** SIM_START: ISO-8601 or epoch ms. */
+  readonly start?: string;
   readonly speed?: number;
   readonly historyCandles?: number;
 }
@@ -129,7 +130,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       SIM_SEED: options.seed ?? 'visualgo',
       SIM_SPEED: String(options.speed ?? 1),
       SIM_CONTROL_API: 'true',
-      ...(options.startIso ? { SIM_START: options.startIso } : {}),
+      ...(options.start ? { SIM_START: options.start } : {}),
     });
     services.push(simService);
     await waitHealthy(simService, `http://127.0.0.1:${sim}/api/v3/ping`);

@@ -46,7 +46,10 @@ try {
       }),
   });
   shutdown.register('http', () => server.close());
-  logger.info({ port: server.port, host: config.DASHBOARD_HOST, root }, 'dashboard listening');
+  logger.info(
+    { url: `http://localhost:${server.port}/`, host: config.DASHBOARD_HOST, port: server.port, root },
+    'dashboard listening',
+  );
 } catch (err) {
   logger.fatal({ err }, 'dashboard failed to start');
   await shutdown.run('start failed');

@@ -19,7 +19,7 @@ export function formatNumber(value: number | null | undefined, decimals: number)
 
 export function formatSignedPct(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return '—';
-  return `${value > 0 ? '+' : value < 0 ? '−' : ''}${Math.abs(value).toFixed(3)}%`;
+  return `${value > 0 ? '+' : value < 0 ? '−' : ''}${Math.abs(value).toFixed(2)}%`;
 }
 
 /** "850 ms", "2.4 s", "3 min". */

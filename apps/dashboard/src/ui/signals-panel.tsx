@@ -1,6 +1,6 @@
 import type { DashboardView } from '../app/dashboard-controller.js';
 import { formatDateTime, type TimeZoneMode } from '../chart/time-format.js';
-import { formatNumber, formatPrice, formatSignedPct } from './format.js';
+import { formatNumber, formatSignedPct } from './format.js';
 
 /** Recent rubberband signals and what the price did in the N candles after each one. */
 export function SignalsPanel({ view, tz }: { readonly view: DashboardView; readonly tz: TimeZoneMode }) {
@@ -18,22 +18,22 @@ export function SignalsPanel({ view, tz }: { readonly view: DashboardView; reado
             <tr>
               <th scope="col">Candle</th>
               <th scope="col">Side</th>
-              <th scope="col">Close</th>
               <th scope="col" title="(close − EMA) / ATR">
                 s
               </th>
               <th scope="col">After</th>
-              <th scope="col">Best / worst</th>
+              <th scope="col" title="Largest move for and against the signal within those candles">
+                Best / worst
+              </th>
             </tr>
           </thead>
           <tbody>
             {view.signals.map((s) => (
               <tr key={s.openTimeMs} data-open-time={String(s.openTimeMs)}>
                 <td>{formatDateTime(s.openTimeMs, tz).slice(5, 16)}</td>
-                <td>
+                <td title={`close ${s.close}`}>
                   <span class={`side side-${s.side}`}>{s.side === 'overbought' ? '▼ OB' : '▲ OS'}</span>
                 </td>
-                <td>{formatPrice(s.close)}</td>
                 <td>{formatNumber(s.stretch, 2)}</td>
                 <td class={s.reverted === null ? '' : s.reverted ? 'good' : 'bad'}>
                   {s.candlesAfter === 0 ? 'pending' : formatSignedPct(s.changePct)}
