@@ -1,7 +1,12 @@
 import type { WireIndicatorPoint } from '@visualgo/contracts/algo';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { indicator, ManualClock, point, SocketRecorder, STREAM, snapshot, T0 } from '../testing/fakes.js';
-import { type ChartPort, DashboardController, STALE_AFTER_MS } from './dashboard-controller.js';
+import {
+  type ChartPort,
+  DashboardController,
+  PROVISIONAL_REDRAW_MS,
+  STALE_AFTER_MS,
+} from './dashboard-controller.js';
 import type { RuntimeConfig } from './runtime-config.js';
 
 const config: RuntimeConfig = {
@@ -128,6 +133,29 @@ describe('DashboardController', () => {
     frame();
     expect(chart.calls).toEqual([{ kind: 'tail', points: [point(1, { final: false, close: 149 })] }]);
     expect(c.view().provisional?.close).toBe(149);
+  });
+
+  it('redraws the open candle at most every PROVISIONAL_REDRAW_MS, a closed one at once', () => {
+    makeController();
+    const ws = sockets.last('algo');
+    ws.open();
+    ws.receive(snapshot([point(0)]));
+    frame();
+    chart.calls.length = 0;
+    ws.receive(indicator(point(1, { final: false, close: 1 })));
+    frame();
+    clock.advance(16);
+    ws.receive(indicator(point(1, { final: false, close: 2 })));
+    frame();
+    expect(chart.calls.map((c) => c.points[0]?.close)).toEqual([1]);
+    clock.advance(PROVISIONAL_REDRAW_MS);
+    frame();
+    expect(chart.calls.map((c) => c.points[0]?.close)).toEqual([1, 2]);
+    ws.receive(indicator(point(1, { final: false, close: 3 })));
+    frame();
+    ws.receive(indicator(point(1)));
+    frame();
+    expect(chart.calls.map((c) => c.points.map((p) => p.close))).toEqual([[1], [2], [101]]);
   });
 
   it('replaces the provisional candle with its final point, then opens the next one', () => {

@@ -89,6 +89,13 @@ const ALGO_DEAD_AFTER_MS = 45_000;
 const TRADES_STALE_AFTER_MS = 30_000;
 const TRADES_DEAD_AFTER_MS = 120_000;
 const OLDER_PAGE = 1000;
+/**
+ * The open candle is redrawn at most this often. lightweight-charts rebuilds a series' item list
+ * on every update (O(candles held) per series), so with 10,000 candles and nine series a redraw
+ * per frame would cost more than a frame; trading-algo sends an open-candle update about every
+ * 2 s per stream, so this limit only bites on bursts. Closed candles are drawn at once.
+ */
+export const PROVISIONAL_REDRAW_MS = 250;
 const SIGNALS_SHOWN = 20;
 
 /**
@@ -123,6 +130,9 @@ export class DashboardController {
   private indicatorsExhausted = false;
   private serverError: string | null = null;
   private firstDataListeners: (() => void)[] = [];
+  private lastProvisionalDrawMs = Number.NEGATIVE_INFINITY;
+  private deferredTail: WireIndicatorPoint[] = [];
+  private deferTimer: unknown = null;
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? browserClock;
@@ -225,6 +235,7 @@ export class DashboardController {
     this.olderState = 'idle';
     this.indicatorsExhausted = false;
     this.serverError = null;
+    this.deferredTail = [];
     this.chart?.reset([], null);
     this.chart?.setWatermark('');
     this.algo.setStream(stream);
@@ -255,6 +266,10 @@ export class DashboardController {
         }
       }
     }
+    // A deferred open-candle redraw whose time has come (no new message needed).
+    if (tail.length === 0 && !reset && this.deferredTail.length > 0 && this.deferTimer === null) {
+      this.drawTail([], now);
+    }
     let keepView = false;
     if (this.store.trim(this.maxCandles, Math.max(100, Math.floor(this.maxCandles / 10)))) {
       reset = true;
@@ -262,10 +277,11 @@ export class DashboardController {
     }
     if (this.chart) {
       if (reset) {
+        this.deferredTail = [];
         this.chart.reset(this.store.finals, this.store.provisional, { keepView });
         this.chart.setWatermark(this.simulated ? 'SIMULATED' : '');
       } else if (tail.length > 0) {
-        this.chart.applyTail(tail, this.store.finals);
+        this.drawTail(tail, now);
       }
     }
     let tradesChanged = false;
@@ -285,6 +301,30 @@ export class DashboardController {
       this.firstDataListeners = [];
       for (const l of listeners) l();
     }
+  }
+
+  /** Closed candles at once; open-candle-only updates at most every {@link PROVISIONAL_REDRAW_MS}. */
+  private drawTail(tail: readonly WireIndicatorPoint[], now: number): void {
+    let points = this.deferredTail.concat(tail);
+    this.deferredTail = [];
+    // Keep only the newest update of each candle.
+    points = points.filter((p, i) => points[i + 1]?.openTimeMs !== p.openTimeMs);
+    const hasFinal = points.some((p) => p.final);
+    if (!hasFinal && now - this.lastProvisionalDrawMs < PROVISIONAL_REDRAW_MS) {
+      this.deferredTail = points;
+      if (this.deferTimer === null) {
+        this.deferTimer = this.clock.setTimeout(
+          () => {
+            this.deferTimer = null;
+            this.schedule();
+          },
+          PROVISIONAL_REDRAW_MS - (now - this.lastProvisionalDrawMs),
+        );
+      }
+      return;
+    }
+    this.lastProvisionalDrawMs = now;
+    this.chart?.applyTail(points, this.store.finals);
   }
 
   get simulated(): boolean {
