@@ -228,8 +228,6 @@ try {
     }, 50);
     // PERF_PROFILE=1: where the page's time went during the busy phase (self time per function).
     let profiler: CDPSession | null = null;
-      ? never
-      : import('playwright-core').CDPSession | null;
     if (process.env.PERF_PROFILE) {
       profiler = await page.context().newCDPSession(page);
       await profiler.send('Profiler.enable');
