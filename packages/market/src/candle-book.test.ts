@@ -182,6 +182,7 @@ describe('CandleBook history coverage', () => {
       book.prepend(
         [0, 1].map((i) => candle(i, true)),
         T0 - 3 * M,
+        T0 + M,
       ),
     ).toBe(2);
     expect(book.coveredFromMs).toBe(T0 - 3 * M);
@@ -189,10 +190,19 @@ describe('CandleBook history coverage', () => {
     // More history than fits: complete only from what was kept.
     const book2 = new CandleBook(SERIES, 5);
     book2.anchor([10, 11, 12].map((i) => candle(i, true)));
+    // A range that stops short of the kept history would leave a hole: ignored.
+    expect(
+      book2.prepend(
+        [6, 7, 8].map((i) => candle(i, true)),
+        T0 + 6 * M,
+        T0 + 8 * M,
+      ),
+    ).toBe(0);
     expect(
       book2.prepend(
         [6, 7, 8, 9].map((i) => candle(i, true)),
         T0 + 6 * M,
+        T0 + 9 * M,
       ),
     ).toBe(2);
     expect(book2.coveredFromMs).toBe(T0 + 8 * M);

@@ -90,16 +90,27 @@ export class CandleBook {
 
   /**
    * Adds history before the oldest kept candle: `candles` are every closed candle the market has
-   * from `fromOpenTimeMs` up to the kept history (ascending). Returns how many were kept; when
-   * they all fit, the history is complete from `fromOpenTimeMs`.
+   * with open time in [fromOpenTimeMs, throughOpenTimeMs] (ascending), a range that must reach the
+   * kept history (`throughOpenTimeMs` at or after the candle before `coveredFromMs`). Returns how
+   * many were kept; when they all fit, the history is complete from `fromOpenTimeMs`. A range that
+   * does not reach the kept history (it moved on meanwhile) is ignored: it would leave a hole.
    */
-  prepend(candles: readonly Candle[], fromOpenTimeMs: number): number {
+  prepend(candles: readonly Candle[], fromOpenTimeMs: number, throughOpenTimeMs: number): number {
+    const covered = this.coveredFromMs;
     const oldest = this.closed.oldestOpenTimeMs;
-    const older = oldest === null ? [] : candles.filter((c) => c.closed && c.openTimeMs < oldest);
+    if (covered === null || oldest === null) return 0;
+    if (nextOpenTimeMs(this.interval, throughOpenTimeMs) < covered) return 0;
+    const older = candles.filter((c) => c.closed && c.openTimeMs < oldest);
     const added = this.closed.prepend(older);
     // Complete from `fromOpenTimeMs` only if every candle of the range was kept.
-    this.coveredFrom = added === older.length ? fromOpenTimeMs : null;
+    if (added === older.length) this.coveredFrom = Math.min(covered, fromOpenTimeMs);
+    else this.coveredFrom = null;
     return added;
+  }
+
+  /** Candles `prepend` can still add. */
+  get room(): number {
+    return this.capacity - this.closed.size;
   }
 
   get isAnchored(): boolean {

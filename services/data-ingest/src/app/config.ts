@@ -23,6 +23,14 @@ export const ingestConfigSchema = z.object({
   INTERVALS: env.list(interval, '1m'),
   TRADES: env.bool(true),
   HISTORY_CANDLES: env.int(1000, 1, 100_000),
+  /** Days of closed candles held per stream once asked for (a month, and the warm-up before it). */
+  HISTORY_HOLD_DAYS: env.int(33, 1, 400),
+  /** Upper bound on the candles held per stream, whatever the interval (1s streams). */
+  HISTORY_MAX_CANDLES: env.int(50_000, 1_000, 5_000_000),
+  /** Older history kept in the page cache, over every stream. */
+  HISTORY_CACHE_CANDLES: env.int(200_000, 0, 50_000_000),
+  /** Candles a StreamCandles resume may replay from beyond the held history. */
+  REPLAY_MAX_CANDLES: env.int(100_000, 1_000, 10_000_000),
   INGEST_HOST: z.string().min(1).default('0.0.0.0'),
   INGEST_GRPC_PORT: env.port(50051),
   INGEST_HTTP_PORT: env.port(8080),

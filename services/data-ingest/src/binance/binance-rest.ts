@@ -95,6 +95,8 @@ export interface KlinesRangeQuery {
   /** Inclusive bounds on open time. */
   readonly fromOpenTimeMs: number;
   readonly toOpenTimeMs: number;
+  /** Stop after this many rows (the first ones of the range). */
+  readonly maxRows?: number;
 }
 
 export interface BinanceRestStats {
@@ -202,15 +204,16 @@ export class BinanceRestClient {
    */
   async klinesRange(query: KlinesRangeQuery, signal?: AbortSignal): Promise<readonly BinanceKlineRow[]> {
     const out: BinanceKlineRow[] = [];
+    const maxRows = query.maxRows ?? Number.POSITIVE_INFINITY;
     let startTime = query.fromOpenTimeMs;
-    while (startTime <= query.toOpenTimeMs) {
+    while (startTime <= query.toOpenTimeMs && out.length < maxRows) {
       const page = await this.klines(
         {
           symbol: query.symbol,
           interval: query.interval,
           startTime,
           endTime: query.toOpenTimeMs,
-          limit: MAX_KLINES_LIMIT,
+          limit: Math.min(MAX_KLINES_LIMIT, Math.max(1, maxRows - out.length)),
         },
         signal,
       );
@@ -223,7 +226,7 @@ export class BinanceRestClient {
         }
       }
       const pageLast = page.at(-1)?.[0];
-      if (page.length < MAX_KLINES_LIMIT || pageLast === undefined) break;
+      if (page.length < MAX_KLINES_LIMIT || pageLast === undefined || out.length >= maxRows) break;
       const next = nextOpenTimeMs(query.interval, pageLast);
       if (next <= startTime) break; // no progress: a misbehaving server must not loop us forever
       startTime = next;

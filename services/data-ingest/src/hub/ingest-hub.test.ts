@@ -69,7 +69,7 @@ describe('IngestHub', () => {
     expect(hub.isReady()).toBe(false);
     hub.setConnected(true);
     expect(hub.isReady()).toBe(true);
-    expect(hub.getCandles(STREAM, {}).map((c) => c.openTimeMs)).toEqual([
+    expect((await hub.candles(STREAM, {})).map((c) => c.openTimeMs)).toEqual([
       T0,
       T0 + MINUTE_MS,
       T0 + 2 * MINUTE_MS,

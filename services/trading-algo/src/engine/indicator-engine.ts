@@ -48,6 +48,12 @@ interface StreamState {
   readonly info: StreamInfo;
   readonly set: IndicatorSet;
   readonly history: PointHistory<WireIndicatorPoint>;
+  /**
+   * Leading warm-up points whose EMA and ATR have not converged: dropped once a converged point
+   * follows (they only warmed the chains up), kept (flagged) if the warm-up ends without one.
+   */
+  pending: WireIndicatorPoint[];
+  convergedInBulk: boolean;
 }
 
 const NO_METRICS: EngineMetrics = {
@@ -171,8 +177,7 @@ export class IndicatorEngine {
       return;
     }
     const point = wirePoint(candle, result);
-    // The warm-up's first points run on chains that started late: they only warm the state up.
-    if (result.final && (result.converged || !bulk)) state.history.push(point);
+    if (result.final) this.record(state, point, bulk);
     this.metrics.pointOut(stream, result.final);
     if (bulk) return;
     this.emit({
@@ -208,7 +213,26 @@ export class IndicatorEngine {
 
   /** Announces that a stream's history was (re)filled in bulk. */
   historyLoaded(stream: string): void {
-    if (this.states.has(stream)) this.emit({ type: 'history-loaded', stream });
+    const state = this.states.get(stream);
+    if (!state) return;
+    for (const point of state.pending) state.history.push(point);
+    state.pending = [];
+    state.convergedInBulk = false;
+    this.emit({ type: 'history-loaded', stream });
+  }
+
+  private record(state: StreamState, point: WireIndicatorPoint, bulk: boolean): void {
+    if (bulk && !point.converged && !state.convergedInBulk) {
+      state.pending.push(point);
+      if (state.pending.length > this.options.historyPoints * 2)
+        state.pending.splice(0, this.options.historyPoints);
+      return;
+    }
+    if (bulk && !state.convergedInBulk) {
+      state.convergedInBulk = true;
+      state.pending = [];
+    }
+    state.history.push(point);
   }
 
   private stateFor(info: StreamInfo): StreamState {
@@ -218,6 +242,8 @@ export class IndicatorEngine {
         info,
         set: new IndicatorSet(this.options.indicators),
         history: new PointHistory(this.options.historyPoints),
+        pending: [],
+        convergedInBulk: false,
       };
       this.states.set(info.stream, state);
       this.emit({ type: 'stream-added', info });

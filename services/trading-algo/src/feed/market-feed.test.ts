@@ -291,6 +291,55 @@ describe('MarketFeed', () => {
     });
   });
 
+  it('flags the values after a hole data-ingest could not fill, until the next VWAP period and chain', async () => {
+    // The market began at T0 (nothing before); the exchange fails for anything later.
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(0, 50) },
+      exchangeFailsFromMs: walkCandle(0).openTimeMs,
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed, statuses } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    publishLive(ingest, 50, 60);
+    // 60..69 never arrive; 70 closes: data-ingest cannot fill the hole from the exchange.
+    publishLive(ingest, 70, 75);
+    await waitFor('70..74 final', () => engine.finalCount(STREAM) === 65);
+    expect(statuses).toContainEqual(
+      expect.objectContaining({ scope: 'upstream', state: 'gap-unfilled', stream: STREAM }),
+    );
+    const points = engine.history(STREAM, 100) ?? [];
+    const before = points.filter((p) => p.openTimeMs < walkCandle(60).openTimeMs);
+    const after = points.filter((p) => p.openTimeMs >= walkCandle(70).openTimeMs);
+    expect(before.every((p) => p.converged && !p.vwapPartial)).toBe(true);
+    expect(after).toHaveLength(5);
+    expect(after.every((p) => !p.converged && p.vwapPartial && p.signal === 'none')).toBe(true);
+  });
+
+  it('starts from the candles data-ingest holds when the exchange cannot serve the warm-up, flagged', async () => {
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(100, 50) },
+      exchangeFailsFromMs: 0,
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed, statuses, reconnects } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    expect(reconnects()).toBe(2);
+    expect(engine.finalCount(STREAM)).toBe(50);
+    expect(statuses).toContainEqual(
+      expect.objectContaining({
+        scope: 'feed',
+        state: 'gap-detected',
+        toOpenTimeMs: walkCandle(99).openTimeMs,
+      }),
+    );
+    // Nothing is passed off as exact: the day's VWAP lacks 00:00-01:39, the chains their warm-up.
+    const points = engine.history(STREAM, 100) ?? [];
+    expect(points).toHaveLength(50);
+    expect(
+      points.every((p) => p.vwapPartial && !p.converged && p.vwapFromMs === walkCandle(100).openTimeMs),
+    ).toBe(true);
+  });
+
   it('relays data-ingest feed status changes', async () => {
     const ingest = await startIngest(walk(0, 10));
     const { feed, statuses } = startAlgo(ingest.target);

@@ -68,8 +68,12 @@ interface StreamCursor {
   behindHistory: boolean;
   /** Sessions in a row whose warm-up failed. */
   warmupFailures: number;
+  /** Sessions in a row whose resume was refused as unavailable before the session connected. */
+  resumeFailures: number;
   /** No history was found: the first candle delivered starts what is known. */
   completeFromFirst: boolean;
+  /** data-ingest reported candles up to here lost: history is complete from the next one delivered. */
+  lostThroughMs: number | null;
 }
 
 /** GetCandles answers at most this many candles. */
@@ -219,8 +223,12 @@ export class MarketFeed {
     for (const info of infos) {
       const cursor = this.cursor(info.stream);
       if (cursor.warmedUp && !cursor.behindHistory) continue;
-      if (cursor.behindHistory) await this.catchUp(info, cursor, signal);
-      else await this.warmUp(info, cursor, signal);
+      if (cursor.behindHistory) {
+        await this.catchUp(info, cursor, signal);
+        cursor.resumeFailures = 0;
+      } else {
+        await this.warmUp(info, cursor, signal);
+      }
       cursor.warmedUp = true;
       cursor.behindHistory = false;
       this.options.sink.historyLoaded(info.stream);
@@ -243,16 +251,15 @@ export class MarketFeed {
       const watch = (call: Call, what: string, stream?: string) => {
         calls.push(call);
         call.on('error', (err: unknown) => {
-          if (!ended && stream !== undefined && grpcCodeOf(err) === grpcStatus.OUT_OF_RANGE) {
-            this.cursor(stream).behindHistory = true;
-          }
+          if (!ended && stream !== undefined) this.resumeFailed(stream, grpcCodeOf(err), this.connected);
           end(`${what}: ${describeGrpcError(err)}`);
         });
         call.on('end', () => end(`${what}: ended by the server`));
       };
 
       for (const info of infos) {
-        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
+        // Without a closed candle yet (no history at all) there is nothing to resume: live only.
+        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 0;
         const call = this.client.streamCandles({
           streams: [info.stream],
           sinceOpenTimeMs: since,
@@ -271,11 +278,14 @@ export class MarketFeed {
       statusCall.on('data', (p: marketDataProto.FeedStatus) => {
         if (!this.connected && !ended) {
           this.setConnected(true);
+          for (const info of infos) this.cursor(info.stream).resumeFailures = 0;
           this.options.sink.status(
             feedStatusMessage('connected', this.now(), { detail: `${infos.length} streams` }),
           );
           this.log.info({ streams: infos.length, session: this.sessions }, 'feed connected');
         }
+        if (p.kind === marketDataProto.FeedStatusKind.FEED_STATUS_KIND_GAP_UNFILLED && p.lost)
+          this.holeReported(p.stream, p.toOpenTimeMs);
         const message = upstreamStatusMessage(p);
         if (message) this.options.sink.status(message);
       });
@@ -366,7 +376,8 @@ export class MarketFeed {
   ): Promise<void> {
     const stream = info.stream;
     const last = cursor.lastClosedOpenTimeMs;
-    const history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal);
+    // What data-ingest holds: the exchange is what failed.
+    const history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal, true);
     const first = history.find((c) => last === null || c.openTimeMs > last);
     if (first === undefined) {
       cursor.completeFromFirst = true;
@@ -381,6 +392,35 @@ export class MarketFeed {
     // After a resume point, the jump to the first candle reports the hole and marks it.
     for (const candle of history) this.deliver(stream, candle, true, reason);
     this.log.info({ stream, candles: history.length, after: last }, 'stream history loaded after a hole');
+  }
+
+  /**
+   * A StreamCandles call failed. OUT_OF_RANGE: data-ingest will not replay from the resume point.
+   * UNAVAILABLE before the session connected, `historyAttempts` sessions in a row: it cannot
+   * (the exchange does not serve the history it lacks). Either way the next session continues
+   * from what it holds.
+   */
+  private resumeFailed(stream: string, code: number | null, connected: boolean): void {
+    const cursor = this.cursor(stream);
+    if (code === grpcStatus.OUT_OF_RANGE) {
+      cursor.behindHistory = true;
+    } else if (code === grpcStatus.UNAVAILABLE && !connected && cursor.lastClosedOpenTimeMs !== null) {
+      cursor.resumeFailures += 1;
+      if (cursor.resumeFailures >= (this.options.historyAttempts ?? 3)) cursor.behindHistory = true;
+    }
+  }
+
+  /**
+   * data-ingest could not fill a hole that ends at `toOpenTimeMs` (the exchange failed): history
+   * is complete again from the first candle after it. The report comes before those candles; if it
+   * arrives after them (it travels on another call), history is marked from right after the hole.
+   */
+  private holeReported(stream: string, toOpenTimeMs: number): void {
+    const cursor = this.cursors.get(stream);
+    if (!cursor || toOpenTimeMs <= 0) return;
+    const last = cursor.lastClosedOpenTimeMs;
+    if (last !== null && last > toOpenTimeMs) this.options.sink.completeFrom(stream, toOpenTimeMs + 1);
+    else cursor.lostThroughMs = Math.max(cursor.lostThroughMs ?? 0, toOpenTimeMs);
   }
 
   private receive(stream: string, p: marketDataProto.Candle): void {
@@ -408,6 +448,10 @@ export class MarketFeed {
       this.options.sink.completeFrom(stream, candle.openTimeMs);
     }
     const last = cursor.lastClosedOpenTimeMs;
+    if (candle.closed && cursor.lostThroughMs !== null && candle.openTimeMs > cursor.lostThroughMs) {
+      cursor.lostThroughMs = null;
+      this.options.sink.completeFrom(stream, candle.openTimeMs);
+    }
     if (candle.closed && (last === null || candle.openTimeMs > last)) {
       if (last !== null && candle.openTimeMs > nextOpenTimeMs(candle.interval, last)) {
         const from = nextOpenTimeMs(candle.interval, last);
@@ -455,7 +499,9 @@ export class MarketFeed {
         warmedUp: false,
         behindHistory: false,
         warmupFailures: 0,
+        resumeFailures: 0,
         completeFromFirst: false,
+        lostThroughMs: null,
       };
       this.cursors.set(stream, cursor);
     }
@@ -498,8 +544,9 @@ export class MarketFeed {
     startTimeMs: number,
     limit: number,
     signal: AbortSignal,
+    heldOnly = false,
   ): Promise<Candle[]> {
-    const request = { stream, startTimeMs, endTimeMs: 0, limit };
+    const request = { stream, startTimeMs, endTimeMs: 0, limit, heldOnly };
     const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
     const candles: Candle[] = [];
     for (const p of res.candles) {
