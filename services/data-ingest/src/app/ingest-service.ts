@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
 import { BinanceRestClient } from '../binance/binance-rest.js';
+import { UpstreamMetadata } from '../binance/exchange-metadata.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
 import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { IngestHub } from '../hub/ingest-hub.js';
@@ -74,6 +75,7 @@ export async function startIngestService(
   });
   const http = await startIngestHttpEdge({
     hub,
+    metadata: new UpstreamMetadata({ rest, logger }),
     logger,
     metrics,
     host: config.INGEST_HOST,

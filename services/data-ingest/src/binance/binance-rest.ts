@@ -5,8 +5,10 @@
  * `Retry-After`; server errors, timeouts and network errors are retried with backoff.
  */
 import {
+  type BinanceExchangeInfo,
   type BinanceHistoricalTrade,
   type BinanceKlineRow,
+  binanceExchangeInfo,
   binanceHistoricalTrades,
   binanceKlineRows,
   binanceRestError,
@@ -107,8 +109,9 @@ export interface BinanceRestStats {
   readonly usedWeight: number;
 }
 
-/** Binance Spot weights: `GET /api/v3/klines` costs 2, `GET /api/v3/time` 1. */
+/** Binance Spot weights: `GET /api/v3/klines` costs 2, `GET /api/v3/time` 1, `exchangeInfo` 20. */
 const KLINES_WEIGHT = 2;
+const EXCHANGE_INFO_WEIGHT = 20;
 /** `GET /api/v3/historicalTrades` weight on Binance Spot. */
 const HISTORICAL_TRADES_WEIGHT = 25;
 const MAX_TRADES_LIMIT = 1000;
@@ -180,6 +183,17 @@ export class BinanceRestClient {
       signal,
     );
     return body.serverTime;
+  }
+
+  /** `GET /api/v3/exchangeInfo`: every symbol, with Binance's fields kept as they came. */
+  async exchangeInfo(signal?: AbortSignal): Promise<BinanceExchangeInfo> {
+    return this.request(
+      '/api/v3/exchangeInfo',
+      new URLSearchParams(),
+      EXCHANGE_INFO_WEIGHT,
+      binanceExchangeInfo,
+      signal,
+    );
   }
 
   /** One page of `GET /api/v3/klines`, ascending by open time. */
