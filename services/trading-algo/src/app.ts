@@ -100,6 +100,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     host: config.ALGO_HOST,
     port: config.ALGO_HTTP_PORT,
     logger,
+    cors: { origins: config.CORS_ALLOWED_ORIGINS, pathPrefixes: ['/api/'] },
     routes: {
       ...healthRoutes({
         health: () => ({ feed: running.describe(), wsClients: ws.clientCount }),

@@ -76,6 +76,8 @@ export const algoConfigSchema = z
     /** Browser origins allowed on /ws; empty: any. */
     WS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    /** Browser origins allowed to read /api/* cross-origin (the dashboard's); empty: none. */
+    CORS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     LOG_LEVEL: env.logLevel(),
   })
   .superRefine((c, ctx) => {

@@ -48,6 +48,19 @@ export const ingestConfigSchema = z.object({
         .filter((s) => s.length > 0),
     ),
   WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+  /** Browser origins allowed to read /api/* cross-origin (the dashboard's); empty: none. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), {
+      error: 'must be origins such as https://example.com, comma-separated',
+    }),
   UPSTREAM_STALE_MS: env.int(30_000, 1_000, 600_000),
   UPSTREAM_MAX_STREAMS_PER_CONNECTION: env.int(200, 1, 1024),
   UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),

@@ -80,6 +80,7 @@ export async function startIngestService(
     metrics,
     host: config.INGEST_HOST,
     port: config.INGEST_HTTP_PORT,
+    corsOrigins: config.CORS_ALLOWED_ORIGINS,
     ws: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       maxClients: config.WS_MAX_CLIENTS,

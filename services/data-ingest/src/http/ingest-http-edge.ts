@@ -17,6 +17,8 @@ export interface IngestHttpEdgeOptions {
   /** `INGEST_HTTP_PORT`, 8080 in production; 0 picks a free port. */
   readonly port: number;
   readonly ws?: MarketWsOptions;
+  /** Browser origins allowed to read `/api/v3/klines` cross-origin (the dashboard's scroll-back). */
+  readonly corsOrigins?: readonly string[];
   /** Upper bound for `close()`; default 3 s. */
   readonly closeTimeoutMs?: number;
 }
@@ -47,6 +49,7 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
     host: options.host,
     port: options.port,
     logger,
+    cors: { origins: options.corsOrigins ?? [], pathPrefixes: ['/api/'] },
     routes: {
       '/api/v3/klines': klinesRoute(hub),
       ...exchangeRoutes(hub, options.metadata),
