@@ -1,9 +1,11 @@
 // Runs the system's services as child processes with prefixed, readable logs, prints their URLs
 // once each is ready, and stops them all (SIGTERM, in reverse order) on Ctrl-C or when one dies.
 //
-//   node scripts/run-services.mjs demo   simulated exchange + data-ingest + trading-algo
-//   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo
-import { spawn } from 'node:child_process';
+//   node scripts/run-services.mjs demo   simulated exchange + data-ingest + trading-algo + dashboard
+//   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo + dashboard
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const mode = process.argv[2] ?? 'demo';
@@ -17,6 +19,34 @@ const simPort = env.SIM_PORT ?? '9100';
 const ingestHttp = env.INGEST_HTTP_PORT ?? '8080';
 const ingestGrpc = env.INGEST_GRPC_PORT ?? '50051';
 const algoHttp = env.ALGO_HTTP_PORT ?? '8090';
+const dashboardPort = env.DASHBOARD_PORT ?? '3000';
+// The backends let the dashboard's page read their /api/* (CORS) unless told otherwise.
+const dashboardOrigins =
+  env.CORS_ALLOWED_ORIGINS ?? `http://localhost:${dashboardPort},http://127.0.0.1:${dashboardPort}`;
+
+/** Builds the dashboard's page when it is missing or older than its sources (about 3 s). */
+function buildDashboardIfStale() {
+  const app = join(root, 'apps/dashboard');
+  const built = join(app, 'dist/public/index.html');
+  const newest = (path) => {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs;
+    return Math.max(st.mtimeMs, ...readdirSync(path).map((n) => newest(join(path, n))));
+  };
+  const sources = ['src', 'index.html', 'vite.config.ts', '../../packages/contracts/src'].map((p) =>
+    join(app, p),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newest))) return;
+  console.log('building the dashboard page (apps/dashboard/dist/public)...');
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'],
+    {
+      cwd: app,
+      stdio: 'inherit',
+    },
+  );
+}
 
 const services = [
   ...(mode === 'demo'
@@ -24,7 +54,9 @@ const services = [
         {
           name: 'sim-exchange',
           color: 35,
-          env: { SIM_PORT: simPort },
+          // Market time starts at the wall clock's millisecond (not floored to the minute), so the
+          // lag the dashboard shows (exchange event time to screen) is the pipeline's own.
+          env: { SIM_PORT: simPort, SIM_START: env.SIM_START ?? String(Date.now()) },
           health: `http://127.0.0.1:${simPort}/api/v3/ping`,
         },
       ]
@@ -37,14 +69,30 @@ const services = [
       SIM_URL: `http://127.0.0.1:${simPort}`,
       INGEST_HTTP_PORT: ingestHttp,
       INGEST_GRPC_PORT: ingestGrpc,
+      CORS_ALLOWED_ORIGINS: dashboardOrigins,
     },
     health: `http://127.0.0.1:${ingestHttp}/readyz`,
   },
   {
     name: 'trading-algo',
     color: 33,
-    env: { INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`, ALGO_HTTP_PORT: algoHttp },
+    env: {
+      INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`,
+      ALGO_HTTP_PORT: algoHttp,
+      CORS_ALLOWED_ORIGINS: dashboardOrigins,
+    },
     health: `http://127.0.0.1:${algoHttp}/readyz`,
+  },
+  {
+    name: 'dashboard',
+    color: 32,
+    script: 'apps/dashboard/server/main.ts',
+    env: {
+      DASHBOARD_PORT: dashboardPort,
+      DASHBOARD_ALGO_PORT: algoHttp,
+      DASHBOARD_INGEST_PORT: ingestHttp,
+    },
+    health: `http://127.0.0.1:${dashboardPort}/healthz`,
   },
 ];
 
@@ -73,8 +121,10 @@ function format(line) {
   }
 }
 
+buildDashboardIfStale();
+
 for (const s of services) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${s.name}/src/main.ts`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', s.script ?? `services/${s.name}/src/main.ts`], {
     cwd: root,
     env: { ...env, ...s.env, LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,17 +152,24 @@ async function waitReady(s) {
   return false;
 }
 
+// The page comes up in a second or two, before the backends are ready: say where it is at once.
+const dashboardService = services.find((s) => s.name === 'dashboard');
+waitReady(dashboardService).then((ok) => {
+  if (ok && !stopping) console.log(`\ndashboard: http://localhost:${dashboardPort}/  (backends starting)\n`);
+});
+
 Promise.all(services.map(waitReady)).then((ok) => {
   if (stopping || !ok.every(Boolean)) return;
   const lines = [
     '',
     `VisuALGO is running (${mode === 'demo' ? 'simulated exchange: prices are NOT real' : 'live Binance market data'})`,
+    `  dashboard    http://localhost:${dashboardPort}/`,
     `  market data  WebSocket  ws://localhost:${ingestHttp}/ws   (also /ws/<stream>, /stream?streams=a/b)`,
     `               gRPC       localhost:${ingestGrpc}            (visualgo.v1.MarketData, KlineService)`,
     `               REST       http://localhost:${ingestHttp}/api/v3/klines?symbol=BTCUSDT&interval=1m`,
     `  indicators   WebSocket  ws://localhost:${algoHttp}/ws`,
     `               REST       http://localhost:${algoHttp}/api/indicators?stream=btcusdt@kline_1m`,
-    `  health       http://localhost:${ingestHttp}/healthz  http://localhost:${algoHttp}/healthz  (/metrics too)`,
+    `  health       http://localhost:${ingestHttp}/healthz  http://localhost:${algoHttp}/healthz  (/metrics too)  http://localhost:${dashboardPort}/healthz`,
     ...(mode === 'demo'
       ? [`  exchange     http://localhost:${simPort}/sim/status   (simulated; fault controls under /sim)`]
       : []),

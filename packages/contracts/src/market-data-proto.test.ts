@@ -81,6 +81,7 @@ describe('int64 fields', () => {
         startTimeMs: edge,
         endTimeMs: edge,
         limit: 1,
+        heldOnly: false,
       }).finish();
       expect(GetCandlesRequest.decode(bytes)).toMatchObject({ startTimeMs: edge, endTimeMs: edge });
       const since = StreamCandlesRequest.decode(

@@ -48,6 +48,28 @@ describe('startHttpServer', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('process_cpu_user_seconds_total{service="t"}');
   });
+
+  it('lets listed browser origins read the listed paths cross-origin, and no one else', async () => {
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      cors: { origins: ['http://localhost:3000'], pathPrefixes: ['/api/'] },
+      routes: {
+        '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }),
+        '/healthz': (_req, _url, res) => sendJson(res, 200, { ok: true }),
+      },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    const allowed = await fetch(`${base}/api/data`, { headers: { origin: 'http://localhost:3000' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(allowed.headers.get('vary')).toBe('Origin');
+    const other = await fetch(`${base}/api/data`, { headers: { origin: 'https://evil.example' } });
+    expect(other.status).toBe(200);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const unlisted = await fetch(`${base}/healthz`, { headers: { origin: 'http://localhost:3000' } });
+    expect(unlisted.headers.get('access-control-allow-origin')).toBeNull();
+  });
 });
 
 /** Sends a raw HTTP/1.1 request line and returns the status line of the answer. */
@@ -117,30 +139,35 @@ describe('authorisation and origins', () => {
       expect((await fetch(`${base}${path}`)).status).toBe(200);
   });
 
-  it('refuses other browser origins with 403 and lets listed ones read, preflight included', async () => {
+  it("answers a listed origin's preflight, so a browser page may send the token cross-origin", async () => {
     server = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
       logger,
-      allowedOrigins: ['https://charts.example'],
+      authorize: (req) => req.headers.authorization === 'Bearer a-valid-token-123',
+      cors: { origins: ['https://charts.example'], pathPrefixes: ['/api/'] },
       routes: { '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }) },
     });
     const base = `http://127.0.0.1:${server.port}`;
-    const evil = await fetch(`${base}/api/data`, { headers: { origin: 'http://evil.example' } });
-    expect(evil.status).toBe(403);
-    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
-    const listed = await fetch(`${base}/api/data`, { headers: { origin: 'https://charts.example' } });
-    expect(listed.status).toBe(200);
-    expect(listed.headers.get('access-control-allow-origin')).toBe('https://charts.example');
-    expect(listed.headers.get('vary')).toBe('Origin');
     const preflight = await fetch(`${base}/api/data`, {
       method: 'OPTIONS',
       headers: { origin: 'https://charts.example', 'access-control-request-headers': 'authorization' },
     });
     expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://charts.example');
     expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization');
-    // Not a browser: no Origin header, no check.
-    expect((await fetch(`${base}/api/data`)).status).toBe(200);
+    const read = await fetch(`${base}/api/data`, {
+      headers: { origin: 'https://charts.example', authorization: 'Bearer a-valid-token-123' },
+    });
+    expect(read.status).toBe(200);
+    expect(read.headers.get('access-control-allow-origin')).toBe('https://charts.example');
+    // Another origin's preflight is not answered as allowed.
+    const other = await fetch(`${base}/api/data`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.status).toBe(405);
   });
 
   it('truncates a long unknown path in the 404 body', async () => {

@@ -24,12 +24,12 @@ export interface HttpServerOptions {
   /** Routes answered without `authorize`: health and readiness, for orchestrators. */
   readonly publicPaths?: readonly string[];
   /**
-   * Browser origins allowed to read the routes. A request from another origin (an `Origin`
-   * header outside the list) gets 403; one from a listed origin gets CORS headers, and its
-   * preflight (OPTIONS) is answered. Empty or unset: no CORS headers, so browsers keep other
-   * origins' pages from reading the answers.
+   * Cross-origin reads by browsers: a request whose `Origin` is listed, to a path under one of
+   * `pathPrefixes`, gets `Access-Control-Allow-Origin` with that origin. GET/HEAD requests are
+   * simple; a preflight (OPTIONS, as a browser sends before a request carrying an
+   * `Authorization` header) from a listed origin is answered too. Empty `origins`: no CORS header.
    */
-  readonly allowedOrigins?: readonly string[];
+  readonly cors?: { readonly origins: readonly string[]; readonly pathPrefixes: readonly string[] };
 }
 
 export interface RunningHttpServer {
@@ -85,39 +85,34 @@ export const DEFAULT_PUBLIC_PATHS: readonly string[] = ['/healthz', '/health', '
 export function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const methods = new Set(options.methods ?? ['GET', 'HEAD']);
   const publicPaths = new Set(options.publicPaths ?? DEFAULT_PUBLIC_PATHS);
-  const origins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
   const server = createServer((req, res) => {
     const url = parseRequestTarget(req.url);
     if (!url) {
       sendJson(res, 400, { error: 'invalid request target' });
       return;
     }
+    const cors = options.cors;
+    if (cors && cors.origins.length > 0 && cors.pathPrefixes.some((p) => url.pathname.startsWith(p))) {
+      res.setHeader('vary', 'Origin');
+      const origin = req.headers.origin;
+      if (origin && cors.origins.includes(origin)) {
+        res.setHeader('access-control-allow-origin', origin);
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, {
+            'access-control-allow-methods': [...methods].join(', '),
+            'access-control-allow-headers': 'authorization',
+            'access-control-max-age': '600',
+          });
+          res.end();
+          return;
+        }
+      }
+    }
     const route = options.routes[url.pathname];
     if (!route) {
       sendJson(res, 404, { error: 'not found', path: truncateInput(url.pathname) });
       return;
     }
-    const origin = req.headers.origin;
-    const cors: Record<string, string> = {};
-    if (origins && origin !== undefined) {
-      if (!origins.has(origin)) {
-        sendJson(res, 403, { error: 'origin not allowed' });
-        return;
-      }
-      cors['access-control-allow-origin'] = origin;
-      cors.vary = 'Origin';
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, {
-          ...cors,
-          'access-control-allow-methods': [...methods].join(', '),
-          'access-control-allow-headers': 'authorization',
-          'access-control-max-age': '600',
-        });
-        res.end();
-        return;
-      }
-    }
-    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (!methods.has(req.method ?? 'GET')) {
       sendJson(res, 405, { error: 'method not allowed' }, { allow: [...methods].join(', ') });
       return;

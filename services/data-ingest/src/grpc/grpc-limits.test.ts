@@ -62,10 +62,10 @@ function newClient(port: number): MarketDataClient {
 
 function getCandles(
   client: MarketDataClient,
-  request: marketDataProto.GetCandlesRequest,
+  request: Omit<marketDataProto.GetCandlesRequest, 'heldOnly'>,
 ): Promise<{ candles: number[]; error: ServiceError | null }> {
   return new Promise((resolve) =>
-    client.getCandles(request, (err, res) =>
+    client.getCandles({ heldOnly: true, ...request }, (err, res) =>
       resolve({
         candles: res?.candles.map((c) => fromInt64(c.openTimeMs, 'open_time_ms')) ?? [],
         error: err,

@@ -117,18 +117,25 @@ function first(call: NodeJS.ReadableStream): Promise<{ code: number; details: st
 describe('gRPC requests under generated input', () => {
   it('GetCandles: 1000 generated requests end OK or with an actionable status', async () => {
     await fc.assert(
-      fc.asyncProperty(name, int64, int64, int32, async (stream, startTimeMs, endTimeMs, limit) => {
-        const outcome = await new Promise<{ code: number; details: string }>((resolve) =>
-          client.getCandles({ stream, startTimeMs, endTimeMs, limit }, (e) =>
-            resolve(e ? { code: e.code, details: e.details } : { code: status.OK, details: '' }),
-          ),
-        );
-        check(
-          outcome.code,
-          outcome.details,
-          `GetCandles ${stream.slice(0, 30)} ${startTimeMs} ${endTimeMs} ${limit}`,
-        );
-      }),
+      fc.asyncProperty(
+        name,
+        int64,
+        int64,
+        int32,
+        fc.boolean(),
+        async (stream, startTimeMs, endTimeMs, limit, heldOnly) => {
+          const outcome = await new Promise<{ code: number; details: string }>((resolve) =>
+            client.getCandles({ stream, startTimeMs, endTimeMs, limit, heldOnly }, (e) =>
+              resolve(e ? { code: e.code, details: e.details } : { code: status.OK, details: '' }),
+            ),
+          );
+          check(
+            outcome.code,
+            outcome.details,
+            `GetCandles ${stream.slice(0, 30)} ${startTimeMs} ${endTimeMs} ${limit}`,
+          );
+        },
+      ),
       { numRuns: 1_000 },
     );
   }, 60_000);

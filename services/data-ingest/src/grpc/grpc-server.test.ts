@@ -22,9 +22,21 @@ import { findProtoDir } from './proto-files.js';
 
 const logger = pino({ level: 'silent' });
 const STREAM = 'ethusdt@kline_1m';
+/** The exchange has candles -3000..2; the hub loads 0..2 at start. */
+let exchangeDown = false;
+const historyRequests: [number, number][] = [];
 const history: HistorySource = {
   latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } })),
-  closedBetween: async () => [],
+  closedBetween: async (_d, from, to, _signal, limit) => {
+    historyRequests.push([from, to]);
+    if (exchangeDown) throw new Error('HTTP 503');
+    const out = [];
+    for (let i = -3000; i <= 2; i++) {
+      const candle = testCandle(i, true);
+      if (candle.openTimeMs >= from && candle.openTimeMs <= to) out.push({ candle, payload: { i } });
+    }
+    return limit === undefined ? out : out.slice(0, limit);
+  },
   tradesBetween: async () => [],
 };
 
@@ -41,10 +53,13 @@ async function start(maxQueued = 10_000, maxStreams = 1_000) {
       { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
     ],
     historyCandles: 100,
+    maxReplayCandles: 2_000,
     history,
     logger,
     metrics: new Registry(),
   });
+  exchangeDown = false;
+  historyRequests.length = 0;
   await hub.loadHistory();
   hub.setConnected(true);
   edgeMetrics = new Registry();
@@ -82,9 +97,15 @@ function collect<T>(
     stream.on('end', () => resolve({ items, error: null }));
   });
 }
-/** Waits until the edge has taken `n` streaming calls (each is subscribed once taken). */
-const streamsOpen = (n: number) => until(() => edge.openStreams === n);
 const openTime = (c: marketDataProto.Candle) => fromInt64(c.openTimeMs, 'open_time_ms');
+/** Waits until `n` subscribers listen to the hub: a replay has been prepared and the call is live. */
+async function waitForListeners(n: number): Promise<void> {
+  const started = Date.now();
+  while (hub.listenerCount < n) {
+    if (Date.now() - started > 5_000) throw new Error(`${n} hub subscribers did not appear`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe('gRPC MarketData', () => {
   beforeEach(() => start());
@@ -92,7 +113,7 @@ describe('gRPC MarketData', () => {
   it('replays closed candles after since_open_time_ms, then goes live with no gap or duplicate', async () => {
     const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0), closedOnly: true });
     const got = collect<marketDataProto.Candle>(call, 4);
-    await streamsOpen(1);
+    await waitForListeners(1);
     hub.ingestCandle(STREAM, testCandle(2, true), {}); // duplicate of history: dropped by the hub
     hub.ingestCandle(STREAM, testCandle(3, false), {});
     hub.ingestCandle(STREAM, testCandle(3, true), {});
@@ -104,23 +125,59 @@ describe('gRPC MarketData', () => {
     expect(items.every((c) => c.closed && c.stream === STREAM && c.exchange === 'binance-sim')).toBe(true);
   });
 
-  it('refuses a resume point older than the history kept, rather than replaying from later', async () => {
+  it('replays a resume point older than the history held from the exchange, then continues live', async () => {
+    // Three candles before the held ones: fetched once, then held.
+    const near = client.streamCandles({
+      streams: [STREAM],
+      sinceOpenTimeMs: BigInt(T0 - 240_000),
+      closedOnly: true,
+    });
+    const got = await collect<marketDataProto.Candle>(near, 5);
+    near.cancel();
+    expect(got.error).toBeNull();
+    expect(got.items.map((c) => (openTime(c) - T0) / 60_000)).toEqual([-3, -2, -1, 0, 1]);
+    expect(hub.coveredFromMs(STREAM)).toBe(T0 - 180_000);
+    // 1,500 candles back: more than the book has room for, served from two exchange pages.
+    const far = client.streamCandles({
+      streams: [STREAM],
+      sinceOpenTimeMs: BigInt(T0 - 1_501 * 60_000),
+      closedOnly: true,
+    });
+    const farGot = collect<marketDataProto.Candle>(far, 1_504);
+    await waitForListeners(1);
+    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    const { items, error } = await farGot;
+    expect(error).toBeNull();
+    expect(items.map((c) => (openTime(c) - T0) / 60_000)).toEqual(
+      Array.from({ length: 1_503 }, (_, k) => k - 1_500).concat([3]),
+    );
+    far.cancel();
+  });
+
+  it('refuses a resume point beyond the replay limit, and answers UNAVAILABLE while the exchange fails', async () => {
     const tooOld = await collect(
-      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0 - 120_000), closedOnly: true }),
+      client.streamCandles({
+        streams: [STREAM],
+        sinceOpenTimeMs: BigInt(T0 - 2_500 * 60_000),
+        closedOnly: true,
+      }),
       1,
     );
     expect(tooOld.error?.code).toBe(status.OUT_OF_RANGE);
-    expect(tooOld.error?.details).toContain(`oldest open time ${T0}`);
-    // One interval before the oldest candle is fine: nothing is missing.
-    const call = client.streamCandles({
-      streams: [STREAM],
-      sinceOpenTimeMs: BigInt(T0 - 60_000),
-      closedOnly: true,
-    });
-    const { items, error } = await collect<marketDataProto.Candle>(call, 3);
-    call.cancel();
-    expect(error).toBeNull();
-    expect(items.map(openTime)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
+    expect(tooOld.error?.details).toContain('at most 2000 are replayed from the exchange');
+    exchangeDown = true;
+    const down = await collect(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0 - 600_000), closedOnly: true }),
+      1,
+    );
+    expect(down.error?.code).toBe(status.UNAVAILABLE);
+    expect(down.error?.details).toContain('the exchange did not serve the history');
+    // What is held is still served without the exchange.
+    const held = await collect<marketDataProto.Candle>(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0 - 60_000), closedOnly: true }),
+      3,
+    );
+    expect(held.items.map(openTime)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
   });
 
   it('sends every update to each of two concurrent clients', async () => {
@@ -128,7 +185,7 @@ describe('gRPC MarketData', () => {
     const b = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: false });
     const ga = collect<marketDataProto.Candle>(a, 20);
     const gb = collect<marketDataProto.Candle>(b, 20);
-    await streamsOpen(2);
+    await waitForListeners(2);
     for (let i = 3; i < 13; i++) {
       hub.ingestCandle(STREAM, testCandle(i, false), {});
       hub.ingestCandle(STREAM, testCandle(i, true), {});
@@ -136,7 +193,7 @@ describe('gRPC MarketData', () => {
     const [ra, rb] = await Promise.all([ga, gb]);
     a.cancel();
     b.cancel();
-    const key = (c: marketDataProto.Candle) => `${c.openTimeMs}:${c.closed}`;
+    const key = (c: marketDataProto.Candle) => `${openTime(c)}:${c.closed}`;
     expect(ra.items.map(key)).toEqual(rb.items.map(key));
     expect(ra.items).toHaveLength(20);
   });
@@ -150,7 +207,10 @@ describe('gRPC MarketData', () => {
     expect(bad.error?.details).toContain('unknown kline stream "btcusdt@kline_7m"');
     expect(bad.error?.details).toContain(STREAM);
     const err = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 5000 }, (e) => resolve(e)),
+      client.getCandles(
+        { stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 5000, heldOnly: false },
+        (e) => resolve(e),
+      ),
     );
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toContain('limit');
@@ -159,7 +219,7 @@ describe('gRPC MarketData', () => {
   it('serves history with GetCandles and the stream list with ListStreams', async () => {
     const res = await new Promise<marketDataProto.GetCandlesResponse>((resolve, reject) =>
       client.getCandles(
-        { stream: STREAM, startTimeMs: BigInt(T0 + 60_000), endTimeMs: 0n, limit: 0 },
+        { stream: STREAM, startTimeMs: BigInt(T0 + 60_000), endTimeMs: 0n, limit: 0, heldOnly: false },
         (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
@@ -173,7 +233,7 @@ describe('gRPC MarketData', () => {
   it('ends streams with UNAVAILABLE on shutdown', async () => {
     const call = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: true });
     const got = collect(call, 1_000);
-    await streamsOpen(1);
+    await waitForListeners(1);
     await edge.close(1_000);
     const { error } = await got;
     expect(error?.code).toBe(status.UNAVAILABLE);
@@ -210,13 +270,15 @@ describe('gRPC while history is loading', () => {
     );
     expect(resumed.error?.code).toBe(status.UNAVAILABLE);
     const got = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 0 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0n, endTimeMs: 0n, limit: 0, heldOnly: false }, (e) =>
+        resolve(e),
+      ),
     );
     expect(got?.code).toBe(status.UNAVAILABLE);
     // A live-only subscriber is served, and does not receive the backfill as live candles.
     const live = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: true });
     const liveGot = collect<marketDataProto.Candle>(live, 1);
-    await streamsOpen(1);
+    await waitForListeners(1);
     release();
     await loading;
     hub.ingestCandle(STREAM, testCandle(3, true), {});
@@ -233,12 +295,12 @@ describe('gRPC stream limit', () => {
     const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: true });
     const b = client.streamTrades({ streams: [] });
     for (const c of [a, b]) c.on('error', () => {});
-    await streamsOpen(2);
+    await waitForListeners(2);
     const third = await collect(client.streamFeedStatus({}), 1);
     expect(third.error?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(third.error?.details).toContain('at most 2');
     a.cancel();
-    await streamsOpen(1);
+    await until(() => hub.listenerCount === 1 && edge.openStreams === 1);
     const again = client.streamFeedStatus({});
     const { items, error } = await collect<marketDataProto.FeedStatus>(again, 1);
     again.cancel();
@@ -280,7 +342,7 @@ describe('gRPC slow consumers', () => {
     // Paced like a busy market (a few thousand events a second), not a tight loop.
     const N = 2_000;
     const fastGot = collect<marketDataProto.Candle>(fast, N);
-    await streamsOpen(2);
+    await waitForListeners(2);
     for (let i = 3; i < 3 + N; i++) {
       hub.ingestCandle(STREAM, testCandle(i, true), {});
       if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
@@ -312,7 +374,7 @@ describe('seed KlineService', () => {
     if (!streamKlines) throw new Error('StreamKlines missing from KlineService');
     const call = streamKlines.call(seedClient, { message: 'hello' }, new Metadata());
     const got = collect<seedProto.KlineData & { openTime: unknown }>(call, 2);
-    await streamsOpen(1);
+    await waitForListeners(1);
     hub.ingestCandle(STREAM, testCandle(3, false), {});
     hub.ingestCandle(STREAM, testCandle(3, true), {});
     const { items } = await got;

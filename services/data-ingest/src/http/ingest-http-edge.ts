@@ -7,13 +7,17 @@ import {
   truncateInput,
 } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
+import type { ExchangeMetadata } from '../binance/exchange-metadata.js';
 import type { MarketHubView } from '../hub/market-hub.js';
 import { MarketWsEndpoint, type MarketWsOptions } from '../ws/market-ws-endpoint.js';
+import { exchangeRoutes } from './exchange-routes.js';
 import { klinesRoute } from './klines-route.js';
 import { StreamActivity } from './stream-activity.js';
 
 export interface IngestHttpEdgeOptions {
   readonly hub: MarketHubView;
+  /** The upstream exchange's clock and symbols, for `/api/v3/time` and `/api/v3/exchangeInfo`. */
+  readonly metadata: ExchangeMetadata;
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly host: string;
@@ -22,6 +26,8 @@ export interface IngestHttpEdgeOptions {
   readonly ws?: MarketWsOptions;
   /** Bearer token required on every route but health and readiness, and on WebSocket upgrades. */
   readonly auth?: BearerAuth;
+  /** Browser origins allowed to read `/api/v3/klines` cross-origin (the dashboard's scroll-back). */
+  readonly corsOrigins?: readonly string[];
   /** Upper bound for `close()`; default 3 s. */
   readonly closeTimeoutMs?: number;
 }
@@ -34,7 +40,8 @@ export interface IngestHttpEdge {
 
 /**
  * The HTTP port of data-ingest: the WebSocket endpoints (`/ws`, `/ws/<stream>`, `/stream`),
- * `GET /api/v3/klines`, and `/healthz`, `/health`, `/readyz`, `/metrics`.
+ * Binance's `GET /api/v3/klines`, `ping`, `time` and `exchangeInfo`, and `/healthz`, `/health`,
+ * `/readyz`, `/metrics`.
  */
 export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promise<IngestHttpEdge> {
   const { hub, metrics } = options;
@@ -53,9 +60,10 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
     port: options.port,
     logger,
     ...(auth?.enabled ? { authorize: (req) => auth.authorizes(req) } : {}),
-    ...(options.ws?.allowedOrigins ? { allowedOrigins: options.ws.allowedOrigins } : {}),
+    cors: { origins: options.corsOrigins ?? [], pathPrefixes: ['/api/'] },
     routes: {
       '/api/v3/klines': klinesRoute(hub),
+      ...exchangeRoutes(hub, options.metadata),
       ...healthRoutes({
         health: () => ({
           service: 'data-ingest',

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHub, fakeCandle } from '../hub/fake-hub.js';
+import { staticMetadata } from '../testing/static-metadata.js';
 import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
 
 const BTC = 'btcusdt@kline_1m';
@@ -23,6 +24,7 @@ beforeAll(async () => {
   );
   edge = await startIngestHttpEdge({
     hub,
+    metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),
     host: '127.0.0.1',

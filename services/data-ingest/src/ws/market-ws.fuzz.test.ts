@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { FakeHub } from '../hub/fake-hub.js';
+import { staticMetadata } from '../testing/static-metadata.js';
 import { parseMethodRequest } from './binance-method.js';
 import { connectClient, refusedUpgrade, terminateClients } from './ws-test-client.js';
 
@@ -102,6 +103,7 @@ beforeAll(async () => {
   const hub = new FakeHub(SERVED);
   edge = await startIngestHttpEdge({
     hub,
+    metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),
     host: '127.0.0.1',

@@ -19,6 +19,11 @@ export interface IngestHarnessOptions {
   readonly historyCandles?: number;
   /** Token the gRPC edge requires, as data-ingest's AUTH_TOKEN. */
   readonly authToken?: string;
+  /**
+   * The exchange behind the hub fails every history request that reaches this open time or later;
+   * before it, it answers that there is nothing. Unset: it never fails and has nothing.
+   */
+  readonly exchangeFailsFromMs?: number;
 }
 
 export class IngestHarness {
@@ -34,7 +39,11 @@ export class IngestHarness {
     const history: HistorySource = {
       latestClosed: async (d, count) =>
         (options.streams[d.stream] ?? []).slice(-count).map((candle) => ({ candle, payload: {} })),
-      closedBetween: async () => [],
+      closedBetween: async (_d, _from, to) => {
+        const failsFrom = options.exchangeFailsFromMs;
+        if (failsFrom !== undefined && to >= failsFrom) throw new Error('HTTP 502 from the exchange');
+        return [];
+      },
       tradesBetween: async () => [],
     };
     const descriptors = Object.entries(options.streams).map(([stream, candles]) => {
@@ -49,6 +58,8 @@ export class IngestHarness {
       history,
       logger,
       metrics: new Registry(),
+      fillAttempts: 1,
+      fillBackoff: { initialMs: 1, maxMs: 1 },
     });
     await hub.loadHistory();
     hub.setConnected(true);
