@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { createMetrics, parseRequestTarget } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
-import { CandleHistory } from './candle-history.js';
 import { ControlApi } from './control-api.js';
 import {
   type MalformedKind,
@@ -14,6 +13,8 @@ import {
 import { GroundTruth } from './ground-truth.js';
 import { MarketFeed } from './market-feed.js';
 import { BLOCK_MS, MarketModel } from './market-model.js';
+import type { MarketSource } from './market-source.js';
+import { ModelSource } from './model-source.js';
 import { RequestWeight } from './request-weight.js';
 import { RestApi, sendJson } from './rest-server.js';
 import { ManualClock, ScaledClock, type SimClock } from './sim-clock.js';
@@ -181,9 +182,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     onTradesGenerated: (count) => metrics.tradesGenerated(count),
   });
   const symbols = [...new Set((options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toUpperCase()))];
-  const universe = new Map<string, CandleHistory>(
-    symbols.map((s) => [s, new CandleHistory(model.symbol(s))]),
-  );
+  const universe = new Map<string, MarketSource>(symbols.map((s) => [s, new ModelSource(model.symbol(s))]));
   const feed = new MarketFeed((symbol) => universe.get(symbol) ?? null, startMs);
   const streams = new StreamServer({
     pingIntervalMs: options.pingIntervalMs ?? 20_000,
