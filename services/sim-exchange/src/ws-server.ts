@@ -285,12 +285,31 @@ export class StreamServer {
     return targets.length;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every connection with 1001 ("going away"), as data-ingest and trading-algo do on
+   * shutdown, waits up to `timeoutMs` for the peers to answer the close, cuts the rest, and stops.
+   */
+  async close(timeoutMs = 1_000): Promise<void> {
     clearInterval(this.timer);
-    for (const conn of this.connections.values()) {
+    const open = [...this.connections.values()];
+    const allClosed = Promise.all(
+      open.map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            if (conn.ws.readyState === WebSocket.CLOSED) resolve();
+            else conn.ws.once('close', () => resolve());
+          }),
+      ),
+    );
+    for (const conn of open) {
       conn.closeReason = 'server-closed';
-      conn.ws.terminate();
+      if (conn.shutdownTimer) clearTimeout(conn.shutdownTimer);
+      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.close(1001, 'server shutting down');
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const conn of this.connections.values()) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
