@@ -24,7 +24,8 @@ const services = [
         {
           name: 'sim-exchange',
           color: 35,
-          env: { SIM_PORT: simPort },
+          // The demo prints the control API's URL, so it turns it on (it is off by default).
+          env: { SIM_PORT: simPort, SIM_CONTROL_API: env.SIM_CONTROL_API ?? 'true' },
           health: `http://127.0.0.1:${simPort}/api/v3/ping`,
         },
       ]

@@ -16,6 +16,7 @@ describe('simConfigSchema', () => {
       SIM_MAX_MESSAGES_PER_SECOND: 5,
       SIM_REST_WEIGHT_LIMIT: 6000,
       SIM_HISTORY_DAYS: 7,
+      SIM_CONTROL_API: false,
     });
     expect(config.SIM_START).toBeUndefined();
   });
@@ -51,13 +52,17 @@ describe('simConfigSchema', () => {
   });
 
   it('maps to exchange options', () => {
-    const options = simExchangeOptions(simConfigSchema.parse({ SIM_SPEED: '60', SIM_SEED: 'abc' }));
+    const options = simExchangeOptions(
+      simConfigSchema.parse({ SIM_SPEED: '60', SIM_SEED: 'abc', SIM_CONTROL_API: 'true' }),
+    );
     expect(options).toMatchObject({
       speed: 60,
       seed: 'abc',
       clock: 'scaled',
       port: 9100,
       maxStreamsPerConnection: 1024,
+      controlApi: true,
     });
+    expect(simExchangeOptions(simConfigSchema.parse({})).controlApi).toBe(false);
   });
 });

@@ -59,6 +59,10 @@ export const simConfigSchema = z.object({
   SIM_MAX_STREAMS: int(1024, 1, 100_000),
   SIM_MAX_MESSAGES_PER_SECOND: int(5, 1, 100_000),
   SIM_REST_WEIGHT_LIMIT: int(6000, 1, 10_000_000),
+  SIM_CONTROL_API: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -88,6 +92,7 @@ export function simExchangeOptions(config: SimConfig, logger?: SimLogger): SimEx
     maxStreamsPerConnection: config.SIM_MAX_STREAMS,
     maxMessagesPerSecond: config.SIM_MAX_MESSAGES_PER_SECOND,
     restWeightLimit: config.SIM_REST_WEIGHT_LIMIT,
+    controlApi: config.SIM_CONTROL_API,
     logger,
   };
 }

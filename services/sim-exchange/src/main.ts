@@ -30,7 +30,7 @@ logger.info(
   {
     rest: sim.httpUrl,
     streams: sim.wsUrl,
-    control: sim.controlUrl,
+    control: sim.controlUrl ?? 'off (SIM_CONTROL_API=true enables it)',
     metrics: `${sim.httpUrl}/metrics`,
     speed: config.SIM_SPEED,
     startMs: sim.startMs,

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { createMetrics, parseRequestTarget } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
 import { ControlApi } from './control-api.js';
+import { allowedHostOf } from './control-guard.js';
 import {
   type MalformedKind,
   malformedFrame,
@@ -36,6 +37,11 @@ export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBBTC'] as const;
 export interface SimExchangeOptions {
   /** Default 127.0.0.1. The control API answers loopback peers only, whatever the host. */
   readonly host?: string;
+  /**
+   * Serve the control API (`/sim/...`) over HTTP. Default false: a simulator nobody asked to be
+   * driven over HTTP cannot be. The handle's methods work either way.
+   */
+  readonly controlApi?: boolean;
   /** Default 0 (any free port). */
   readonly port?: number;
   /** Default `visualgo`. */
@@ -119,8 +125,8 @@ export interface SimExchange {
   readonly httpUrl: string;
   /** `ws://host:port`: stream base URL (`/ws/<stream>`, `/stream?streams=`). */
   readonly wsUrl: string;
-  /** `http://host:port/sim`: the control API. */
-  readonly controlUrl: string;
+  /** `http://host:port/sim`: the control API; null when it is off (`controlApi` not set). */
+  readonly controlUrl: string | null;
   readonly seed: string;
   readonly startMs: number;
   /** First instant with market data. */
@@ -231,8 +237,15 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       return;
     }
     const url = req.url ?? '';
-    if (url.startsWith('/sim/') || url === '/sim') {
-      control?.handle(req, res);
+    if (url.startsWith('/sim/') || url === '/sim' || url.startsWith('/sim?')) {
+      if (control) control.handle(req, res);
+      else
+        sendJson(
+          res,
+          404,
+          { error: 'the control API is off; start the exchange with SIM_CONTROL_API=true to use it' },
+          {},
+        );
       return;
     }
     // Read-only, so open to any peer; handled before REST so injected REST faults never hit it.
@@ -291,7 +304,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     port,
     httpUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    controlUrl: `http://${urlHost}:${port}/sim`,
+    controlUrl: options.controlApi ? `http://${urlHost}:${port}/sim` : null,
     seed,
     startMs,
     originMs: model.originMs,
@@ -389,7 +402,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  control = new ControlApi(handle, log);
+  if (options.controlApi) control = new ControlApi(handle, log, allowedHostOf(host));
   log.info(
     { host, port, seed, startMs, originMs: model.originMs, clock: clock.kind, symbols },
     'simulated exchange listening',
