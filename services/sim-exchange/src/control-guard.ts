@@ -59,7 +59,8 @@ export function refuseControlRequest(
     return { status: 403, error: 'the control API answers loopback clients only' };
   }
   const host = req.host === undefined ? null : parseHost(req.host);
-  if (!host || host.username !== '' || host.pathname !== '/' || !hostAllowed(host.hostname)) {
+  const plainHost = host !== null && host.username === '' && host.pathname === '/';
+  if (!host || !plainHost || !hostAllowed(host.hostname)) {
     return {
       status: 403,
       error: `the control API answers requests for a loopback host only (Host: ${req.host ?? 'missing'})`,
