@@ -235,6 +235,20 @@ export class StreamServer {
     return this.connections.size;
   }
 
+  /**
+   * Bytes waiting in the fullest send buffer of an open, unstalled connection: how far the
+   * slowest reader is behind (0 while the kernel still takes everything).
+   */
+  maxBufferedBytes(): number {
+    const now = this.wallNow();
+    let max = 0;
+    for (const conn of this.connections.values()) {
+      if (conn.ws.readyState !== WebSocket.OPEN || conn.stalled(now)) continue;
+      if (conn.ws.bufferedAmount > max) max = conn.ws.bufferedAmount;
+    }
+    return max;
+  }
+
   /** Closes matching connections, with a close frame or by cutting the TCP connection. */
   drop(filter: ConnectionFilter, closeFrame: boolean, code = 1001, reason = 'Connection dropped'): number {
     const targets = this.select(filter);
