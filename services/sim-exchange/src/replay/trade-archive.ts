@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   openSync,
   readSync,
+  rmdirSync,
   rmSync,
   unlinkSync,
   writeSync,
@@ -271,7 +272,7 @@ export class TradeArchive implements BlockSource {
     // Empty once its files are unlinked; where they could not be (open files on Windows) it
     // goes at close().
     try {
-      rmSync(dir, { recursive: false });
+      rmdirSync(dir);
     } catch {
       this.tempPaths.push(dir);
     }
