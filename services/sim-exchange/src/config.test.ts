@@ -8,7 +8,6 @@ describe('simConfigSchema', () => {
       SIM_PORT: 9100,
       SIM_HOST: '127.0.0.1',
       SIM_SPEED: 1,
-      SIM_SYMBOLS: ['BTCUSDT', 'ETHUSDT', 'BNBBTC'],
       SIM_PING_INTERVAL_MS: 20_000,
       SIM_PONG_TIMEOUT_MS: 60_000,
       SIM_MAX_CONNECTION_MS: 86_400_000,
@@ -19,6 +18,15 @@ describe('simConfigSchema', () => {
       SIM_CONTROL_API: false,
     });
     expect(config.SIM_START).toBeUndefined();
+    expect(config.SIM_SYMBOLS).toBeUndefined(); // the model's three, or every symbol of a replay
+    expect(config.SIM_REPLAY).toBeUndefined();
+  });
+
+  it('takes replay paths and the speed max', () => {
+    const config = simConfigSchema.parse({ SIM_REPLAY: ' ../data/a , b.zip,', SIM_SPEED: 'max' });
+    expect([config.SIM_REPLAY, config.SIM_SPEED]).toEqual([['../data/a', 'b.zip'], 'max']);
+    expect(simConfigSchema.parse({ SIM_REPLAY: '' }).SIM_REPLAY).toBeUndefined();
+    expect(simExchangeOptions(config)).toMatchObject({ replay: ['../data/a', 'b.zip'], speed: 'max' });
   });
 
   it('parses start times as ISO-8601 or epoch milliseconds, and symbol lists', () => {
@@ -44,7 +52,7 @@ describe('simConfigSchema', () => {
     expect(messages).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^SIM_START: must be an ISO-8601 time/),
-        'SIM_SPEED: must be greater than 0',
+        expect.stringMatching(/^SIM_SPEED: must be a number greater than 0 and at most 100000, or max/),
         'SIM_PORT: must be at most 65535',
         expect.stringMatching(/^SIM_SYMBOLS\.0: symbols are 2-20 letters or digits/),
       ]),

@@ -206,7 +206,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   const speed = options.speed ?? 1;
   if (speed !== 'max' && !(speed > 0)) throw new RangeError(`speed must be positive or 'max', got ${speed}`);
   let metrics: SimMetrics | null = null;
-  const market = await chooseMarket({ ...options, logger: log }, (count) => metrics?.tradesGenerated(count));
+  const market = await chooseMarket(options, (count) => metrics?.tradesGenerated(count));
   const { universe, symbols, startMs, endMs, replay } = market;
   const clock: SimClock =
     options.clock === 'manual'
