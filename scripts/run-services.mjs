@@ -155,19 +155,32 @@ async function replayStreams() {
   const status = await res.json();
   const streams = status.replay?.streams ?? [];
   const symbols = [...new Set(streams.map((s) => s.split('@')[0]))];
-  const intervals = [...new Set(streams.filter((s) => s.includes('@kline_')).map((s) => s.split('@kline_')[1]))];
+  const intervals = [
+    ...new Set(streams.filter((s) => s.includes('@kline_')).map((s) => s.split('@kline_')[1])),
+  ];
   ingest.env.SYMBOLS = env.SYMBOLS ?? symbols.join(',');
   if (intervals.length > 0) ingest.env.INTERVALS = env.INTERVALS ?? intervals.join(',');
   ingest.env.TRADES = env.TRADES ?? String(streams.some((s) => s.endsWith('@trade')));
   return status;
 }
 
+async function simControl(path) {
+  const res = await fetch(`http://127.0.0.1:${simPort}/sim${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (!res.ok) throw new Error(`POST /sim${path} answered ${res.status}`);
+}
+
 async function main() {
   let status = null;
   if (replay) {
-    // The exchange first: data-ingest is configured from what the files hold.
+    // The exchange first: data-ingest is configured from what the files hold. The market holds
+    // at the replay's start until every service is up, so none misses the start of the replay.
     launch(sim);
     if (!(await waitReady(sim))) return;
+    await simControl('/market/pause');
     status = await replayStreams();
     launch(ingest);
     launch(algo);
@@ -176,6 +189,7 @@ async function main() {
   }
   const ok = await Promise.all(services.map(waitReady));
   if (stopping || !ok.every(Boolean)) return;
+  if (replay) await simControl('/market/resume');
   const example = (ingest.env.SYMBOLS ?? 'btcusdt').split(',')[0];
   const interval = (ingest.env.INTERVALS ?? '1m').split(',')[0];
   const day = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');

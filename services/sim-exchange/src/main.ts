@@ -24,7 +24,10 @@ installProcessHandlers(logger, shutdown);
 
 let sim: SimExchange;
 try {
-  sim = await startSimExchange({ ...simExchangeOptions(config, logger), metrics: createMetrics('sim-exchange') });
+  sim = await startSimExchange({
+    ...simExchangeOptions(config, logger),
+    metrics: createMetrics('sim-exchange'),
+  });
 } catch (err) {
   // Bad replay files or a start outside them: say which file and line, start nothing.
   if (!(err instanceof ReplayFileError || err instanceof ReplayError)) throw err;
@@ -41,7 +44,9 @@ logger.info(
     speed: config.SIM_SPEED,
     startMs: sim.startMs,
     start: new Date(sim.startMs).toISOString(),
-    replay: sim.replay ? { streams: sim.status().replay?.streams, end: new Date(sim.replay.endMs).toISOString() } : undefined,
+    replay: sim.replay
+      ? { streams: sim.status().replay?.streams, end: new Date(sim.replay.endMs).toISOString() }
+      : undefined,
   },
   'simulated Binance ready',
 );

@@ -18,7 +18,7 @@ describe('PacedPump', () => {
       pump: () => {
         state.pumps++;
       },
-      connections: () => state.connections,
+      takers: () => state.connections,
       backlogBytes: () => state.backlog,
       sliceMs: 1,
     });

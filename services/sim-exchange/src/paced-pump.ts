@@ -4,8 +4,8 @@ export interface PacedPumpOptions {
   readonly clock: ManualClock;
   /** Emits everything due up to the clock's time. */
   readonly pump: () => void;
-  /** Open stream connections. */
-  readonly connections: () => number;
+  /** Open stream connections taking data (not stalled). */
+  readonly takers: () => number;
   /** Bytes the slowest unstalled reader has waiting (`StreamServer.maxBufferedBytes`). */
   readonly backlogBytes: () => number;
   /** Market ms per step. Default 1000. */
@@ -18,12 +18,13 @@ export interface PacedPumpOptions {
 
 /**
  * Drives a paced clock (`speed: 'max'`): market time moves in small steps as fast as the
- * stream clients take the data. It moves only while at least one stream connection is open
- * (nobody is taking anything otherwise: a replay does not run out before its client has
- * connected), and waits whenever an unstalled connection has more than `highWaterBytes` unsent,
- * so the slowest reader sets the pace instead of being cut off as a slow consumer. A stalled
- * connection does not hold it back (a stall loses its data, as on Binance). It yields to the
- * event loop every `sliceMs`, so REST requests and control calls are answered meanwhile.
+ * stream clients take the data. It moves only while a stream connection is taking data: one is
+ * open and not stalled. So a replay does not run out before its client has connected, nor while
+ * its only client is cut off or stalled (that client loses nothing; with other clients taking
+ * data, a stalled one loses what they get meanwhile, as on Binance). It waits whenever an
+ * unstalled connection has more than `highWaterBytes` unsent, so the slowest reader sets the
+ * pace instead of being cut off as a slow consumer. It yields to the event loop every
+ * `sliceMs`, so REST requests and control calls are answered meanwhile.
  */
 export class PacedPump {
   private timer: NodeJS.Timeout | null = null;
@@ -61,7 +62,7 @@ export class PacedPump {
     const sliceEnd = performance.now() + this.sliceMs;
     for (;;) {
       if (this.stopped) return;
-      if (clock.paused || clock.nowMs() >= clock.endMs || this.options.connections() === 0) {
+      if (clock.paused || clock.nowMs() >= clock.endMs || this.options.takers() === 0) {
         this.schedule(10);
         return;
       }

@@ -55,8 +55,8 @@ export interface SimExchangeOptions {
   readonly startMs?: number;
   /**
    * Market ms per wall ms (scaled clock), default 1; or `'max'`: as fast as the stream clients
-   * take the data (market time moves while a stream connection is open, held back by the
-   * slowest reader; see `PacedPump`).
+   * take the data (market time moves while an unstalled stream connection is open, held back by
+   * the slowest reader; see `PacedPump`).
    */
   readonly speed?: number | 'max';
   /** `manual`: market time moves only through `advance()`. Default `scaled` (or paced for `speed: 'max'`). */
@@ -351,7 +351,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       ? new PacedPump({
           clock,
           pump,
-          connections: () => streams.size,
+          takers: () => streams.activeCount(),
           backlogBytes: () => streams.maxBufferedBytes(),
         })
       : null;

@@ -235,6 +235,16 @@ export class StreamServer {
     return this.connections.size;
   }
 
+  /** Open connections that are not stalled: the ones taking data. */
+  activeCount(): number {
+    const now = this.wallNow();
+    let n = 0;
+    for (const conn of this.connections.values()) {
+      if (conn.ws.readyState === WebSocket.OPEN && !conn.stalled(now)) n++;
+    }
+    return n;
+  }
+
   /**
    * Bytes waiting in the fullest send buffer of an open, unstalled connection: how far the
    * slowest reader is behind (0 while the kernel still takes everything).

@@ -198,6 +198,25 @@ describe.skipIf(!HAVE_DATA)('replaying two real days of ETHUSDT 1m', () => {
     expect(finals(client.frames).map(asRow)).toEqual(rows.slice(index(Date.UTC(2022, 7, 15, 20))));
   });
 
+  it('as fast as the client takes it: a stalled only client holds the market, losing nothing', async () => {
+    const sim = await replayAt(Date.UTC(2022, 7, 15, 20), { clock: 'scaled', speed: 'max' });
+    const client = await connect('/ws/ethusdt@kline_1m');
+    await client.waitForFrames(100);
+    sim.stallConnections({ durationMs: 60_000 });
+    const held = sim.marketNowMs();
+    await klines(sim, 'limit=1');
+    await klines(sim, 'limit=1');
+    expect(sim.marketNowMs()).toBe(held);
+    sim.unstallConnections();
+    // Every 2 s tick from the start to the end, once: the stall lost nothing.
+    await client.waitFor(() => client.frames.length >= 4 * 60 * 30, 15_000, 'every update to the end');
+    const from = Date.UTC(2022, 7, 15, 20);
+    expect(client.frames.map((f) => binanceKlineEvent.parse(JSON.parse(f)).E)).toEqual(
+      Array.from({ length: 4 * 60 * 30 }, (_, i) => from + 2_000 * (i + 1)),
+    );
+    expect(sim.status().replay?.finished).toBe(true);
+  });
+
   it('rejects a start outside the data', async () => {
     await expect(replayAt(END)).rejects.toThrow(
       'replay start 2022-08-16T00:00:00.000Z is outside the data, which runs from 2022-08-14T00:00:00.000Z to 2022-08-16T00:00:00.000Z',
