@@ -11,6 +11,8 @@ const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
 const MAX_FIELDS = 16;
+const TRUE = [0x74, 0x72, 0x75, 0x65];
+const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
 const POW10 = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
 
 /** A decimal read from a field: `int + frac / 1e8`, and how many fraction digits it really uses. */
@@ -124,10 +126,13 @@ export class CsvLine {
   bool(i: number): number {
     const s = this.starts[i] ?? 0;
     const len = (this.ends[i] ?? 0) - s;
-    const first = (this.buf[s] ?? 0) | 0x20;
-    if (len === 4 && first === 0x74 && this.text(i).toLowerCase() === 'true') return 1;
-    if (len === 5 && first === 0x66 && this.text(i).toLowerCase() === 'false') return 0;
-    return -1;
+    const word = len === 4 ? TRUE : len === 5 ? FALSE : null;
+    if (!word) return -1;
+    for (let k = 0; k < len; k++) {
+      // ASCII letters: setting bit 5 lower-cases them.
+      if (((this.buf[s + k] ?? 0) | 0x20) !== word[k]) return -1;
+    }
+    return len === 4 ? 1 : 0;
   }
 }
 
