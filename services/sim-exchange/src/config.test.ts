@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { simConfigSchema, simExchangeOptions } from './config.js';
 
@@ -72,5 +75,13 @@ describe('simConfigSchema', () => {
       controlApi: true,
     });
     expect(simExchangeOptions(simConfigSchema.parse({})).controlApi).toBe(false);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable', () => {
+    const text = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../.env.example'), 'utf8');
+    const listed = new Set([...text.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
+    expect([...Object.keys(simConfigSchema.shape)].filter((k) => !listed.has(k))).toEqual([]);
   });
 });

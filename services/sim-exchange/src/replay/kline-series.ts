@@ -281,13 +281,11 @@ export function parseKlineFile(data: Buffer, file: ReplayFile, shownName: string
       Decimal8,
     ];
     if (compareDecimals(l, h) > 0) fail(lineNo, `low ${line.text(3)} is above high ${line.text(2)}`);
-    for (const [name, value, column] of [
-      ['open', o, 1],
-      ['close', c, 4],
-    ] as const) {
-      if (compareDecimals(value, l) < 0 || compareDecimals(value, h) > 0) {
-        fail(lineNo, `${name} ${line.text(column)} is outside low ${line.text(3)} .. high ${line.text(2)}`);
-      }
+    if (compareDecimals(o, l) < 0 || compareDecimals(o, h) > 0) {
+      fail(lineNo, `open ${line.text(1)} is outside low ${line.text(3)} .. high ${line.text(2)}`);
+    }
+    if (compareDecimals(c, l) < 0 || compareDecimals(c, h) > 0) {
+      fail(lineNo, `close ${line.text(4)} is outside low ${line.text(3)} .. high ${line.text(2)}`);
     }
     if (compareDecimals(tv, v) > 0)
       fail(lineNo, `taker buy volume ${line.text(9)} is above volume ${line.text(5)}`);
