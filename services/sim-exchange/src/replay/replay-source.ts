@@ -99,28 +99,27 @@ export class ReplaySource implements MarketSource {
     const interval = series.interval;
     const openTimeMs = series.openTimeMs(row);
     const closeTimeMs = series.closeTimeMs(row);
-    const fromTrades =
-      this.tradeCandles && this.archive?.covers(openTimeMs, closeTimeMs + 1)
-        ? this.tradeCandles.candle(interval, openTimeMs, Math.min(untilMs, closeTimeMs + 1)).totals
-        : null;
+    const covered = this.archive?.covers(openTimeMs, closeTimeMs + 1) === true;
     const base = { symbol: this.format.symbol, interval, openTimeMs, closeTimeMs };
     if (untilMs > closeTimeMs) {
+      const ids = covered ? this.archive?.tradeIdRange(openTimeMs, closeTimeMs + 1) : null;
       return {
         ...base,
         values: series.values(row),
         trades: series.trades(row),
-        firstTradeId: fromTrades && fromTrades.trades > 0 ? fromTrades.firstTradeId : -1,
-        lastTradeId: fromTrades && fromTrades.trades > 0 ? fromTrades.lastTradeId : -1,
+        firstTradeId: ids?.first ?? -1,
+        lastTradeId: ids?.last ?? -1,
         closed: true,
       };
     }
-    if (fromTrades) {
+    if (covered && this.tradeCandles) {
+      const totals = this.tradeCandles.candle(interval, openTimeMs, untilMs).totals;
       return {
         ...base,
-        values: candleDecimals(this.format, fromTrades),
-        trades: fromTrades.trades,
-        firstTradeId: fromTrades.firstTradeId,
-        lastTradeId: fromTrades.lastTradeId,
+        values: candleDecimals(this.format, totals),
+        trades: totals.trades,
+        firstTradeId: totals.firstTradeId,
+        lastTradeId: totals.lastTradeId,
         closed: false,
       };
     }

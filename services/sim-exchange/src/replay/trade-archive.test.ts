@@ -79,6 +79,18 @@ describe('TradeArchive', () => {
           .slice(-25)
           .map(simple),
       );
+      const ids = (from: number, to: number) => {
+        const inRange = day1.filter((t) => t.timeMs >= from && t.timeMs < to);
+        return inRange.length === 0 ? null : { first: inRange[0]?.id, last: inRange.at(-1)?.id };
+      };
+      for (const [a, b] of [
+        [DAY1, DAY1 + 60_000],
+        [DAY1 + 3 * 60_000, DAY1 + 4 * 60_000], // a minute without trades
+        [DAY1 + 60_000, DAY1 + 3_600_000],
+        [DAY1 + 61_000, DAY1 + 62_500],
+      ] as const) {
+        expect(archive.tradeIdRange(a, b)).toEqual(ids(a, b));
+      }
       // The unpacked copy of a zip is unlinked at once: nothing is left behind on disk.
       expect(readdirSync(unpackTo)).toEqual([]);
     } finally {
