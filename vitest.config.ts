@@ -7,6 +7,8 @@ export default defineConfig({
       'services/*/src/**/*.test.ts',
       'services/*/test/**/*.test.ts',
       'test/**/*.test.ts',
+      'apps/*/src/**/*.test.{ts,tsx}',
+      'apps/*/server/**/*.test.ts',
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,

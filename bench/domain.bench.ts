@@ -1,7 +1,10 @@
 /** Domain benchmarks: indicator updates and the candle book, against floors measured in the same run. */
 import { CandleBook, IndicatorSet } from '@visualgo/market';
+import { PointColumns } from '../services/trading-algo/src/engine/point-columns.js';
 import { candleSeries } from './candle-series.js';
 import { type Check, heapUsed, measure } from './harness.js';
+
+const SERIES = { exchange: 'binance-sim', symbol: 'BTCUSDT', interval: '1m' } as const;
 
 export function domainBenchmarks(): { table: Record<string, number>; checks: Check[] } {
   const N = 100_000;
@@ -57,7 +60,7 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
     }
   });
   const book = measure('CandleBook.offer (closed, in order)', N, () => {
-    const b = new CandleBook('1m', 1_000);
+    const b = new CandleBook(SERIES, 1_000);
     b.anchor([]);
     for (const c of series) b.offer(c);
     sink += b.size;
@@ -66,7 +69,7 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
   // Memory: a book holds at most 2x capacity candles, however long it runs. Each book gets its
   // own candle objects, as it would from the wire, so what it retains shows in the heap.
   const before = heapUsed();
-  const books = Array.from({ length: 20 }, () => new CandleBook('1m', 1_000));
+  const books = Array.from({ length: 20 }, () => new CandleBook(SERIES, 1_000));
   for (const b of books) b.anchor([]);
   const feed = (from: number, to: number) => {
     for (const c of series.slice(from, to)) for (const b of books) b.offer({ ...c });
@@ -75,6 +78,40 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
   const after2k = heapUsed() - before;
   feed(2_000, N);
   const after100k = heapUsed() - before;
+  books.length = 0;
+
+  // Bytes a held candle costs: a book holding 50 000 candles, each arriving as its own object from
+  // the wire, against the same candles kept as objects (how history was held before).
+  const HELD = 50_000;
+  const heldBase = heapUsed();
+  const held = new CandleBook(SERIES, HELD);
+  held.anchor([]);
+  for (const c of series.slice(0, HELD)) held.offer({ ...c });
+  const columnBytes = (heapUsed() - heldBase) / HELD;
+  const objectBase = heapUsed();
+  const objects = series.slice(0, HELD).map((c) => ({ ...c }));
+  const objectBytes = (heapUsed() - objectBase) / HELD;
+  sink += held.size + objects.length;
+  objects.length = 0;
+
+  // Bytes a kept indicator point costs in trading-algo, against the point objects it sends. A
+  // small run first, so that compiling the code does not count.
+  const fillPoints = (kept: PointColumns, n: number) => {
+    const set = new IndicatorSet();
+    for (const c of series.slice(0, n)) {
+      const p = set.addClosed(c);
+      if (p.type === 'indicator-point') kept.push(c, p);
+    }
+  };
+  fillPoints(new PointColumns('1m', [1, 2], 1_000), 5_000);
+  const pointBase = heapUsed();
+  const kept = new PointColumns('1m', [1, 2], HELD);
+  fillPoints(kept, HELD);
+  const pointBytes = (heapUsed() - pointBase) / HELD;
+  const wireBase = heapUsed();
+  const wire = kept.last();
+  const wireBytes = (heapUsed() - wireBase) / HELD;
+  sink += wire.length;
   if (sink === 42) console.log('');
 
   return {
@@ -87,6 +124,10 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
       'CandleBook.offer ns/candle': book.nsPerOp,
       'CandleBook heap after 2k candles x20 books (MiB)': after2k / 2 ** 20,
       'CandleBook heap after 100k candles x20 books (MiB)': after100k / 2 ** 20,
+      'held candle, columns (bytes/candle)': columnBytes,
+      'held candle, Candle objects (bytes/candle)': objectBytes,
+      'kept point, columns (bytes/point)': pointBytes,
+      'kept point, point objects (bytes/point)': wireBytes,
     },
     checks: [
       {
@@ -119,6 +160,30 @@ export function domainBenchmarks(): { table: Record<string, number>; checks: Che
         ratio: after100k / Math.max(after2k, 1),
         limit: 1.5,
         detail: 'heap after 100k candles / after 2k, 20 books of capacity 1000',
+      },
+      {
+        name: 'a held candle costs at most 100 bytes',
+        ratio: held.byteLength / held.size,
+        limit: 100,
+        detail: 'bytes of columns per candle of a CandleBook holding 50 000',
+      },
+      {
+        name: 'held candles cost a fraction of objects',
+        ratio: columnBytes / objectBytes,
+        limit: 0.5,
+        detail: 'heap per held candle / heap per Candle object (readings vary by about 10%)',
+      },
+      {
+        name: 'a kept point costs at most 100 bytes',
+        ratio: kept.byteLength / kept.size,
+        limit: 100,
+        detail: 'bytes of columns per point of trading-algo history holding 50 000',
+      },
+      {
+        name: 'kept points cost a fraction of point objects',
+        ratio: pointBytes / wireBytes,
+        limit: 0.5,
+        detail: 'heap per kept point / heap per point object sent to clients',
       },
     ],
   };

@@ -12,6 +12,7 @@ import { startGrpcEdge } from '../services/data-ingest/src/grpc/grpc-server.js';
 import { startIngestHttpEdge } from '../services/data-ingest/src/http/ingest-http-edge.js';
 import { FakeHub, fakeCandle } from '../services/data-ingest/src/hub/fake-hub.js';
 import { PublishedEvent } from '../services/data-ingest/src/hub/published-event.js';
+import { staticMetadata } from '../services/data-ingest/src/testing/static-metadata.js';
 import { candleSeries } from './candle-series.js';
 import { type Check, measure } from './harness.js';
 
@@ -28,6 +29,7 @@ async function wsLatency(clients: number, events: number): Promise<number[]> {
   hub.ready = true;
   const edge = await startIngestHttpEdge({
     hub,
+    metadata: staticMetadata(['BTCUSDT']),
     logger,
     metrics: new Registry(),
     host: '127.0.0.1',

@@ -37,11 +37,16 @@ export async function measureAsync(
   return { name, nsPerOp, opsPerSec: 1e9 / nsPerOp };
 }
 
+/**
+ * Bytes in use after a full collection: the JS heap plus the backing stores of ArrayBuffers
+ * (typed arrays keep their data outside the heap).
+ */
 export function heapUsed(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   gc?.();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 export interface Check {

@@ -1,11 +1,11 @@
-// Checks, without a Docker engine, that each service's Dockerfile matches the repository and
-// that the image it describes would run:
+// Checks, without a Docker engine, that each image's Dockerfile (the three services and the
+// dashboard) matches the repository and that the image it describes would run:
 //   1. every COPY source exists, every `npm run X -w W` names a real workspace script;
 //   2. the build stage's command produces the CMD's entry file;
 //   3. the runtime stage is reproduced in a scratch folder (same package files, the same
-//      `npm ci --omit=dev -w ...`, proto/ and the bundle), and the three bundles run from there as a
-//      system (sim-exchange -> data-ingest -> trading-algo) until each HEALTHCHECK URL answers 200,
-//      then stop cleanly on SIGTERM;
+//      `npm ci --omit=dev -w ...`, proto/ and the build output), and the four run from there as a
+//      system (sim-exchange -> data-ingest -> trading-algo, dashboard) until each HEALTHCHECK URL
+//      answers 200 (and the dashboard serves its page and /config.json), then stop cleanly on SIGTERM;
 //   4. compose.yaml validates with `docker-compose config -q` when docker-compose is installed.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,12 +14,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const services = ['sim-exchange', 'data-ingest', 'trading-algo'];
+const services = ['sim-exchange', 'data-ingest', 'trading-algo', 'dashboard'];
+/** Where each image's Dockerfile and build output live. */
+const dirs = {
+  'sim-exchange': 'services/sim-exchange',
+  'data-ingest': 'services/data-ingest',
+  'trading-algo': 'services/trading-algo',
+  dashboard: 'apps/dashboard',
+};
 const problems = [];
 const log = (msg) => console.log(`check-images: ${msg}`);
 
 function workspaceScripts(name) {
-  for (const dir of ['packages', 'services']) {
+  for (const dir of ['packages', 'services', 'apps']) {
     const file = join(root, dir, name.replace('@visualgo/', ''), 'package.json');
     if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')).scripts ?? {};
   }
@@ -27,7 +34,7 @@ function workspaceScripts(name) {
 }
 
 function parseDockerfile(service) {
-  const text = readFileSync(join(root, 'services', service, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const text = readFileSync(join(root, dirs[service], 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lines = text
     .split('\n')
     .map((l) => l.trim())
@@ -100,7 +107,7 @@ try {
     'package.json',
     'package-lock.json',
     ...['market', 'contracts', 'platform'].map((p) => `packages/${p}/package.json`),
-    ...services.map((s) => `services/${s}/package.json`),
+    ...services.map((s) => `${dirs[s]}/package.json`),
   ];
   for (const service of services) {
     const dir = join(scratch, service);
@@ -113,11 +120,10 @@ try {
     log(`${service}: ${install}`);
     execFileSync('sh', ['-c', install], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
     cpSync(join(root, 'proto'), join(dir, 'proto'), { recursive: true });
-    cpSync(join(root, 'services', service, 'dist'), join(dir, 'services', service, 'dist'), {
-      recursive: true,
-    });
+    cpSync(join(root, dirs[service], 'dist'), join(dir, dirs[service], 'dist'), { recursive: true });
   }
-  const [simPort, ingestHttp, ingestGrpc, algoHttp] = await Promise.all([
+  const [simPort, ingestHttp, ingestGrpc, algoHttp, dashboardPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -137,6 +143,12 @@ try {
       INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`,
       ALGO_HOST: '127.0.0.1',
       ALGO_HTTP_PORT: String(algoHttp),
+    },
+    dashboard: {
+      DASHBOARD_HOST: '127.0.0.1',
+      DASHBOARD_PORT: String(dashboardPort),
+      DASHBOARD_ALGO_PORT: String(algoHttp),
+      DASHBOARD_INGEST_PORT: String(ingestHttp),
     },
   };
   for (const service of services) {
@@ -162,6 +174,18 @@ try {
     if (ok) log(`${service}: healthy at ${url}`);
     else problems.push(`${service}: ${url} never answered 200`);
   }
+  // The dashboard image serves its built page (precompressed) and the backends' URLs.
+  const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+  const page = await fetch(`${dashboardUrl}/`).then((r) => r.text(), String);
+  const script = /<script type="module"[^>]* src="([^"]+)"/.exec(page)?.[1];
+  const asset = script
+    ? await fetch(`${dashboardUrl}${script}`, { headers: { 'accept-encoding': 'br' } })
+    : null;
+  if (!asset?.ok) problems.push(`dashboard: page or its script (${script}) not served`);
+  const config = await fetch(`${dashboardUrl}/config.json`).then((r) => r.json(), String);
+  if (config?.algoWsUrl !== `ws://127.0.0.1:${algoHttp}/ws`) {
+    problems.push(`dashboard: /config.json does not name trading-algo: ${JSON.stringify(config)}`);
+  } else log('dashboard: serves its page and /config.json');
   for (const { service, child } of [...children].reverse()) {
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
     child.kill('SIGTERM');

@@ -1,12 +1,13 @@
 // Runs the system's services as child processes with prefixed, readable logs, prints their URLs
 // once each is ready, and stops them all (SIGTERM, in reverse order) on Ctrl-C or when one dies.
 //
-//   node scripts/run-services.mjs demo   simulated exchange + data-ingest + trading-algo
+//   node scripts/run-services.mjs demo   simulated exchange + data-ingest + trading-algo + dashboard
 //   node scripts/run-services.mjs demo --replay <file or folder> [--replay <more>] [--speed 60|max] [--start <time>]
 //                                        the same on recorded Binance data (public-data CSVs or zips)
-//   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+//   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo + dashboard
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const USAGE =
@@ -57,18 +58,50 @@ const simPort = env.SIM_PORT ?? '9100';
 const ingestHttp = env.INGEST_HTTP_PORT ?? '8080';
 const ingestGrpc = env.INGEST_GRPC_PORT ?? '50051';
 const algoHttp = env.ALGO_HTTP_PORT ?? '8090';
+const dashboardPort = env.DASHBOARD_PORT ?? '3000';
+// The backends let the dashboard's page read their /api/* (CORS) unless told otherwise.
+const dashboardOrigins =
+  env.CORS_ALLOWED_ORIGINS ?? `http://localhost:${dashboardPort},http://127.0.0.1:${dashboardPort}`;
 
+/** Builds the dashboard's page when it is missing or older than its sources (about 3 s). */
+function buildDashboardIfStale() {
+  const app = join(root, 'apps/dashboard');
+  const built = join(app, 'dist/public/index.html');
+  const newest = (path) => {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs;
+    return Math.max(st.mtimeMs, ...readdirSync(path).map((n) => newest(join(path, n))));
+  };
+  const sources = ['src', 'index.html', 'vite.config.ts', '../../packages/contracts/src'].map((p) =>
+    join(app, p),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newest))) return;
+  console.log('building the dashboard page (apps/dashboard/dist/public)...');
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'],
+    {
+      cwd: app,
+      stdio: 'inherit',
+    },
+  );
+}
+
+const start = args.start ?? env.SIM_START;
 const sim = {
   name: 'sim-exchange',
   color: 35,
   env: {
     SIM_PORT: simPort,
-    // The demo prints the control API's URL and reads the replay's streams from it, so it turns
-    // it on (it is off by default).
-    SIM_CONTROL_API: env.SIM_CONTROL_API ?? 'true',
-    ...(replay ? { SIM_REPLAY: replayPaths.join(',') } : {}),
+    // A simulated market starts at the wall clock's millisecond (not floored to the minute), so
+    // the lag the dashboard shows (exchange event time to screen) is the pipeline's own. A replay
+    // starts where asked, or one day into its data.
+    ...(replay ? {} : { SIM_START: start ?? String(Date.now()) }),
+    ...(replay ? { SIM_REPLAY: replayPaths.join(','), ...(start ? { SIM_START: start } : {}) } : {}),
     ...(args.speed ? { SIM_SPEED: args.speed } : {}),
-    ...(args.start ? { SIM_START: args.start } : {}),
+    // The demo prints the control API's URL and reads a replay's streams from it, so it turns it
+    // on (it is off by default).
+    SIM_CONTROL_API: env.SIM_CONTROL_API ?? 'true',
   },
   health: `http://127.0.0.1:${simPort}/api/v3/ping`,
 };
@@ -80,16 +113,32 @@ const ingest = {
     SIM_URL: `http://127.0.0.1:${simPort}`,
     INGEST_HTTP_PORT: ingestHttp,
     INGEST_GRPC_PORT: ingestGrpc,
+    CORS_ALLOWED_ORIGINS: dashboardOrigins,
   },
   health: `http://127.0.0.1:${ingestHttp}/readyz`,
 };
 const algo = {
   name: 'trading-algo',
   color: 33,
-  env: { INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`, ALGO_HTTP_PORT: algoHttp },
+  env: {
+    INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`,
+    ALGO_HTTP_PORT: algoHttp,
+    CORS_ALLOWED_ORIGINS: dashboardOrigins,
+  },
   health: `http://127.0.0.1:${algoHttp}/readyz`,
 };
-const services = mode === 'demo' ? [sim, ingest, algo] : [ingest, algo];
+const dashboardService = {
+  name: 'dashboard',
+  color: 32,
+  script: 'apps/dashboard/server/main.ts',
+  env: {
+    DASHBOARD_PORT: dashboardPort,
+    DASHBOARD_ALGO_PORT: algoHttp,
+    DASHBOARD_INGEST_PORT: ingestHttp,
+  },
+  health: `http://127.0.0.1:${dashboardPort}/healthz`,
+};
+const services = [...(mode === 'demo' ? [sim] : []), ingest, algo, dashboardService];
 
 const width = Math.max(...services.map((s) => s.name.length));
 const pretty = process.stdout.isTTY;
@@ -117,7 +166,7 @@ function format(line) {
 }
 
 function launch(s) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `services/${s.name}/src/main.ts`], {
+  const child = spawn(process.execPath, ['--import', 'tsx', s.script ?? `services/${s.name}/src/main.ts`], {
     cwd: root,
     env: { ...env, ...s.env, LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,6 +194,15 @@ async function waitReady(s) {
   return false;
 }
 
+async function simControl(path) {
+  const res = await fetch(`http://127.0.0.1:${simPort}/sim${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (!res.ok) throw new Error(`POST /sim${path} answered ${res.status} (is SIM_CONTROL_API off?)`);
+}
+
 /**
  * What the replay has data for, from the simulator's status: data-ingest ingests those symbols,
  * intervals and (when the files have them) trades, unless the environment says otherwise.
@@ -164,16 +222,8 @@ async function replayStreams() {
   return status;
 }
 
-async function simControl(path) {
-  const res = await fetch(`http://127.0.0.1:${simPort}/sim${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{}',
-  });
-  if (!res.ok) throw new Error(`POST /sim${path} answered ${res.status}`);
-}
-
 async function main() {
+  buildDashboardIfStale();
   let status = null;
   if (replay) {
     // The exchange first: data-ingest is configured from what the files hold. The market holds
@@ -182,31 +232,36 @@ async function main() {
     if (!(await waitReady(sim))) return;
     await simControl('/market/pause');
     status = await replayStreams();
-    launch(ingest);
-    launch(algo);
+    for (const s of [ingest, algo, dashboardService]) launch(s);
   } else {
     for (const s of services) launch(s);
   }
+  // The page comes up in a second or two, before the backends are ready: say where it is at once.
+  waitReady(dashboardService).then((ok) => {
+    if (ok && !stopping)
+      console.log(`\ndashboard: http://localhost:${dashboardPort}/  (backends starting)\n`);
+  });
   const ok = await Promise.all(services.map(waitReady));
   if (stopping || !ok.every(Boolean)) return;
   if (replay) await simControl('/market/resume');
   const example = (ingest.env.SYMBOLS ?? 'btcusdt').split(',')[0];
   const interval = (ingest.env.INTERVALS ?? '1m').split(',')[0];
-  const day = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
   const what = replay
-    ? `replay of recorded Binance data, ${day(status.replay.firstMs)} to ${day(status.replay.endMs)}, from ${day(status.startMs)} at speed ${status.speed}`
+    ? `replay of recorded Binance data, ${iso(status.replay.firstMs)} to ${iso(status.replay.endMs)}, from ${iso(status.startMs)} at speed ${status.speed}`
     : mode === 'demo'
       ? 'simulated exchange: prices are NOT real'
       : 'live Binance market data';
   const lines = [
     '',
     `VisuALGO is running (${what})`,
+    `  dashboard    http://localhost:${dashboardPort}/`,
     `  market data  WebSocket  ws://localhost:${ingestHttp}/ws   (also /ws/<stream>, /stream?streams=a/b)`,
     `               gRPC       localhost:${ingestGrpc}            (visualgo.v1.MarketData, KlineService)`,
     `               REST       http://localhost:${ingestHttp}/api/v3/klines?symbol=${example.toUpperCase()}&interval=${interval}`,
     `  indicators   WebSocket  ws://localhost:${algoHttp}/ws`,
     `               REST       http://localhost:${algoHttp}/api/indicators?stream=${example.toLowerCase()}@kline_${interval}`,
-    `  health       http://localhost:${ingestHttp}/healthz  http://localhost:${algoHttp}/healthz  (/metrics too)`,
+    `  health       http://localhost:${ingestHttp}/healthz  http://localhost:${algoHttp}/healthz  (/metrics too)  http://localhost:${dashboardPort}/healthz`,
     ...(mode === 'demo'
       ? [
           `  exchange     http://localhost:${simPort}/sim/status   (${replay ? 'replay' : 'simulated'}; fault controls under /sim)`,

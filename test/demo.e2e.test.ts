@@ -31,7 +31,13 @@ describe('npm run demo', () => {
     // npm itself exits on the signal; the runner it starts is what must stop cleanly.
     const scripts: unknown = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts;
     expect(scripts).toMatchObject({ demo: 'node scripts/run-services.mjs demo' });
-    const [sim, http, grpc, algo] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [sim, http, grpc, algo, dashboard] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     runner = spawn(process.execPath, ['scripts/run-services.mjs', 'demo'], {
       cwd: root,
       env: {
@@ -40,6 +46,7 @@ describe('npm run demo', () => {
         INGEST_HTTP_PORT: String(http),
         INGEST_GRPC_PORT: String(grpc),
         ALGO_HTTP_PORT: String(algo),
+        DASHBOARD_PORT: String(dashboard),
         HISTORY_CANDLES: '100',
       },
       // Its own process group, as a terminal gives it, so the test can send Ctrl-C to the group.
@@ -60,6 +67,15 @@ describe('npm run demo', () => {
     }
     expect(output).toContain('VisuALGO is running (simulated exchange: prices are NOT real)');
     expect(output).toContain(`ws://localhost:${algo}/ws`);
+    // The page's address comes first in the summary, and the page is served.
+    const summary = output.slice(output.indexOf('VisuALGO is running'));
+    expect(summary.split('\n')[1]).toContain(`dashboard    http://localhost:${dashboard}/`);
+    const page = await fetch(`http://127.0.0.1:${dashboard}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="app">');
+    expect(await (await fetch(`http://127.0.0.1:${dashboard}/config.json`)).json()).toMatchObject({
+      algoWsUrl: `ws://127.0.0.1:${algo}/ws`,
+    });
 
     const res = await fetch(`http://127.0.0.1:${algo}/api/indicators?stream=btcusdt@kline_1m&limit=5`);
     expect(res.status).toBe(200);
@@ -72,7 +88,7 @@ describe('npm run demo', () => {
     if (pid === undefined) throw new Error('runner has no pid');
     process.kill(-pid, 'SIGINT');
     expect(await exited).toBe(0);
-    for (const service of ['trading-algo', 'data-ingest', 'sim-exchange']) {
+    for (const service of ['dashboard', 'trading-algo', 'data-ingest', 'sim-exchange']) {
       expect(output).toMatch(new RegExp(`${service}\\s+[│|] exited \\(code 0\\)`));
     }
   }, 90_000);

@@ -5,6 +5,7 @@ import { CandleBook } from './candle-book.js';
 
 const M = 60_000;
 const T0 = 1_660_435_200_000;
+const SERIES = { exchange: 'binance-sim', symbol: 'ETHUSDT', interval: '1m' } as const;
 
 function candle(i: number, closed: boolean, eventOffsetMs = closed ? M : 1_000): Candle {
   const openTimeMs = T0 + i * M;
@@ -34,14 +35,14 @@ function candle(i: number, closed: boolean, eventOffsetMs = closed ? M : 1_000):
 const idx = (cs: readonly Candle[]) => cs.map((c) => `${(c.openTimeMs - T0) / M}${c.closed ? '' : 'o'}`);
 
 function anchored(n: number, capacity = 100): CandleBook {
-  const book = new CandleBook('1m', capacity);
+  const book = new CandleBook(SERIES, capacity);
   book.anchor(Array.from({ length: n }, (_, i) => candle(i, true)));
   return book;
 }
 
 describe('CandleBook', () => {
   it('keeps the backfill as history without releasing it, then releases live closed candles in order', () => {
-    const book = new CandleBook('1m', 100);
+    const book = new CandleBook(SERIES, 100);
     expect(idx(book.anchor([candle(1, true), candle(0, true), candle(2, false)]).publish)).toEqual([]);
     expect(idx(book.closedSince(0))).toEqual(['0', '1']);
     expect(idx(book.offer(candle(2, false)).publish)).toEqual(['2o']);
@@ -51,7 +52,7 @@ describe('CandleBook', () => {
   });
 
   it('holds live candles that arrive during the backfill and drops the overlap', () => {
-    const book = new CandleBook('1m', 100);
+    const book = new CandleBook(SERIES, 100);
     expect(book.offer(candle(3, true)).dropped).toBe('held');
     expect(book.offer(candle(4, false)).dropped).toBe('held');
     const r = book.anchor([0, 1, 2, 3].map((i) => candle(i, true)));
@@ -135,7 +136,7 @@ describe('CandleBook', () => {
         fc.array(fc.record({ i: fc.integer({ min: 0, max: 40 }), dup: fc.boolean() }), { maxLength: 80 }),
         fc.integer({ min: 0, max: 10 }),
         (arrivals, backfillCount) => {
-          const book = new CandleBook('1m', 1_000);
+          const book = new CandleBook(SERIES, 1_000);
           const out: Candle[] = [];
           const fillAll = (gap: { fromOpenTimeMs: number; toOpenTimeMs: number } | null) => {
             while (gap) {
@@ -166,5 +167,48 @@ describe('CandleBook', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('CandleBook history coverage', () => {
+  it('is complete from the backfill start, extends with prepended history and moves on eviction', () => {
+    const book = new CandleBook(SERIES, 10);
+    book.anchor(
+      [5, 6, 7].map((i) => candle(i, true)),
+      T0 + 2 * M,
+    );
+    expect(book.coveredFromMs).toBe(T0 + 2 * M);
+    expect(
+      book.prepend(
+        [0, 1].map((i) => candle(i, true)),
+        T0 - 3 * M,
+        T0 + M,
+      ),
+    ).toBe(2);
+    expect(book.coveredFromMs).toBe(T0 - 3 * M);
+    expect(idx(book.closedSince(0))).toEqual(['0', '1', '5', '6', '7']);
+    // More history than fits: complete only from what was kept.
+    const book2 = new CandleBook(SERIES, 5);
+    book2.anchor([10, 11, 12].map((i) => candle(i, true)));
+    // A range that stops short of the kept history would leave a hole: ignored.
+    expect(
+      book2.prepend(
+        [6, 7, 8].map((i) => candle(i, true)),
+        T0 + 6 * M,
+        T0 + 8 * M,
+      ),
+    ).toBe(0);
+    expect(
+      book2.prepend(
+        [6, 7, 8, 9].map((i) => candle(i, true)),
+        T0 + 6 * M,
+        T0 + 9 * M,
+      ),
+    ).toBe(2);
+    expect(book2.coveredFromMs).toBe(T0 + 8 * M);
+    expect(book2.isFull).toBe(true);
+    book2.offer(candle(13, true));
+    expect(book2.coveredFromMs).toBe(T0 + 9 * M);
+    expect(book2.size).toBe(5);
   });
 });

@@ -1,4 +1,5 @@
 import type { Candle } from './candle.js';
+import { CandleColumns, type CandleSeriesId } from './candle-columns.js';
 import { type Interval, intervalNominalMs, nextOpenTimeMs } from './interval.js';
 
 /** An inclusive range of candle open times that is missing from a stream's history. */
@@ -42,9 +43,15 @@ function previousOpen(interval: Interval, openTimeMs: number, anchor: number): n
  *
  * Until `anchor` is called (with the initial backfill, possibly empty) nothing is released, so
  * live candles arriving during the backfill are not mistaken for the start of history.
+ *
+ * Released closed candles are kept, compactly ({@link CandleColumns}), up to `capacity`; older
+ * history can be added in front of them (`prepend`). `coveredFromMs` says from which open time
+ * the kept history is complete.
  */
 export class CandleBook {
-  private readonly closed: Candle[] = [];
+  readonly interval: Interval;
+  private readonly closed: CandleColumns;
+  private coveredFrom: number | null = null;
   private readonly held = new Map<number, Candle>();
   private heldOpen: Candle | null = null;
   private current: Candle | null = null;
@@ -53,12 +60,57 @@ export class CandleBook {
   private reportedGap: CandleGap | null = null;
 
   constructor(
-    readonly interval: Interval,
+    series: CandleSeriesId,
     /** Closed candles kept for replay and history requests. */
     readonly capacity: number,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError('CandleBook capacity must be a positive integer');
+    this.interval = series.interval;
+    this.closed = new CandleColumns(series, capacity);
+  }
+
+  /**
+   * Open time from which every closed candle the market has is kept (the oldest kept candle's,
+   * or earlier when the history before it is known to be empty); null before anything is kept.
+   */
+  get coveredFromMs(): number | null {
+    return this.coveredFrom ?? this.closed.oldestOpenTimeMs;
+  }
+
+  /** Bytes allocated for the kept candles. */
+  get byteLength(): number {
+    return this.closed.byteLength;
+  }
+
+  /** Whether `prepend` has room for more history. */
+  get isFull(): boolean {
+    return this.closed.isFull;
+  }
+
+  /**
+   * Adds history before the oldest kept candle: `candles` are every closed candle the market has
+   * with open time in [fromOpenTimeMs, throughOpenTimeMs] (ascending), a range that must reach the
+   * kept history (`throughOpenTimeMs` at or after the candle before `coveredFromMs`). Returns how
+   * many were kept; when they all fit, the history is complete from `fromOpenTimeMs`. A range that
+   * does not reach the kept history (it moved on meanwhile) is ignored: it would leave a hole.
+   */
+  prepend(candles: readonly Candle[], fromOpenTimeMs: number, throughOpenTimeMs: number): number {
+    const covered = this.coveredFromMs;
+    const oldest = this.closed.oldestOpenTimeMs;
+    if (covered === null || oldest === null) return 0;
+    if (nextOpenTimeMs(this.interval, throughOpenTimeMs) < covered) return 0;
+    const older = candles.filter((c) => c.closed && c.openTimeMs < oldest);
+    const added = this.closed.prepend(older);
+    // Complete from `fromOpenTimeMs` only if every candle of the range was kept.
+    if (added === older.length) this.coveredFrom = Math.min(covered, fromOpenTimeMs);
+    else this.coveredFrom = null;
+    return added;
+  }
+
+  /** Candles `prepend` can still add. */
+  get room(): number {
+    return this.capacity - this.closed.size;
   }
 
   get isAnchored(): boolean {
@@ -72,7 +124,7 @@ export class CandleBook {
 
   /** Open time of the last released closed candle. */
   get lastClosedOpenTimeMs(): number | null {
-    return this.closed.at(-1)?.openTimeMs ?? null;
+    return this.closed.newestOpenTimeMs;
   }
 
   get openCandle(): Candle | undefined {
@@ -85,7 +137,7 @@ export class CandleBook {
   }
 
   get size(): number {
-    return this.closed.length;
+    return this.closed.size;
   }
 
   /**
@@ -93,9 +145,13 @@ export class CandleBook {
    * without releasing them, then releases whatever live candles were held meanwhile and follow
    * it. With an empty backfill the first held candle starts the history.
    */
-  anchor(backfill: readonly Candle[]): CandleBookResult {
+  anchor(backfill: readonly Candle[], coveredFromMs?: number): CandleBookResult {
     if (this.anchored) return this.fill(backfill);
     this.anchored = true;
+    if (coveredFromMs !== undefined) this.coveredFrom = coveredFromMs;
+    const first = backfill.find((c) => c.closed);
+    if (coveredFromMs !== undefined && first !== undefined && first.openTimeMs < coveredFromMs)
+      throw new RangeError('the backfill starts before the time it is said to cover from');
     const sorted = backfill.filter((c) => c.closed).sort((a, b) => a.openTimeMs - b.openTimeMs);
     for (const c of sorted) {
       if (this.expectedNext !== null && c.openTimeMs < this.expectedNext) continue;
@@ -158,13 +214,13 @@ export class CandleBook {
 
   /** Closed candles with open time strictly after `sinceOpenTimeMs`, oldest first. */
   closedSince(sinceOpenTimeMs: number): readonly Candle[] {
-    return this.closed.slice(this.lowerBound(sinceOpenTimeMs + 1));
+    return this.closed.slice(this.closed.lowerBound(sinceOpenTimeMs + 1));
   }
 
   /** Closed candles with open time within [start, end], oldest first, at most `limit` (the most recent when unbounded below). */
   range(startTimeMs: number | undefined, endTimeMs: number | undefined, limit: number): readonly Candle[] {
-    const lo = this.lowerBound(startTimeMs ?? Number.NEGATIVE_INFINITY);
-    const hi = endTimeMs === undefined ? this.closed.length : this.lowerBound(endTimeMs + 1);
+    const lo = this.closed.lowerBound(startTimeMs ?? Number.NEGATIVE_INFINITY);
+    const hi = endTimeMs === undefined ? this.closed.size : this.closed.lowerBound(endTimeMs + 1);
     if (hi <= lo) return [];
     return startTimeMs === undefined
       ? this.closed.slice(Math.max(lo, hi - limit), hi)
@@ -284,21 +340,8 @@ export class CandleBook {
   }
 
   private append(c: Candle): void {
+    // Evicting the oldest candle moves the complete history's start to the next one.
+    if (this.closed.isFull) this.coveredFrom = null;
     this.closed.push(c);
-    // Trim in batches so the amortised cost per candle stays O(1).
-    if (this.closed.length > this.capacity * 2) this.closed.splice(0, this.closed.length - this.capacity);
-  }
-
-  private lowerBound(openTimeMs: number): number {
-    // Only the newest `capacity` candles are visible; older ones await the next batch trim.
-    let lo = Math.max(0, this.closed.length - this.capacity);
-    let hi = this.closed.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = this.closed[mid];
-      if (c !== undefined && c.openTimeMs < openTimeMs) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }

@@ -71,19 +71,55 @@ describe.skipIf(!HAVE_DATA)('indicators on real ETHUSDT 1m data', () => {
     }
   });
 
-  it('EMA(9) and ATR(14) match technicalindicators at every candle', () => {
+  it('EMA(9) and ATR(14) equal technicalindicators run from each epoch chain start, and the full history to 1e-9', () => {
     const points = run(candles, 'hlc3');
-    const ema = ReferenceEma.calculate({ period: 9, values: candles.map((c) => c.close) });
-    const atr = ReferenceAtr.calculate({
-      period: 14,
-      high: candles.map((c) => c.high),
-      low: candles.map((c) => c.low),
-      close: candles.map((c) => c.close),
-    });
+    const reference = (from: number) => {
+      const slice = candles.slice(from);
+      const ema = ReferenceEma.calculate({ period: 9, values: slice.map((c) => c.close) });
+      const atr = ReferenceAtr.calculate({
+        period: 14,
+        high: slice.map((c) => c.high),
+        low: slice.map((c) => c.low),
+        close: slice.map((c) => c.close),
+      });
+      // Index i of the slice: EMA from its 9th candle, ATR from its 15th.
+      return { ema: (i: number) => ema[i - 8], atr: (i: number) => atr[i - 14] };
+    };
+    // The series starts at 2022-08-14 00:00: the first day's chain is the full history; the
+    // second day's chain starts 388 minutes before its midnight, at 17:32.
+    const full = reference(0);
+    const secondChainStart = 1_440 - 388;
+    const second = reference(secondChainStart);
     expect(points.slice(0, 8).every((p) => p.ema === null)).toBe(true);
-    for (const [i, value] of ema.entries()) relClose(points[i + 8]?.ema, value, 1e-12);
     expect(points.slice(0, 14).every((p) => p.atr === null)).toBe(true);
-    for (const [i, value] of atr.entries()) relClose(points[i + 14]?.atr, value, 1e-12);
+    for (let i = 14; i < candles.length; i++) {
+      const p = points[i];
+      const chain = i < 1_440 ? { ref: full, at: i } : { ref: second, at: i - secondChainStart };
+      relClose(p?.ema, chain.ref.ema(chain.at) ?? Number.NaN, 1e-12);
+      relClose(p?.atr, chain.ref.atr(chain.at) ?? Number.NaN, 1e-12);
+      relClose(p?.ema, full.ema(i) ?? Number.NaN, 1e-9);
+      relClose(p?.atr, full.atr(i) ?? Number.NaN, 1e-9);
+    }
+  });
+
+  it('gives the same values, bit for bit, whenever computing started, for the candles it must cover', () => {
+    const reference = run(candles, 'hlc3');
+    const set = new IndicatorSet();
+    // 2022-08-15 at 00:05, 16:40 and 23:59: each start computes from 2022-08-14 17:32.
+    for (const minuteOfDay of [5, 16 * 60 + 40, 23 * 60 + 59]) {
+      const firstPoint = candles[1_440 + minuteOfDay]?.openTimeMs ?? 0;
+      const from = set.origin.computeFromMs('1m', 'day', firstPoint);
+      const fromIndex = candles.findIndex((c) => c.openTimeMs === from);
+      expect(fromIndex).toBe(1_440 - 388);
+      const late = new IndicatorSet();
+      late.markCompleteFrom(from);
+      const points = candles.slice(fromIndex).map((c) => late.addClosed(c));
+      for (let i = 1_440 + minuteOfDay; i < candles.length; i++) {
+        const p = points[i - fromIndex];
+        expect(p).toEqual(reference[i]);
+        expect(p).toMatchObject({ vwapPartial: false, converged: true });
+      }
+    }
   });
 
   it('anchored VWAP and its bands match a direct computation per UTC day, for both sources', () => {

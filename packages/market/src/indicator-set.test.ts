@@ -65,9 +65,10 @@ describe('IndicatorSet', () => {
     });
   });
 
-  it('gives final points equal to the individual indicators', () => {
+  it('gives final points equal to the individual indicators within an epoch', () => {
+    // 00:00-03:30 UTC: one epoch, and before the next epoch's chain starts.
     const candles = Array.from({ length: 30 }, (_, i) =>
-      minute(i * 7, {
+      minute(i * 7 - 22 * 60, {
         high: 101 + (i % 4),
         low: 98 - (i % 3),
         close: 100 + Math.sin(i),
@@ -266,5 +267,143 @@ describe('IndicatorSet', () => {
     expect(point(set.previewOpen(spike)).signal).toBe('overbought');
     expect(point(set.previewOpen(spike)).signal).toBe('overbought');
     expect(point(set.addClosed({ ...spike, closed: true })).signal).toBe('overbought');
+  });
+});
+
+describe('IndicatorSet values fixed by the calendar', () => {
+  const DAY_MS = 86_400_000;
+  const START = Date.UTC(2024, 2, 4); // a Monday
+
+  /** Three days of a seeded random walk of 1m candles, with bursts that make signals fire. */
+  function market(seed: number, days = 3): Candle[] {
+    let state = seed;
+    const random = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    let price = 100;
+    return Array.from({ length: days * 1_440 }, (_, i) => {
+      const burst = random() < 0.01 ? (random() - 0.5) * 8 : 0;
+      const open = price;
+      price = Math.max(1, price + (random() - 0.5) * 0.6 + burst);
+      const high = Math.max(open, price) + random() * 0.3;
+      const low = Math.min(open, price) - random() * 0.3;
+      return testCandle({
+        openTimeMs: START + i * MINUTE_MS,
+        open,
+        high,
+        low,
+        close: price,
+        volume: 1 + random() * 10,
+      });
+    });
+  }
+
+  function runFrom(candles: readonly Candle[], fromIndex: number): Map<number, IndicatorPoint> {
+    const set = new IndicatorSet();
+    const first = candles[fromIndex];
+    if (!first) throw new Error('no candle to start from');
+    set.markCompleteFrom(first.openTimeMs);
+    const out = new Map<number, IndicatorPoint>();
+    for (const c of candles.slice(fromIndex)) out.set(c.openTimeMs, point(set.addClosed(c)));
+    return out;
+  }
+
+  it('gives bit-identical, exact points from the first wanted one, whatever candle computing started at', () => {
+    const candles = market(7);
+    const origin = new IndicatorSet().origin;
+    const reference = runFrom(candles, 0);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_440 + 60, max: 3 * 1_440 - 1 }),
+        fc.integer({ min: 0, max: 1_000 }),
+        (p, back) => {
+          const firstPoint = candles[p]?.openTimeMs ?? 0;
+          const from = origin.computeFromMs('1m', 'day', firstPoint);
+          const startIndex = Math.max(0, (from - START) / MINUTE_MS - back);
+          const run = runFrom(candles, startIndex);
+          for (const c of candles.slice(p)) {
+            const q = run.get(c.openTimeMs);
+            expect(q).toEqual(reference.get(c.openTimeMs));
+            expect([q?.vwapPartial, q?.converged, q?.vwapFromMs]).toEqual([
+              false,
+              true,
+              c.openTimeMs - (c.openTimeMs % DAY_MS),
+            ]);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('agrees with a full-history EMA and ATR to 1e-9 and equals them within the first epoch', () => {
+    const candles = market(11);
+    const set = new IndicatorSet();
+    const ema = new Ema(9);
+    const atr = new Atr(14);
+    for (const c of candles) {
+      const p = point(set.addClosed(c));
+      const e = ema.add(c.close);
+      const a = atr.add(c);
+      if (c.openTimeMs < START + DAY_MS) {
+        expect([p.ema, p.atr]).toEqual([e, a]);
+      } else {
+        expect(Math.abs((p.ema ?? 0) - (e ?? 0))).toBeLessThanOrEqual(1e-9 * Math.abs(e ?? 0));
+        expect(Math.abs((p.atr ?? 0) - (a ?? 0))).toBeLessThanOrEqual(1e-9 * Math.abs(a ?? 0));
+      }
+    }
+  });
+
+  it('flags values that depend on candles before the complete history and fires nothing from them', () => {
+    const candles = market(3);
+    const midnight = START + 2 * DAY_MS;
+    // The same market computed from its beginning fires during the second day: start an hour
+    // before such a signal (and before 17:32, where the next day's chain starts), with nothing
+    // earlier.
+    const full = [...runFrom(candles, 0).values()];
+    const fired = full.findIndex((p, i) => i >= 1_440 + 60 && i - 60 <= 1_440 + 1_052 && p.signal !== 'none');
+    expect(fired).toBeGreaterThan(0);
+    const startIndex = fired - 60;
+    const points = [...runFrom(candles, startIndex).values()];
+    for (const p of points) {
+      if (p.openTimeMs < midnight) {
+        expect(p.vwapPartial).toBe(true);
+        expect(p.vwapFromMs).toBe(START + startIndex * MINUTE_MS);
+        expect(p.converged).toBe(false);
+        expect(p.signal).toBe('none');
+      } else {
+        expect(p.vwapPartial).toBe(false);
+        expect(p.converged).toBe(true);
+      }
+    }
+  });
+
+  it('marks the rest of the VWAP period partial, and chains that started before it, after a lost stretch', () => {
+    const candles = market(5);
+    const set = new IndicatorSet();
+    const hole = { from: 600, to: 660 }; // 10:00-11:00 on the first day, lost
+    const out: IndicatorPoint[] = [];
+    for (const [i, c] of candles.entries()) {
+      if (i >= hole.from && i <= hole.to) continue;
+      if (i === hole.to + 1) set.markCompleteFrom(c.openTimeMs);
+      out.push(point(set.addClosed(c)));
+    }
+    const afterHole = out.filter((p) => p.openTimeMs > START + hole.to * MINUTE_MS);
+    const firstDay = afterHole.filter((p) => p.openTimeMs < START + DAY_MS);
+    expect(firstDay.every((p) => p.vwapPartial && !p.converged && p.signal === 'none')).toBe(true);
+    // The next day's chain started at 17:32, after the hole: exact again from midnight.
+    const nextDay = afterHole.filter((p) => p.openTimeMs >= START + DAY_MS);
+    expect(nextDay.every((p) => !p.vwapPartial && p.converged)).toBe(true);
+    // A provisional point follows the same rule.
+    const again = new IndicatorSet();
+    for (const c of candles.slice(0, hole.from)) again.addClosed(c);
+    again.markCompleteFrom(candles[hole.to + 1]?.openTimeMs ?? 0);
+    const open = { ...(candles[hole.to + 1] as Candle), closed: false };
+    expect(point(again.previewOpen(open))).toMatchObject({
+      vwapPartial: true,
+      converged: false,
+      signal: 'none',
+    });
   });
 });

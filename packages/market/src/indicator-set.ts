@@ -8,6 +8,7 @@ import {
   type RubberbandInput,
   type RubberbandSignal,
 } from './rubberband.js';
+import { SeriesOrigin } from './series-origin.js';
 import {
   DEFAULT_VWAP_ANCHOR,
   DEFAULT_VWAP_BANDS,
@@ -57,8 +58,18 @@ export interface IndicatorPoint {
   readonly vwapBands: readonly VwapBand[] | null;
   readonly atr: number | null;
   readonly stretch: number | null;
-  /** Decided on a final point; on a provisional one, what would fire if the candle closed as it is. */
+  /**
+   * Decided on a final point; on a provisional one, what would fire if the candle closed as it is.
+   * Always `none` unless the point is exact (`!vwapPartial && converged` and the same held for every
+   * point of the VWAP period so far): a signal is never fired from values that could be wrong.
+   */
   readonly signal: RubberbandSignal;
+  /** Open time of the first candle the VWAP covers (its anchor period's start when complete); null when `vwap` is. */
+  readonly vwapFromMs: number | null;
+  /** The VWAP period started before the history was complete: VWAP and bands cover only part of it. */
+  readonly vwapPartial: boolean;
+  /** EMA and ATR (so the stretch) come from a chain with complete history: they equal the full-history values to 1e-9. */
+  readonly converged: boolean;
 }
 
 export type CandleRejectionReason =
@@ -83,11 +94,27 @@ export interface CandleRejection {
 
 type MutableRubberbandInput = { -readonly [K in keyof RubberbandInput]: RubberbandInput[K] };
 
+/** The EMA and ATR of one epoch, seeded at the epoch's chain start ({@link SeriesOrigin}). */
+interface Chain {
+  readonly epoch: number;
+  readonly startMs: number;
+  readonly ema: Ema;
+  readonly atr: Atr;
+  /** Every candle from the chain start on was added: its values are the calendar-fixed ones. */
+  exact: boolean;
+}
+
 /**
  * EMA, ATR, anchored VWAP and the rubberband signal of one candle stream, as the trading algorithm
  * holds them: closed candles are committed with `addClosed`, updates of the open candle are
  * evaluated with `previewOpen` and never committed, so a provisional value cannot leak into the
  * final series.
+ *
+ * Values are a function of the candles alone, not of where a process started: EMA and ATR run in
+ * calendar-fixed chains ({@link SeriesOrigin}), the VWAP resets at calendar anchors. The set is
+ * told from which open time its input is complete ({@link markCompleteFrom}; by default the first
+ * candle it is given is the start of the market's history); a value that depends on candles
+ * before that is flagged (`vwapPartial`, `converged: false`) and fires no signal.
  *
  * Candles the state cannot take are rejected, not thrown: `addClosed` and `previewOpen` return a
  * {@link CandleRejection} (discriminated by `type`) for a closed candle seen again, a candle older
@@ -99,8 +126,13 @@ type MutableRubberbandInput = { -readonly [K in keyof RubberbandInput]: Rubberba
 export class IndicatorSet {
   readonly config: IndicatorConfig;
 
-  private readonly ema: Ema;
-  private readonly atr: Atr;
+  readonly origin: SeriesOrigin;
+  /** Chains whose start is at or before the last committed candle, ascending by epoch. */
+  private chains: Chain[] = [];
+  private completeFrom = Number.NEGATIVE_INFINITY;
+  /** Whether every committed candle of the current VWAP period had a converged chain. */
+  private periodClean = true;
+  private cleanPeriodStart = Number.NaN;
   private readonly vwap: Vwap;
   private readonly rubberband: Rubberband;
   private readonly reading = new VwapReading();
@@ -120,8 +152,10 @@ export class IndicatorSet {
   /** Throws a `RangeError` for an invalid period, band multiplier or K. */
   constructor(config: Partial<IndicatorConfig> = {}) {
     this.config = { ...DEFAULT_INDICATOR_CONFIG, ...config };
-    this.ema = new Ema(this.config.emaPeriod);
-    this.atr = new Atr(this.config.atrPeriod);
+    // Validates the periods before any chain exists.
+    new Ema(this.config.emaPeriod);
+    new Atr(this.config.atrPeriod);
+    this.origin = new SeriesOrigin(this.config.emaPeriod, this.config.atrPeriod);
     this.vwap = new Vwap({
       anchor: this.config.vwapAnchor,
       source: this.config.vwapSource,
@@ -145,18 +179,59 @@ export class IndicatorSet {
     return this.lastPoint;
   }
 
+  /** Open time from which the input is complete (−∞ until {@link markCompleteFrom} is called). */
+  get completeFromMs(): number {
+    return this.completeFrom;
+  }
+
+  /**
+   * Declares that every candle the market has from `openTimeMs` on is, or will be, given to this
+   * set, and that candles before it may be missing: the warm-up's first open time, or the end of a
+   * hole in the history that could not be filled. Values that depend on earlier candles are flagged
+   * from then on. Only ever moves forward.
+   */
+  markCompleteFrom(openTimeMs: number): void {
+    if (!(openTimeMs > this.completeFrom)) return;
+    this.completeFrom = openTimeMs;
+    for (const chain of this.chains) if (chain.startMs < openTimeMs) chain.exact = false;
+  }
+
   /** Commits a closed candle and returns its final point. */
   addClosed(candle: Candle): IndicatorPoint | CandleRejection {
     const rejection = this.check(candle) ?? (candle.closed ? null : this.reject(candle, 'not-closed'));
     if (rejection !== null) return rejection;
     this.stream ??= { exchange: candle.exchange, symbol: candle.symbol, interval: candle.interval };
 
-    const ema = this.ema.add(candle.close);
-    const atr = this.atr.add(candle);
+    const chain = this.advanceChains(candle);
+    let ema: number | null = null;
+    let atr: number | null = null;
+    for (const c of this.chains) {
+      const e = c.ema.add(candle.close);
+      const a = c.atr.add(candle);
+      if (c === chain) {
+        ema = e;
+        atr = a;
+      }
+    }
     this.vwap.add(candle);
     this.vwap.readInto(this.reading);
-    const stretch = this.rubberband.add(this.fillRubberbandInput(candle, ema, atr));
-    const point = this.point(candle, true, ema, atr, stretch, this.rubberband.getSignal());
+    const input = this.fillRubberbandInput(candle, ema, atr);
+    const stretch = this.rubberband.add(input);
+    if (input.anchorStartMs !== this.cleanPeriodStart) {
+      this.cleanPeriodStart = input.anchorStartMs;
+      this.periodClean = true;
+    }
+    this.periodClean &&= chain.exact;
+    const point = this.point(
+      candle,
+      true,
+      ema,
+      atr,
+      stretch,
+      this.rubberband.getSignal(),
+      chain.exact,
+      this.periodClean,
+    );
 
     this.lastClosedOpenTime = candle.openTimeMs;
     this.lastPoint = point;
@@ -169,12 +244,47 @@ export class IndicatorSet {
     const rejection = this.check(candle);
     if (rejection !== null) return rejection;
 
-    const ema = this.ema.preview(candle.close);
-    const atr = this.atr.preview(candle);
+    const epoch = this.origin.epochOf(candle.interval, candle.openTimeMs);
+    const chain = this.chains.find((c) => c.epoch === epoch);
+    // A candle whose chain has not started (the first candle, or after a hole spanning an epoch
+    // boundary) would start a fresh one: not warmed up yet.
+    const ema = chain ? chain.ema.preview(candle.close) : null;
+    const atr = chain ? chain.atr.preview(candle) : null;
+    const exact = chain ? chain.exact : this.chainStartMs(candle, epoch) >= this.completeFrom;
     this.vwap.previewInto(candle, this.reading);
     const input = this.fillRubberbandInput(candle, ema, atr);
     const stretch = this.rubberband.preview(input);
-    return this.point(candle, false, ema, atr, stretch, this.rubberband.previewSignal(input));
+    const clean = (input.anchorStartMs === this.cleanPeriodStart ? this.periodClean : true) && exact;
+    return this.point(candle, false, ema, atr, stretch, this.rubberband.previewSignal(input), exact, clean);
+  }
+
+  /**
+   * Drops the chains of past epochs and starts every chain whose start this candle reaches (the
+   * candle's own epoch's, when it is missing, and the next epochs' once their warm-up begins);
+   * returns the chain of the candle's epoch.
+   */
+  private advanceChains(candle: Candle): Chain {
+    const { interval, openTimeMs } = candle;
+    const epoch = this.origin.epochOf(interval, openTimeMs);
+    this.chains = this.chains.filter((c) => c.epoch >= epoch);
+    const newest = this.chains.at(-1)?.epoch ?? epoch - 1;
+    for (let e = Math.max(epoch, newest + 1); this.chainStartMs(candle, e) <= openTimeMs; e++) {
+      const startMs = this.chainStartMs(candle, e);
+      this.chains.push({
+        epoch: e,
+        startMs,
+        ema: new Ema(this.config.emaPeriod),
+        atr: new Atr(this.config.atrPeriod),
+        exact: startMs >= this.completeFrom,
+      });
+    }
+    const own = this.chains[0];
+    if (own === undefined || own.epoch !== epoch) throw new Error('no chain for the candle epoch');
+    return own;
+  }
+
+  private chainStartMs(candle: Candle, epoch: number): number {
+    return this.origin.chainStartMs(candle.interval, epoch);
   }
 
   private check(candle: Candle): CandleRejection | null {
@@ -220,8 +330,13 @@ export class IndicatorSet {
     atr: number | null,
     stretch: number | null,
     signal: RubberbandSignal,
+    converged: boolean,
+    periodClean: boolean,
   ): IndicatorPoint {
-    const { vwap, sigma } = this.reading;
+    const { vwap, sigma, fromMs } = this.reading;
+    const periodStart = this.vwap.anchorStartMsOf(candle.openTimeMs);
+    // Without an anchor the VWAP starts at the first candle it was given, which `vwapFromMs` says.
+    const vwapPartial = Number.isFinite(periodStart) && periodStart < this.completeFrom;
     let bands: VwapBand[] | null = null;
     if (vwap !== null && sigma !== null) {
       bands = [];
@@ -240,7 +355,10 @@ export class IndicatorSet {
       vwapBands: bands,
       atr,
       stretch,
-      signal,
+      signal: periodClean && !vwapPartial ? signal : 'none',
+      vwapFromMs: fromMs,
+      vwapPartial,
+      converged,
     };
   }
 }

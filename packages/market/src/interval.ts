@@ -89,3 +89,25 @@ export function nextOpenTimeMs(interval: Interval, openTimeMs: number): number {
 export function intervalCloseTimeMs(interval: Interval, openTimeMs: number): number {
   return nextOpenTimeMs(interval, openTimeMs) - 1;
 }
+
+/**
+ * Position of a candle on its interval's grid: the number of whole intervals from the grid's
+ * origin (the Unix epoch; Monday 1970-01-05 for weeks; January 1970 for months) to `openTimeMs`,
+ * which must be an open time of `interval`. Candle indices are how calendar-fixed origins are
+ * counted: they never depend on which candles a process happens to hold.
+ */
+export function candleIndexOf(interval: Interval, openTimeMs: number): number {
+  if (interval === '1M') {
+    const d = new Date(openTimeMs);
+    return (d.getUTCFullYear() - 1970) * 12 + d.getUTCMonth();
+  }
+  const offset = interval === '1w' ? WEEK_OFFSET_MS : 0;
+  return Math.floor((openTimeMs - offset) / FIXED_MS[interval]);
+}
+
+/** Open time of the candle at `index` on the grid of `interval` (the inverse of {@link candleIndexOf}). */
+export function openTimeOfCandleIndex(interval: Interval, index: number): number {
+  if (interval === '1M') return Date.UTC(1970 + Math.floor(index / 12), floorMod(index, 12), 1);
+  const offset = interval === '1w' ? WEEK_OFFSET_MS : 0;
+  return offset + index * FIXED_MS[interval];
+}

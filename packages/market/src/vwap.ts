@@ -52,6 +52,8 @@ export class VwapReading {
   vwap: number | null = null;
   /** Volume-weighted standard deviation of the price around the VWAP; null exactly when `vwap` is. */
   sigma: number | null = null;
+  /** Open time of the first candle the current period's sums cover; null exactly when `vwap` is. */
+  fromMs: number | null = null;
 }
 
 /**
@@ -63,6 +65,8 @@ interface Sums {
   periodStartMs: number;
   /** First instant after the period, so that candles inside it need no calendar arithmetic. */
   periodEndMs: number;
+  /** Open time of the period's first candle that was added. */
+  firstOpenTimeMs: number;
   volume: number;
   priceVolume: number;
   origin: number;
@@ -76,6 +80,7 @@ function emptySums(): Sums {
   return {
     periodStartMs: never,
     periodEndMs: never,
+    firstOpenTimeMs: never,
     volume: 0,
     priceVolume: 0,
     origin: 0,
@@ -87,6 +92,7 @@ function emptySums(): Sums {
 function copySums(from: Sums, to: Sums): void {
   to.periodStartMs = from.periodStartMs;
   to.periodEndMs = from.periodEndMs;
+  to.firstOpenTimeMs = from.firstOpenTimeMs;
   to.volume = from.volume;
   to.priceVolume = from.priceVolume;
   to.origin = from.origin;
@@ -169,9 +175,7 @@ export class Vwap implements StreamingIndicator<VwapInput> {
 
   /** Fills `out` with the committed VWAP and σ. */
   readInto(out: VwapReading): VwapReading {
-    out.vwap = vwapOf(this.sums);
-    out.sigma = sigmaOf(this.sums);
-    return out;
+    return readSums(this.sums, out);
   }
 
   add(candle: VwapInput): number | null {
@@ -202,9 +206,7 @@ export class Vwap implements StreamingIndicator<VwapInput> {
     checkInput(candle);
     copySums(this.sums, this.scratch);
     this.accumulate(this.scratch, candle);
-    out.vwap = vwapOf(this.scratch);
-    out.sigma = sigmaOf(this.scratch);
-    return out;
+    return readSums(this.scratch, out);
   }
 
   private band(index: number, side: 1 | -1): number | null {
@@ -221,6 +223,7 @@ export class Vwap implements StreamingIndicator<VwapInput> {
     if (!(t >= sums.periodStartMs && t < sums.periodEndMs)) {
       sums.periodStartMs = vwapAnchorStartMs(this.anchor, t);
       sums.periodEndMs = anchorEndMs(this.anchor, sums.periodStartMs);
+      sums.firstOpenTimeMs = t;
       sums.volume = 0;
       sums.priceVolume = 0;
       sums.origin = 0;
@@ -245,6 +248,13 @@ export class Vwap implements StreamingIndicator<VwapInput> {
     sums.shiftedVolume += v * d;
     sums.shiftedSquareVolume += v * d * d;
   }
+}
+
+function readSums(sums: Sums, out: VwapReading): VwapReading {
+  out.vwap = vwapOf(sums);
+  out.sigma = sigmaOf(sums);
+  out.fromMs = out.vwap === null ? null : sums.firstOpenTimeMs;
+  return out;
 }
 
 function vwapOf(sums: Sums): number | null {

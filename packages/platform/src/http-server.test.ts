@@ -48,6 +48,28 @@ describe('startHttpServer', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('process_cpu_user_seconds_total{service="t"}');
   });
+
+  it('lets listed browser origins read the listed paths cross-origin, and no one else', async () => {
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      logger,
+      cors: { origins: ['http://localhost:3000'], pathPrefixes: ['/api/'] },
+      routes: {
+        '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }),
+        '/healthz': (_req, _url, res) => sendJson(res, 200, { ok: true }),
+      },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    const allowed = await fetch(`${base}/api/data`, { headers: { origin: 'http://localhost:3000' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    expect(allowed.headers.get('vary')).toBe('Origin');
+    const other = await fetch(`${base}/api/data`, { headers: { origin: 'https://evil.example' } });
+    expect(other.status).toBe(200);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const unlisted = await fetch(`${base}/healthz`, { headers: { origin: 'http://localhost:3000' } });
+    expect(unlisted.headers.get('access-control-allow-origin')).toBeNull();
+  });
 });
 
 /** Sends a raw HTTP/1.1 request line and returns the status line of the answer. */

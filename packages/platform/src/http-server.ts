@@ -15,6 +15,12 @@ export interface HttpServerOptions {
   readonly routes: Readonly<Record<string, RouteHandler>>;
   readonly methods?: readonly string[];
   readonly onUpgrade?: UpgradeHandler;
+  /**
+   * Cross-origin reads by browsers: a request whose `Origin` is listed, to a path under one of
+   * `pathPrefixes`, gets `Access-Control-Allow-Origin` with that origin. Only simple GET/HEAD
+   * requests are served, so no preflight is involved. Empty `origins`: no CORS header at all.
+   */
+  readonly cors?: { readonly origins: readonly string[]; readonly pathPrefixes: readonly string[] };
 }
 
 export interface RunningHttpServer {
@@ -72,6 +78,12 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
     if (!url) {
       sendJson(res, 400, { error: 'invalid request target' });
       return;
+    }
+    const cors = options.cors;
+    if (cors && cors.origins.length > 0 && cors.pathPrefixes.some((p) => url.pathname.startsWith(p))) {
+      res.setHeader('vary', 'Origin');
+      const origin = req.headers.origin;
+      if (origin && cors.origins.includes(origin)) res.setHeader('access-control-allow-origin', origin);
     }
     const route = options.routes[url.pathname];
     if (!route) {

@@ -123,6 +123,9 @@ describe('trading-algo WebSocket', () => {
         'atr',
         'stretch',
         'signal',
+        'vwapFromMs',
+        'vwapPartial',
+        'converged',
       ].sort(),
     );
     expect(Object.keys(updates[1]?.vwapBands ?? {})).toEqual(['1', '2']);
@@ -294,6 +297,12 @@ describe('trading-algo HTTP', () => {
       await (await fetch(`${base}/api/indicators?stream=${STREAM}`)).json(),
     );
     expect(all.points).toHaveLength(30);
+    // Paging back: the five before the first point received.
+    const end = (body.points[0]?.openTimeMs ?? 0) - 1;
+    const older = indicatorHistoryResponseSchema.parse(
+      await (await fetch(`${base}/api/indicators?stream=${STREAM}&limit=5&endTimeMs=${end}`)).json(),
+    );
+    expect(older.points.map((p) => p.openTimeMs)).toEqual(walk(40, 5).map((c) => c.openTimeMs));
   });
 
   it('answers bad /api/indicators parameters with 400 and an unknown stream with 404', async () => {
@@ -304,6 +313,8 @@ describe('trading-algo HTTP', () => {
       [`?stream=${STREAM}&limit=0`, 400, '"limit" must be an integer from 1 to 100'],
       [`?stream=${STREAM}&limit=101`, 400, '"limit"'],
       [`?stream=${STREAM}&limit=abc`, 400, '"limit"'],
+      [`?stream=${STREAM}&endTimeMs=yesterday`, 400, '"endTimeMs" must be a time in ms'],
+      [`?stream=${STREAM}&endTimeMs=${'9'.repeat(400)}`, 400, '"endTimeMs"'],
       ['?stream=dogeusdt@kline_1m', 404, 'not served'],
     ];
     for (const [query, status, message] of cases) {

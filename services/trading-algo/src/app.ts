@@ -6,7 +6,7 @@ import {
   type Shutdown,
   startHttpServer,
 } from '@visualgo/platform';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { createAlgoMetrics } from './algo-metrics.js';
 import { type AlgoConfig, indicatorConfigOf } from './config.js';
 import { IndicatorEngine } from './engine/indicator-engine.js';
@@ -44,6 +44,22 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     logger,
     metrics: metrics.engine,
   });
+  new Gauge({
+    name: 'algo_history_points',
+    help: 'Final indicator points kept for snapshots and /api/indicators, over every stream',
+    registers: [registry],
+    collect() {
+      this.set(engine.historyStats().points);
+    },
+  });
+  new Gauge({
+    name: 'algo_history_bytes',
+    help: 'Bytes allocated for the kept points (about 90 a point)',
+    registers: [registry],
+    collect() {
+      this.set(engine.historyStats().bytes);
+    },
+  });
   let feed: MarketFeed | null = null;
   const ws = new AlgoWsServer({
     engine,
@@ -62,7 +78,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
   feed = new MarketFeed({
     target: config.INGEST_GRPC_URL,
     streams: config.ALGO_STREAMS,
-    warmupCandles: config.WARMUP_CANDLES,
+    warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
     logger,
     metrics: metrics.feed,
     staleMs: config.FEED_STALE_MS,
@@ -73,6 +89,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     sink: {
       declareStreams: (infos) => engine.declareStreams(infos),
       candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+      completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
       historyLoaded: (stream) => engine.historyLoaded(stream),
       status: (message) => ws.broadcastStatus(message),
     },
@@ -83,6 +100,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     host: config.ALGO_HOST,
     port: config.ALGO_HTTP_PORT,
     logger,
+    cors: { origins: config.CORS_ALLOWED_ORIGINS, pathPrefixes: ['/api/'] },
     routes: {
       ...healthRoutes({
         health: () => ({ feed: running.describe(), wsClients: ws.clientCount }),

@@ -25,7 +25,6 @@ describe('trading-algo config', () => {
       ALGO_STREAMS: [],
       SNAPSHOT_POINTS: 500,
       HISTORY_POINTS: 2000,
-      WARMUP_CANDLES: 1000,
       FEED_STALE_MS: 60_000,
       WS_ALLOWED_ORIGINS: [],
       LOG_LEVEL: 'info',
@@ -75,7 +74,6 @@ describe('trading-algo config', () => {
         VWAP_SOURCE: 'close',
         VWAP_BANDS: '1,-2',
         RUBBERBAND_K: '0',
-        WARMUP_CANDLES: '5000',
         WS_ALLOWED_ORIGINS: 'example.com',
         LOG_LEVEL: 'loud',
       }),
@@ -91,7 +89,6 @@ describe('trading-algo config', () => {
       'VWAP_SOURCE',
       'VWAP_BANDS',
       'RUBBERBAND_K',
-      'WARMUP_CANDLES',
       'WS_ALLOWED_ORIGINS',
       'LOG_LEVEL',
     ]);

@@ -2,9 +2,6 @@ import { type IndicatorConfig, parseStreamName, VWAP_ANCHORS, VWAP_SOURCES } fro
 import { env, loadConfig } from '@visualgo/platform';
 import { z } from 'zod';
 
-/** GetCandles answers at most 1000 candles per request. */
-export const MAX_WARMUP_CANDLES = 1000;
-
 const isKlineStream = (s: string): boolean => parseStreamName(s)?.kind === 'kline';
 const isOrigin = (s: string): boolean => /^https?:\/\/[^/\s]+$/.test(s);
 
@@ -47,8 +44,9 @@ export const algoConfigSchema = z
     ALGO_HTTP_PORT: env.port(8090),
     /** Empty: every kline stream data-ingest lists. */
     ALGO_STREAMS: optionalList(isKlineStream, 'must be kline stream names such as btcusdt@kline_1m'),
-    EMA_PERIOD: env.int(9, 1, 10_000),
-    ATR_PERIOD: env.int(14, 1, 10_000),
+    /** Up to 1000: the warm-up before each epoch grows with the period (docs/trading-algo.md). */
+    EMA_PERIOD: env.int(9, 1, 1_000),
+    ATR_PERIOD: env.int(14, 1, 1_000),
     VWAP_ANCHOR: z.enum(VWAP_ANCHORS, { error: `must be one of ${VWAP_ANCHORS.join(', ')}` }).default('day'),
     VWAP_SOURCE: z.enum(VWAP_SOURCES, { error: `must be one of ${VWAP_SOURCES.join(', ')}` }).default('hlc3'),
     VWAP_BANDS: env.list(
@@ -67,8 +65,6 @@ export const algoConfigSchema = z
     SNAPSHOT_POINTS: env.int(500, 0, 100_000),
     /** Final points kept per stream for snapshots and /api/indicators. */
     HISTORY_POINTS: env.int(2_000, 1, 1_000_000),
-    /** Closed candles fetched per stream at first start to warm the indicators up. */
-    WARMUP_CANDLES: env.int(MAX_WARMUP_CANDLES, 1, MAX_WARMUP_CANDLES),
     FEED_RECONNECT_MIN_MS: env.int(500, 1, 60_000),
     FEED_RECONNECT_MAX_MS: env.int(15_000, 1, 600_000),
     /** No candle message from data-ingest for this long restarts the feed session; 0 disables. */
@@ -80,6 +76,8 @@ export const algoConfigSchema = z
     /** Browser origins allowed on /ws; empty: any. */
     WS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    /** Browser origins allowed to read /api/* cross-origin (the dashboard's); empty: none. */
+    CORS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     LOG_LEVEL: env.logLevel(),
   })
   .superRefine((c, ctx) => {

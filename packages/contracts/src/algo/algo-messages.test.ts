@@ -40,6 +40,9 @@ const point = {
   atr: 1.38,
   stretch: -2.33,
   signal: 'oversold',
+  vwapFromMs: 1709510400000,
+  vwapPartial: false,
+  converged: true,
 };
 const indicator = {
   type: 'indicator',
@@ -69,6 +72,7 @@ describe('trading-algo message schemas', () => {
       atr: null,
       stretch: null,
       signal: 'none',
+      vwapFromMs: null,
     };
     expect(indicatorMessageSchema.safeParse(warming).success).toBe(true);
     const bad = [
@@ -81,6 +85,8 @@ describe('trading-algo message schemas', () => {
       { ...indicator, vwapBands: { '1': [1] } },
       { ...indicator, extra: 1 },
       { ...indicator, openTimeMs: -1 },
+      { ...indicator, vwapPartial: undefined },
+      { ...indicator, converged: 'yes' },
     ];
     for (const b of bad)
       expect(indicatorMessageSchema.safeParse(b).success, JSON.stringify(b).slice(-60)).toBe(false);

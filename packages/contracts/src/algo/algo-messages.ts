@@ -37,8 +37,17 @@ export const indicatorPointSchema = z.strictObject({
   atr: nullableValue,
   /** (close − EMA) / ATR. */
   stretch: nullableValue,
-  /** On a provisional point: what would fire if the candle closed as it is now. */
+  /**
+   * On a provisional point: what would fire if the candle closed as it is now. Always `none` while
+   * `vwapPartial` is true or `converged` false: no signal fires from values that could be wrong.
+   */
   signal: rubberbandSignalSchema,
+  /** Open time of the first candle the VWAP covers: its anchor period's start when complete; null when `vwap` is. */
+  vwapFromMs: timeMs.nullable(),
+  /** The history did not reach back to the VWAP anchor's start: VWAP and bands cover only part of the period. */
+  vwapPartial: z.boolean(),
+  /** EMA and ATR (so the stretch) were computed from complete history and equal their full-history values to 1e-9. */
+  converged: z.boolean(),
 });
 
 const streamFields = {

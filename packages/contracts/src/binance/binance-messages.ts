@@ -158,8 +158,12 @@ export type BinanceRestError = z.infer<typeof binanceRestError>;
 
 export const binanceServerTime = z.object({ serverTime: timeMs });
 
-/** The part of `GET /api/v3/exchangeInfo` this project reads. */
-export const binanceExchangeInfo = z.object({
+/**
+ * `GET /api/v3/exchangeInfo`: the fields this project reads are checked, every other field
+ * (`rateLimits`, `exchangeFilters`, per-symbol permissions, ...) is kept as it came, so the answer
+ * can be served on to Binance clients unchanged.
+ */
+export const binanceExchangeInfo = z.looseObject({
   timezone: z.string(),
   serverTime: timeMs,
   symbols: z.array(

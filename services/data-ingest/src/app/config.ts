@@ -23,6 +23,14 @@ export const ingestConfigSchema = z.object({
   INTERVALS: env.list(interval, '1m'),
   TRADES: env.bool(true),
   HISTORY_CANDLES: env.int(1000, 1, 100_000),
+  /** Days of closed candles held per stream once asked for (a month, and the warm-up before it). */
+  HISTORY_HOLD_DAYS: env.int(33, 1, 400),
+  /** Upper bound on the candles held per stream, whatever the interval (1s streams). */
+  HISTORY_MAX_CANDLES: env.int(50_000, 1_000, 5_000_000),
+  /** Older history kept in the page cache, over every stream. */
+  HISTORY_CACHE_CANDLES: env.int(200_000, 0, 50_000_000),
+  /** Candles a StreamCandles resume may replay from beyond the held history. */
+  REPLAY_MAX_CANDLES: env.int(100_000, 1_000, 10_000_000),
   INGEST_HOST: z.string().min(1).default('0.0.0.0'),
   INGEST_GRPC_PORT: env.port(50051),
   INGEST_HTTP_PORT: env.port(8080),
@@ -40,6 +48,19 @@ export const ingestConfigSchema = z.object({
         .filter((s) => s.length > 0),
     ),
   WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+  /** Browser origins allowed to read /api/* cross-origin (the dashboard's); empty: none. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), {
+      error: 'must be origins such as https://example.com, comma-separated',
+    }),
   UPSTREAM_STALE_MS: env.int(30_000, 1_000, 600_000),
   UPSTREAM_MAX_STREAMS_PER_CONNECTION: env.int(200, 1, 1024),
   UPSTREAM_MAX_CONNECTION_AGE_MS: env.int(23 * 3_600_000, 60_000, 24 * 3_600_000),

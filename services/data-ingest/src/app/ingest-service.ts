@@ -4,8 +4,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
 import { BinanceRestClient } from '../binance/binance-rest.js';
+import { UpstreamMetadata } from '../binance/exchange-metadata.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
-import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
+import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { IngestHub } from '../hub/ingest-hub.js';
 import type { StreamDescriptor } from '../hub/market-hub.js';
 import { type IngestConfig, upstreamOf } from './config.js';
@@ -61,6 +62,10 @@ export async function startIngestService(
     exchange: upstream.exchange,
     streams,
     historyCandles: config.HISTORY_CANDLES,
+    holdDays: config.HISTORY_HOLD_DAYS,
+    holdMaxCandles: config.HISTORY_MAX_CANDLES,
+    cacheCandles: config.HISTORY_CACHE_CANDLES,
+    maxReplayCandles: config.REPLAY_MAX_CANDLES,
     history: new BinanceHistorySource(rest, upstream.exchange),
     logger,
     metrics,
@@ -70,10 +75,12 @@ export async function startIngestService(
   });
   const http = await startIngestHttpEdge({
     hub,
+    metadata: new UpstreamMetadata({ rest, logger }),
     logger,
     metrics,
     host: config.INGEST_HOST,
     port: config.INGEST_HTTP_PORT,
+    corsOrigins: config.CORS_ALLOWED_ORIGINS,
     ws: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       maxClients: config.WS_MAX_CLIENTS,

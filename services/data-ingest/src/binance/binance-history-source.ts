@@ -44,10 +44,17 @@ export class BinanceHistorySource implements HistorySource {
     fromOpenTimeMs: number,
     toOpenTimeMs: number,
     signal: AbortSignal,
+    limit?: number,
   ): Promise<readonly HistoricalCandle[]> {
     const interval = intervalOf(stream);
     const rows = await this.rest.klinesRange(
-      { symbol: stream.symbol, interval, fromOpenTimeMs, toOpenTimeMs },
+      {
+        symbol: stream.symbol,
+        interval,
+        fromOpenTimeMs,
+        toOpenTimeMs,
+        ...(limit === undefined ? {} : { maxRows: limit }),
+      },
       signal,
     );
     return this.map(

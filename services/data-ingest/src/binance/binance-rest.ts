@@ -5,8 +5,10 @@
  * `Retry-After`; server errors, timeouts and network errors are retried with backoff.
  */
 import {
+  type BinanceExchangeInfo,
   type BinanceHistoricalTrade,
   type BinanceKlineRow,
+  binanceExchangeInfo,
   binanceHistoricalTrades,
   binanceKlineRows,
   binanceRestError,
@@ -95,6 +97,8 @@ export interface KlinesRangeQuery {
   /** Inclusive bounds on open time. */
   readonly fromOpenTimeMs: number;
   readonly toOpenTimeMs: number;
+  /** Stop after this many rows (the first ones of the range). */
+  readonly maxRows?: number;
 }
 
 export interface BinanceRestStats {
@@ -105,8 +109,9 @@ export interface BinanceRestStats {
   readonly usedWeight: number;
 }
 
-/** Binance Spot weights: `GET /api/v3/klines` costs 2, `GET /api/v3/time` 1. */
+/** Binance Spot weights: `GET /api/v3/klines` costs 2, `GET /api/v3/time` 1, `exchangeInfo` 20. */
 const KLINES_WEIGHT = 2;
+const EXCHANGE_INFO_WEIGHT = 20;
 /** `GET /api/v3/historicalTrades` weight on Binance Spot. */
 const HISTORICAL_TRADES_WEIGHT = 25;
 const MAX_TRADES_LIMIT = 1000;
@@ -180,6 +185,17 @@ export class BinanceRestClient {
     return body.serverTime;
   }
 
+  /** `GET /api/v3/exchangeInfo`: every symbol, with Binance's fields kept as they came. */
+  async exchangeInfo(signal?: AbortSignal): Promise<BinanceExchangeInfo> {
+    return this.request(
+      '/api/v3/exchangeInfo',
+      new URLSearchParams(),
+      EXCHANGE_INFO_WEIGHT,
+      binanceExchangeInfo,
+      signal,
+    );
+  }
+
   /** One page of `GET /api/v3/klines`, ascending by open time. */
   async klines(query: KlinesQuery, signal?: AbortSignal): Promise<readonly BinanceKlineRow[]> {
     const params = new URLSearchParams({ symbol: query.symbol.toUpperCase(), interval: query.interval });
@@ -202,15 +218,16 @@ export class BinanceRestClient {
    */
   async klinesRange(query: KlinesRangeQuery, signal?: AbortSignal): Promise<readonly BinanceKlineRow[]> {
     const out: BinanceKlineRow[] = [];
+    const maxRows = query.maxRows ?? Number.POSITIVE_INFINITY;
     let startTime = query.fromOpenTimeMs;
-    while (startTime <= query.toOpenTimeMs) {
+    while (startTime <= query.toOpenTimeMs && out.length < maxRows) {
       const page = await this.klines(
         {
           symbol: query.symbol,
           interval: query.interval,
           startTime,
           endTime: query.toOpenTimeMs,
-          limit: MAX_KLINES_LIMIT,
+          limit: Math.min(MAX_KLINES_LIMIT, Math.max(1, maxRows - out.length)),
         },
         signal,
       );
@@ -223,7 +240,7 @@ export class BinanceRestClient {
         }
       }
       const pageLast = page.at(-1)?.[0];
-      if (page.length < MAX_KLINES_LIMIT || pageLast === undefined) break;
+      if (page.length < MAX_KLINES_LIMIT || pageLast === undefined || out.length >= maxRows) break;
       const next = nextOpenTimeMs(query.interval, pageLast);
       if (next <= startTime) break; // no progress: a misbehaving server must not loop us forever
       startTime = next;

@@ -21,9 +21,21 @@ import { findProtoDir } from './proto-files.js';
 
 const logger = pino({ level: 'silent' });
 const STREAM = 'ethusdt@kline_1m';
+/** The exchange has candles -3000..2; the hub loads 0..2 at start. */
+let exchangeDown = false;
+const historyRequests: [number, number][] = [];
 const history: HistorySource = {
   latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } })),
-  closedBetween: async () => [],
+  closedBetween: async (_d, from, to, _signal, limit) => {
+    historyRequests.push([from, to]);
+    if (exchangeDown) throw new Error('HTTP 503');
+    const out = [];
+    for (let i = -3000; i <= 2; i++) {
+      const candle = testCandle(i, true);
+      if (candle.openTimeMs >= from && candle.openTimeMs <= to) out.push({ candle, payload: { i } });
+    }
+    return limit === undefined ? out : out.slice(0, limit);
+  },
   tradesBetween: async () => [],
 };
 
@@ -39,10 +51,13 @@ async function start(maxQueued = 10_000, maxStreams = 1_000) {
       { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
     ],
     historyCandles: 100,
+    maxReplayCandles: 2_000,
     history,
     logger,
     metrics: new Registry(),
   });
+  exchangeDown = false;
+  historyRequests.length = 0;
   await hub.loadHistory();
   hub.setConnected(true);
   edge = await startGrpcEdge({
@@ -80,6 +95,14 @@ function collect<T>(
   });
 }
 const tick = () => new Promise((r) => setImmediate(r));
+/** Waits until `n` subscribers listen to the hub: a replay has been prepared and the call is live. */
+async function waitForListeners(n: number): Promise<void> {
+  const started = Date.now();
+  while (hub.listenerCount < n) {
+    if (Date.now() - started > 5_000) throw new Error(`${n} hub subscribers did not appear`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 describe('gRPC MarketData', () => {
   beforeEach(() => start());
@@ -100,19 +123,51 @@ describe('gRPC MarketData', () => {
     expect(items.every((c) => c.closed && c.stream === STREAM && c.exchange === 'binance-sim')).toBe(true);
   });
 
-  it('refuses a resume point older than the history kept, rather than replaying from later', async () => {
+  it('replays a resume point older than the history held from the exchange, then continues live', async () => {
+    // Three candles before the held ones: fetched once, then held.
+    const near = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 240_000, closedOnly: true });
+    const got = await collect<marketDataProto.Candle>(near, 5);
+    near.cancel();
+    expect(got.error).toBeNull();
+    expect(got.items.map((c) => (c.openTimeMs - T0) / 60_000)).toEqual([-3, -2, -1, 0, 1]);
+    expect(hub.coveredFromMs(STREAM)).toBe(T0 - 180_000);
+    // 1,500 candles back: more than the book has room for, served from two exchange pages.
+    const far = client.streamCandles({
+      streams: [STREAM],
+      sinceOpenTimeMs: T0 - 1_501 * 60_000,
+      closedOnly: true,
+    });
+    const farGot = collect<marketDataProto.Candle>(far, 1_504);
+    await waitForListeners(1);
+    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    const { items, error } = await farGot;
+    expect(error).toBeNull();
+    expect(items.map((c) => (c.openTimeMs - T0) / 60_000)).toEqual(
+      Array.from({ length: 1_503 }, (_, k) => k - 1_500).concat([3]),
+    );
+    far.cancel();
+  });
+
+  it('refuses a resume point beyond the replay limit, and answers UNAVAILABLE while the exchange fails', async () => {
     const tooOld = await collect(
-      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 120_000, closedOnly: true }),
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 2_500 * 60_000, closedOnly: true }),
       1,
     );
     expect(tooOld.error?.code).toBe(status.OUT_OF_RANGE);
-    expect(tooOld.error?.details).toContain(`oldest open time ${T0}`);
-    // One interval before the oldest candle is fine: nothing is missing.
-    const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 60_000, closedOnly: true });
-    const { items, error } = await collect<marketDataProto.Candle>(call, 3);
-    call.cancel();
-    expect(error).toBeNull();
-    expect(items.map((c) => c.openTimeMs)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
+    expect(tooOld.error?.details).toContain('at most 2000 are replayed from the exchange');
+    exchangeDown = true;
+    const down = await collect(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 600_000, closedOnly: true }),
+      1,
+    );
+    expect(down.error?.code).toBe(status.UNAVAILABLE);
+    expect(down.error?.details).toContain('the exchange did not serve the history');
+    // What is held is still served without the exchange.
+    const held = await collect<marketDataProto.Candle>(
+      client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: T0 - 60_000, closedOnly: true }),
+      3,
+    );
+    expect(held.items.map((c) => c.openTimeMs)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
   });
 
   it('sends every update to each of two concurrent clients', async () => {
@@ -142,7 +197,9 @@ describe('gRPC MarketData', () => {
     expect(bad.error?.details).toContain('unknown kline stream "btcusdt@kline_7m"');
     expect(bad.error?.details).toContain(STREAM);
     const err = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 5000, heldOnly: false }, (e) =>
+        resolve(e),
+      ),
     );
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toContain('limit');
@@ -150,8 +207,9 @@ describe('gRPC MarketData', () => {
 
   it('serves history with GetCandles and the stream list with ListStreams', async () => {
     const res = await new Promise<marketDataProto.GetCandlesResponse>((resolve, reject) =>
-      client.getCandles({ stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0 }, (e, r) =>
-        e ? reject(e) : resolve(r),
+      client.getCandles(
+        { stream: STREAM, startTimeMs: T0 + 60_000, endTimeMs: 0, limit: 0, heldOnly: false },
+        (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
     expect(res.candles.map((c) => c.openTimeMs)).toEqual([T0 + 60_000, T0 + 120_000]);
@@ -201,7 +259,9 @@ describe('gRPC while history is loading', () => {
     );
     expect(resumed.error?.code).toBe(status.UNAVAILABLE);
     const got = await new Promise<ServiceError | null>((resolve) =>
-      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0 }, (e) => resolve(e)),
+      client.getCandles({ stream: STREAM, startTimeMs: 0, endTimeMs: 0, limit: 0, heldOnly: false }, (e) =>
+        resolve(e),
+      ),
     );
     expect(got?.code).toBe(status.UNAVAILABLE);
     // A live-only subscriber is served, and does not receive the backfill as live candles.

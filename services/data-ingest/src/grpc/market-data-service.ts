@@ -6,8 +6,9 @@ import {
   seedProto,
   tradeToProto,
 } from '@visualgo/contracts';
-import { type Candle, isInterval, nextOpenTimeMs } from '@visualgo/market';
+import type { Candle } from '@visualgo/market';
 import type { Logger } from '@visualgo/platform';
+import { HistoryUnavailable, ReplayOutOfRange } from '../hub/candle-history.js';
 import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
 import type { PublishedEvent } from '../hub/published-event.js';
 import { BoundedWriter } from './bounded-writer.js';
@@ -94,22 +95,6 @@ function validateStreams(
   return [...new Set(requested)];
 }
 
-/**
- * A resume point is only honoured when history still holds the candle right after it: otherwise
- * the replay would silently start later than asked. Returns the reason to refuse, or null.
- */
-function oldestRetainedAfter(hub: MarketHubView, streams: readonly string[], since: number): string | null {
-  for (const stream of streams) {
-    const oldest = hub.getCandles(stream, { startTimeMs: 0, limit: 1 })[0];
-    const interval = hub.streams().find((s) => s.stream === stream)?.interval;
-    if (!oldest || !interval || !isInterval(interval)) continue;
-    if (since < oldest.openTimeMs && nextOpenTimeMs(interval, since) < oldest.openTimeMs) {
-      return `since_open_time_ms ${since} is older than the history kept for ${stream} (oldest open time ${oldest.openTimeMs}); resume from a later candle, or fetch older candles from the exchange`;
-    }
-  }
-  return null;
-}
-
 function track(
   deps: StreamingDeps,
   call: ServerWritableStream<unknown, Buffer>,
@@ -133,24 +118,81 @@ function track(
   return writer;
 }
 
-/** Runs `subscribe` and undoes it, and the tracking, when the call ends for any reason. */
+/**
+ * Undoes the subscription `set` later receives, and the tracking, when the call ends for any
+ * reason; `ended` tells an asynchronous start that the call is already gone.
+ */
 function bindLifetime(
   deps: StreamingDeps,
   call: ServerWritableStream<unknown, Buffer>,
   writer: BoundedWriter<Buffer>,
-  unsubscribe: () => void,
-): void {
+): { set(unsubscribe: () => void): void; readonly ended: boolean } {
   let done = false;
+  let unsubscribe: (() => void) | null = null;
   const cleanup = () => {
     if (done) return;
     done = true;
-    unsubscribe();
+    unsubscribe?.();
     deps.active.delete(writer);
   };
   call.on('cancelled', cleanup);
   call.on('close', cleanup);
   call.on('finish', cleanup);
   call.on('error', cleanup);
+  return {
+    set(u) {
+      if (done) u();
+      else unsubscribe = u;
+    },
+    get ended() {
+      return done;
+    },
+  };
+}
+
+interface OlderPart {
+  readonly candles: readonly Candle[];
+  /** The held history started here when the older part was fetched up to it. */
+  readonly coveredFromMs: number | null;
+}
+
+/** Fetches, per stream, the part of a replay from `since` that is older than the held history. */
+async function prepareReplay(
+  hub: MarketHubView,
+  streams: readonly string[],
+  since: number,
+): Promise<Map<string, OlderPart>> {
+  const older = new Map<string, OlderPart>();
+  if (since <= 0) return older;
+  for (const s of streams) {
+    const coveredFromMs = hub.coveredFromMs(s);
+    older.set(s, { candles: await hub.olderThanHeld(s, since), coveredFromMs });
+  }
+  return older;
+}
+
+/** Whether the held history still continues where each stream's older part ended. */
+function replayStillCovered(
+  hub: MarketHubView,
+  older: ReadonlyMap<string, OlderPart>,
+  since: number,
+): boolean {
+  for (const [s, part] of older) {
+    const now = hub.coveredFromMs(s);
+    if (now === null || now <= since + 1) continue;
+    // The older part reached the history as it was; history that has since moved forward
+    // would leave a hole. (Kept in the book, the older part lowered the start instead.)
+    if (part.coveredFromMs === null || now > part.coveredFromMs) return false;
+  }
+  return true;
+}
+
+/** The gRPC status for a failed history request. */
+function historyError(err: unknown): { code: status; details: string } {
+  const details = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReplayOutOfRange) return { code: status.OUT_OF_RANGE, details };
+  if (err instanceof HistoryUnavailable) return { code: status.UNAVAILABLE, details };
+  return { code: status.INTERNAL, details };
 }
 
 function invalid(call: ServerWritableStream<unknown, Buffer>, err: unknown): void {
@@ -178,39 +220,57 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         call.emit('error', { code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
         return;
       }
-      if (since > 0) {
-        const tooOld = oldestRetainedAfter(hub, streams, since);
-        if (tooOld) {
-          call.emit('error', { code: status.OUT_OF_RANGE, details: tooOld });
-          return;
-        }
-      }
       const wanted = new Set(streams);
       const closedOnly = call.request.closedOnly;
       const writer = track(deps, call, 'StreamCandles');
       if (!writer) return;
-      // History snapshot and subscription happen in the same tick: nothing can be published
-      // in between, so the seam has no gap and no duplicate.
-      const unsubscribe = hub.subscribe((event) => {
-        if (event.data.type !== 'candle' || !wanted.has(event.stream)) return;
-        if (closedOnly && !event.data.candle.closed) return;
-        writer.push(event.memo(CANDLE_BYTES, eventCandleBytes));
-      });
-      const replay: Buffer[] = [];
-      if (since > 0) {
-        const merged = streams
-          .flatMap((s) => hub.closedSince(s, since).map((candle) => ({ s, candle })))
-          .sort((a, b) => a.candle.openTimeMs - b.candle.openTimeMs);
-        for (const { s, candle } of merged) replay.push(encodeCandle(candle, s));
-      }
-      if (!closedOnly) {
-        for (const s of streams) {
-          const open = hub.openCandle(s);
-          if (open) replay.push(encodeCandle(open, s));
-        }
-      }
-      writer.replay(replay);
-      bindLifetime(deps, call, writer, unsubscribe);
+      const lifetime = bindLifetime(deps, call, writer);
+      void prepareReplay(hub, streams, since).then(
+        (older) => {
+          if (lifetime.ended) return;
+          if (!replayStillCovered(hub, older, since)) {
+            // The held history moved on (a full book evicts its oldest candles) while the older
+            // part was fetched: what lies between would be missing. The client resumes again.
+            call.emit('error', {
+              code: status.UNAVAILABLE,
+              details: 'history moved on while the replay was prepared; retry',
+            });
+            return;
+          }
+          // History snapshot and subscription happen in the same tick: nothing can be published
+          // in between, so the seam has no gap and no duplicate.
+          lifetime.set(
+            hub.subscribe((event) => {
+              if (event.data.type !== 'candle' || !wanted.has(event.stream)) return;
+              if (closedOnly && !event.data.candle.closed) return;
+              writer.push(event.memo(CANDLE_BYTES, eventCandleBytes));
+            }),
+          );
+          const replay: Buffer[] = [];
+          if (since > 0) {
+            const merged: { s: string; candle: Candle }[] = [];
+            for (const s of streams) {
+              const held = hub.closedSince(s, since);
+              const first = held[0]?.openTimeMs ?? Number.POSITIVE_INFINITY;
+              for (const candle of older.get(s)?.candles ?? [])
+                if (candle.openTimeMs < first) merged.push({ s, candle });
+              for (const candle of held) merged.push({ s, candle });
+            }
+            merged.sort((a, b) => a.candle.openTimeMs - b.candle.openTimeMs);
+            for (const { s, candle } of merged) replay.push(encodeCandle(candle, s));
+          }
+          if (!closedOnly) {
+            for (const s of streams) {
+              const open = hub.openCandle(s);
+              if (open) replay.push(encodeCandle(open, s));
+            }
+          }
+          writer.replay(replay);
+        },
+        (err: unknown) => {
+          if (!lifetime.ended) call.emit('error', historyError(err));
+        },
+      );
     },
 
     streamTrades(call: ServerWritableStream<StreamTradesRequest, Buffer>): void {
@@ -234,7 +294,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           ),
         );
       });
-      bindLifetime(deps, call, writer, unsubscribe);
+      bindLifetime(deps, call, writer).set(unsubscribe);
     },
 
     streamFeedStatus(call: ServerWritableStream<unknown, Buffer>): void {
@@ -250,6 +310,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
             fromTradeId: e.fromTradeId ?? 0,
             toTradeId: e.toTradeId ?? 0,
             detail: e.detail ?? '',
+            lost: e.lost ?? false,
             timeMs: e.timeMs,
             exchange: hub.exchange,
           }).finish(),
@@ -264,14 +325,14 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
           detail: 'current state',
         }),
       ]);
-      bindLifetime(deps, call, writer, unsubscribe);
+      bindLifetime(deps, call, writer).set(unsubscribe);
     },
 
     getCandles(
       call: ServerUnaryCall<GetCandlesRequest, GetCandlesResponse>,
       callback: sendUnaryData<GetCandlesResponse>,
     ): void {
-      const { stream, startTimeMs, endTimeMs, limit } = call.request;
+      const { stream, startTimeMs, endTimeMs, limit, heldOnly } = call.request;
       try {
         validateStreams(hub, [stream], 'kline');
         if (limit < 0 || limit > 1000)
@@ -292,12 +353,17 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         callback({ code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
         return;
       }
-      const candles = hub.getCandles(stream, {
-        ...(startTimeMs > 0 ? { startTimeMs } : {}),
-        ...(endTimeMs > 0 ? { endTimeMs } : {}),
-        limit: limit || 500,
-      });
-      callback(null, { candles: candles.map((c) => candleToProto(c, stream)) });
+      hub
+        .candles(stream, {
+          ...(startTimeMs > 0 ? { startTimeMs } : {}),
+          ...(endTimeMs > 0 ? { endTimeMs } : {}),
+          limit: limit || 500,
+          heldOnly,
+        })
+        .then(
+          (candles) => callback(null, { candles: candles.map((c) => candleToProto(c, stream)) }),
+          (err: unknown) => callback(historyError(err)),
+        );
     },
 
     listStreams(
@@ -333,7 +399,7 @@ export function createKlineHandlers(deps: StreamingDeps) {
           ),
         );
       });
-      bindLifetime(deps, call, writer, unsubscribe);
+      bindLifetime(deps, call, writer).set(unsubscribe);
     },
   };
 }

@@ -1,8 +1,9 @@
-import { binanceKlineRows, binanceRestError } from '@visualgo/contracts';
+import { binanceExchangeInfo, binanceKlineRows, binanceRestError } from '@visualgo/contracts';
 import { createMetrics } from '@visualgo/platform';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
+import { staticMetadata } from '../testing/static-metadata.js';
 import { connectClient, terminateClients, until } from '../ws/ws-test-client.js';
 import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
 import { candleToKlineRow } from './klines-route.js';
@@ -24,6 +25,7 @@ async function start(options: { closeTimeoutMs?: number } = {}): Promise<{ hub: 
   const hub = new FakeHub([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
     hub,
+    metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),
     host: '127.0.0.1',
@@ -200,5 +202,32 @@ describe('close', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await a.closed).toEqual({ code: 1001, reason: 'server shutting down' });
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('what a Binance client calls while starting', () => {
+  it('answers ping, time and exchangeInfo limited to the symbols served', async () => {
+    const { base } = await start();
+    const get = async (path: string) => {
+      const res = await fetch(`${base}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    expect(await get('/api/v3/ping')).toEqual({ status: 200, body: {} });
+    expect(await get('/api/v3/time')).toEqual({ status: 200, body: { serverTime: 1_700_000_000_000 } });
+    const all = await get('/api/v3/exchangeInfo');
+    expect(all.status).toBe(200);
+    expect(binanceExchangeInfo.parse(all.body).symbols.map((s) => s.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
+    expect(all.body.rateLimits).toEqual([expect.objectContaining({ rateLimitType: 'REQUEST_WEIGHT' })]);
+    const one = await get('/api/v3/exchangeInfo?symbol=ethusdt');
+    expect(binanceExchangeInfo.parse(one.body).symbols.map((s) => s.symbol)).toEqual(['ETHUSDT']);
+    const many = await get(`/api/v3/exchangeInfo?symbols=${encodeURIComponent('["BTCUSDT"]')}`);
+    expect(binanceExchangeInfo.parse(many.body).symbols.map((s) => s.symbol)).toEqual(['BTCUSDT']);
+    expect(await get('/api/v3/exchangeInfo?symbol=BNBBTC')).toEqual({
+      status: 400,
+      body: { code: -1121, msg: 'Invalid symbol.' },
+    });
+    const bad = await get('/api/v3/exchangeInfo?symbols=BTCUSDT');
+    expect(bad.status).toBe(400);
+    expect(binanceRestError.parse(bad.body).code).toBe(-1100);
   });
 });

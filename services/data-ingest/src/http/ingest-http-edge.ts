@@ -1,18 +1,24 @@
 import { healthRoutes, type Logger, rejectUpgrade, startHttpServer } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
+import type { ExchangeMetadata } from '../binance/exchange-metadata.js';
 import type { MarketHubView } from '../hub/market-hub.js';
 import { MarketWsEndpoint, type MarketWsOptions } from '../ws/market-ws-endpoint.js';
+import { exchangeRoutes } from './exchange-routes.js';
 import { klinesRoute } from './klines-route.js';
 import { StreamActivity } from './stream-activity.js';
 
 export interface IngestHttpEdgeOptions {
   readonly hub: MarketHubView;
+  /** The upstream exchange's clock and symbols, for `/api/v3/time` and `/api/v3/exchangeInfo`. */
+  readonly metadata: ExchangeMetadata;
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly host: string;
   /** `INGEST_HTTP_PORT`, 8080 in production; 0 picks a free port. */
   readonly port: number;
   readonly ws?: MarketWsOptions;
+  /** Browser origins allowed to read `/api/v3/klines` cross-origin (the dashboard's scroll-back). */
+  readonly corsOrigins?: readonly string[];
   /** Upper bound for `close()`; default 3 s. */
   readonly closeTimeoutMs?: number;
 }
@@ -25,7 +31,8 @@ export interface IngestHttpEdge {
 
 /**
  * The HTTP port of data-ingest: the WebSocket endpoints (`/ws`, `/ws/<stream>`, `/stream`),
- * `GET /api/v3/klines`, and `/healthz`, `/health`, `/readyz`, `/metrics`.
+ * Binance's `GET /api/v3/klines`, `ping`, `time` and `exchangeInfo`, and `/healthz`, `/health`,
+ * `/readyz`, `/metrics`.
  */
 export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promise<IngestHttpEdge> {
   const { hub, metrics } = options;
@@ -42,8 +49,10 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
     host: options.host,
     port: options.port,
     logger,
+    cors: { origins: options.corsOrigins ?? [], pathPrefixes: ['/api/'] },
     routes: {
       '/api/v3/klines': klinesRoute(hub),
+      ...exchangeRoutes(hub, options.metadata),
       ...healthRoutes({
         health: () => ({
           service: 'data-ingest',

@@ -1,6 +1,7 @@
 import type { BinanceKlineRow, BinanceRestError } from '@visualgo/contracts';
 import { type Candle, isInterval, klineStreamName } from '@visualgo/market';
 import { HttpError, type RouteHandler, sendJson } from '@visualgo/platform';
+import { HistoryUnavailable } from '../hub/candle-history.js';
 import type { MarketHubView } from '../hub/market-hub.js';
 
 const DEFAULT_LIMIT = 500;
@@ -67,7 +68,7 @@ function optionalInteger(url: URL, name: string): number | undefined {
  * defaults to 500 and is capped at 1000 like Binance; errors are Binance's `{"code","msg"}` with 400.
  */
 export function klinesRoute(hub: MarketHubView): RouteHandler {
-  return (_req, url, res) => {
+  return async (_req, url, res) => {
     const symbol = mandatory(url, 'symbol').toUpperCase();
     if (!SYMBOL.test(symbol)) {
       throw binanceError(
@@ -94,7 +95,18 @@ export function klinesRoute(hub: MarketHubView): RouteHandler {
       throw binanceError(-1023, 'Start time is greater than end time.');
     }
     const limit = Math.min(requestedLimit ?? DEFAULT_LIMIT, MAX_LIMIT);
-    const candles: Candle[] = [...hub.getCandles(stream, { startTimeMs, endTimeMs, limit })];
+    let candles: Candle[];
+    try {
+      candles = [...(await hub.candles(stream, { startTimeMs, endTimeMs, limit }))];
+    } catch (err) {
+      if (!(err instanceof HistoryUnavailable)) throw err;
+      // Binance answers an upstream failure with 5xx and its error shape.
+      const body: BinanceRestError = {
+        code: -1003,
+        msg: 'History before the data this service holds is unavailable right now; retry later.',
+      };
+      throw new HttpError(503, body.msg, body);
+    }
     const open = hub.openCandle(stream);
     const lastClosed = candles.at(-1);
     if (

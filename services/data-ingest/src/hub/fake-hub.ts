@@ -50,7 +50,7 @@ export class FakeHub implements MarketHubView {
     return () => this.statusListeners.delete(listener);
   }
 
-  getCandles(stream: string, query: CandleQuery): readonly Candle[] {
+  async candles(stream: string, query: CandleQuery): Promise<readonly Candle[]> {
     const all = this.closed.get(stream) ?? [];
     const limit = Math.min(1000, query.limit && query.limit > 0 ? query.limit : 500);
     const inRange = all.filter(
@@ -61,8 +61,17 @@ export class FakeHub implements MarketHubView {
     return query.startTimeMs === undefined ? inRange.slice(-limit) : inRange.slice(0, limit);
   }
 
+  /** The fake holds everything it was given. */
+  async olderThanHeld(): Promise<readonly Candle[]> {
+    return [];
+  }
+
   closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[] {
     return (this.closed.get(stream) ?? []).filter((c) => c.openTimeMs > sinceOpenTimeMs);
+  }
+
+  coveredFromMs(stream: string): number | null {
+    return this.closed.get(stream)?.[0]?.openTimeMs ?? null;
   }
 
   openCandle(stream: string): Candle | undefined {

@@ -21,12 +21,13 @@ export interface HistorySource {
     count: number,
     signal: AbortSignal,
   ): Promise<readonly HistoricalCandle[]>;
-  /** Closed candles with open time within [from, to], oldest first. */
+  /** Closed candles with open time within [from, to], oldest first; the first `limit` of them when given. */
   closedBetween(
     stream: StreamDescriptor,
     fromOpenTimeMs: number,
     toOpenTimeMs: number,
     signal: AbortSignal,
+    limit?: number,
   ): Promise<readonly HistoricalCandle[]>;
   /** Trades of a trade stream with id within [fromId, toId], ascending. */
   tradesBetween(

@@ -3,6 +3,7 @@ import {
   CandleBook,
   type CandleGap,
   type Interval,
+  intervalNominalMs,
   isInterval,
   type Trade,
   TradeBook,
@@ -10,6 +11,8 @@ import {
 } from '@visualgo/market';
 import { Backoff, type Logger, sleep } from '@visualgo/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CandleHistory, type HistoryStream } from './candle-history.js';
+import { HistoryPager } from './history-pager.js';
 import type { HistorySource } from './history-source.js';
 import type {
   CandleQuery,
@@ -23,8 +26,16 @@ import { PublishedEvent } from './published-event.js';
 export interface IngestHubOptions {
   readonly exchange: 'binance' | 'binance-sim';
   readonly streams: readonly StreamDescriptor[];
-  /** Closed candles kept per stream for replay and history requests. */
+  /** Closed candles loaded per stream at start. */
   readonly historyCandles: number;
+  /** Days of closed candles held per stream once asked for; older ones are paged from `history`. Default 0. */
+  readonly holdDays?: number;
+  /** Upper bound on the candles held per stream. Default 50 000. */
+  readonly holdMaxCandles?: number;
+  /** Candles of older history kept in the page cache, across streams. Default 200 000. */
+  readonly cacheCandles?: number;
+  /** Candles a resume may replay from beyond the held history. Default 100 000. */
+  readonly maxReplayCandles?: number;
   readonly history: HistorySource;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -36,9 +47,7 @@ export interface IngestHubOptions {
   readonly now?: () => number;
 }
 
-interface KlineState {
-  readonly descriptor: StreamDescriptor;
-  readonly book: CandleBook;
+interface KlineState extends HistoryStream {
   filling: boolean;
   lastEventTimeMs: number;
 }
@@ -57,6 +66,13 @@ type Fetched<T> =
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 1000;
 
+/** Candles a stream's book holds: `holdDays` of them, bounded, and at least the start-up backfill. */
+function holdCapacity(options: IngestHubOptions, interval: Interval): number {
+  const days = options.holdDays ?? 0;
+  const wanted = Math.ceil((days * 86_400_000) / intervalNominalMs(interval));
+  return Math.max(options.historyCandles, Math.min(options.holdMaxCandles ?? 50_000, wanted));
+}
+
 /**
  * The ingest hub: takes live events from the exchange connector, keeps a candle book per kline
  * stream (exactly-once, in-order closed candles) and a trade book per trade stream (every trade
@@ -72,6 +88,7 @@ export class IngestHub implements MarketHubView {
   private readonly payloads = new WeakMap<Candle | Trade, unknown>();
   private readonly abort = new AbortController();
   private readonly fills = new Set<Promise<void>>();
+  private readonly candleHistory: CandleHistory;
   private connected = false;
   private historyLoaded = false;
   private readonly now: () => number;
@@ -93,9 +110,11 @@ export class IngestHub implements MarketHubView {
         if (!d.interval || !isInterval(d.interval))
           throw new RangeError(`stream ${d.stream} has no valid interval`);
         const interval: Interval = d.interval;
+        const series = { exchange: options.exchange, symbol: d.symbol, interval };
         this.klines.set(d.stream, {
           descriptor: d,
-          book: new CandleBook(interval, options.historyCandles),
+          series,
+          book: new CandleBook(series, holdCapacity(options, interval)),
           filling: false,
           lastEventTimeMs: 0,
         });
@@ -109,6 +128,33 @@ export class IngestHub implements MarketHubView {
       }
     }
     const r = options.metrics;
+    this.candleHistory = new CandleHistory({
+      pager: new HistoryPager({
+        source: options.history,
+        cacheCandles: options.cacheCandles ?? 200_000,
+        logger: this.log,
+        metrics: r,
+      }),
+      maxReplayCandles: options.maxReplayCandles ?? 100_000,
+      signal: this.abort.signal,
+    });
+    const hub = this;
+    new Gauge({
+      name: 'ingest_history_held_candles',
+      help: 'Closed candles held in memory, over every stream (older ones are paged from the exchange)',
+      registers: [r],
+      collect() {
+        this.set(hub.heldCandles().candles);
+      },
+    });
+    new Gauge({
+      name: 'ingest_history_held_bytes',
+      help: 'Bytes allocated for the closed candles held in memory (about 100 a candle)',
+      registers: [r],
+      collect() {
+        this.set(hub.heldCandles().bytes);
+      },
+    });
     this.m = {
       events: new Counter({
         name: 'ingest_events_published_total',
@@ -151,6 +197,11 @@ export class IngestHub implements MarketHubView {
     return this.klines.has(stream) || this.trades.has(stream);
   }
 
+  /** Subscribers to published events. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   subscribe(listener: (event: PublishedEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -161,15 +212,40 @@ export class IngestHub implements MarketHubView {
     return () => this.statusListeners.delete(listener);
   }
 
-  getCandles(stream: string, query: CandleQuery): readonly Candle[] {
+  async candles(stream: string, query: CandleQuery): Promise<readonly Candle[]> {
     const state = this.klines.get(stream);
     if (!state) return [];
     const limit = Math.min(MAX_LIMIT, query.limit && query.limit > 0 ? query.limit : DEFAULT_LIMIT);
-    return state.book.range(query.startTimeMs, query.endTimeMs, limit);
+    if (query.heldOnly) return state.book.range(query.startTimeMs, query.endTimeMs, limit);
+    return this.candleHistory.range(state, {
+      ...(query.startTimeMs === undefined ? {} : { startTimeMs: query.startTimeMs }),
+      ...(query.endTimeMs === undefined ? {} : { endTimeMs: query.endTimeMs }),
+      limit,
+    });
+  }
+
+  async olderThanHeld(stream: string, sinceOpenTimeMs: number): Promise<readonly Candle[]> {
+    const state = this.klines.get(stream);
+    return state ? this.candleHistory.olderThanHeld(state, sinceOpenTimeMs) : [];
   }
 
   closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[] {
     return this.klines.get(stream)?.book.closedSince(sinceOpenTimeMs) ?? [];
+  }
+
+  coveredFromMs(stream: string): number | null {
+    return this.klines.get(stream)?.book.coveredFromMs ?? null;
+  }
+
+  /** Closed candles held in memory, and the bytes allocated for them, over every stream. */
+  heldCandles(): { readonly candles: number; readonly bytes: number } {
+    let candles = 0;
+    let bytes = 0;
+    for (const state of this.klines.values()) {
+      candles += state.book.size;
+      bytes += state.book.byteLength;
+    }
+    return { candles, bytes };
   }
 
   openCandle(stream: string): Candle | undefined {
@@ -210,10 +286,8 @@ export class IngestHub implements MarketHubView {
             this.options.historyCandles,
             this.abort.signal,
           );
-          backfill = rows.map((r) => {
-            this.payloads.set(r.candle, r.payload);
-            return r.candle;
-          });
+          // History is never published live: its exchange payloads are not kept.
+          backfill = rows.map((r) => r.candle);
         } catch (err) {
           if (this.abort.signal.aborted) return;
           this.log.error({ err, stream: state.descriptor.stream }, 'history backfill failed');
@@ -336,24 +410,26 @@ export class IngestHub implements MarketHubView {
       const fetched = got.value ?? [];
       const failure = got.failure;
       const result = state.book.fill(fetched, gap);
-      for (const candle of result.publish) this.publishCandle(stream, candle);
-      if (result.unfilled.length === 0) {
-        this.m.gaps.inc({ stream, outcome: 'filled' });
-        this.emitStatus('gap-filled', stream, {
-          fromOpenTimeMs: gap.fromOpenTimeMs,
-          toOpenTimeMs: gap.toOpenTimeMs,
-        });
-      }
+      // Holes first, so that a consumer knows of one before the candles that follow it.
       for (const hole of result.unfilled) {
         this.m.gaps.inc({ stream, outcome: 'unfilled' });
         this.log.error({ stream, ...hole }, 'candle gap could not be filled');
         this.emitStatus('gap-unfilled', stream, {
           fromOpenTimeMs: hole.fromOpenTimeMs,
           toOpenTimeMs: hole.toOpenTimeMs,
+          lost: failure !== null,
           detail:
             failure === null
               ? 'the exchange returned no candles for this range'
               : `history requests failed ${attempts} times: ${failure}`,
+        });
+      }
+      for (const candle of result.publish) this.publishCandle(stream, candle);
+      if (result.unfilled.length === 0) {
+        this.m.gaps.inc({ stream, outcome: 'filled' });
+        this.emitStatus('gap-filled', stream, {
+          fromOpenTimeMs: gap.fromOpenTimeMs,
+          toOpenTimeMs: gap.toOpenTimeMs,
         });
       }
       gap = result.gap;
@@ -422,6 +498,7 @@ export class IngestHub implements MarketHubView {
         this.emitStatus('gap-unfilled', stream, {
           fromTradeId: hole.fromId,
           toTradeId: hole.toId,
+          lost: failure !== null,
           detail: failure ?? 'the exchange returned no trades for these ids',
         });
       }
@@ -470,6 +547,7 @@ export class IngestHub implements MarketHubView {
       fromTradeId?: number;
       toTradeId?: number;
       detail?: string;
+      lost?: boolean;
     },
   ): void {
     const event: FeedStatusEvent = { kind, stream, timeMs: this.now(), ...extra };

@@ -13,6 +13,8 @@ export interface FeedStatusEvent {
   readonly fromTradeId?: number;
   readonly toTradeId?: number;
   readonly detail?: string;
+  /** gap-unfilled: the exchange may hold what is missing but did not serve it (a hole in the data). */
+  readonly lost?: boolean;
   readonly timeMs: number;
 }
 
@@ -29,6 +31,8 @@ export interface CandleQuery {
   readonly endTimeMs?: number;
   /** Default 500, max 1000. */
   readonly limit?: number;
+  /** Only what is held in memory: never ask the exchange. */
+  readonly heldOnly?: boolean;
 }
 
 /**
@@ -44,10 +48,22 @@ export interface MarketHubView {
   /** Subscribe to all published events; returns an unsubscribe function. */
   subscribe(listener: (event: PublishedEvent) => void): () => void;
   onStatus(listener: (event: FeedStatusEvent) => void): () => void;
-  /** Closed candles from history, oldest first, within the bounds (open time, inclusive). */
-  getCandles(stream: string, query: CandleQuery): readonly Candle[];
-  /** Closed candles with open time strictly after `sinceOpenTimeMs`, oldest first. */
+  /**
+   * Closed candles, oldest first, within the bounds (open time, inclusive), at any depth: what is
+   * not held comes from the exchange. Rejects with `HistoryUnavailable` when the exchange fails.
+   */
+  candles(stream: string, query: CandleQuery): Promise<readonly Candle[]>;
+  /**
+   * Prepares a replay from `sinceOpenTimeMs`: the closed candles after it that are older than the
+   * held history are fetched from the exchange and kept when they fit; those that did not fit are
+   * returned, oldest first (the rest follow from `closedSince`). Rejects with `ReplayOutOfRange`
+   * when that is too far back, and `HistoryUnavailable` when the exchange fails.
+   */
+  olderThanHeld(stream: string, sinceOpenTimeMs: number): Promise<readonly Candle[]>;
+  /** Held closed candles with open time strictly after `sinceOpenTimeMs`, oldest first. */
   closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[];
+  /** Open time from which the held history of a stream is complete; null when nothing is held. */
+  coveredFromMs(stream: string): number | null;
   /** The current open candle of a stream, if any. */
   openCandle(stream: string): Candle | undefined;
   /** True once upstream is connected and the initial history is loaded. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
 import { PublishedEvent } from '../hub/published-event.js';
+import { staticMetadata } from '../testing/static-metadata.js';
 import type { MarketWsOptions } from './market-ws-endpoint.js';
 import { connectClient, refusedUpgrade, type TestClient, terminateClients, until } from './ws-test-client.js';
 
@@ -28,6 +29,7 @@ async function start(ws: MarketWsOptions = {}): Promise<{ hub: FakeHub; base: st
   const hub = new FakeHub([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
     hub,
+    metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),
     host: '127.0.0.1',
@@ -236,6 +238,19 @@ describe('WebSocket endpoints', () => {
       "Invalid request: invalid stream 'nonsense'",
     );
     expect((await refusedUpgrade(`${base}/elsewhere`)).status).toBe(404);
+  });
+
+  it('accepts a raw path segment that names no stream (/ws/0, as ccxt opens) and subscribes on it', async () => {
+    const { hub, base } = await start();
+    const client = await connectClient(`${base}/ws/0`);
+    expect(await client.request({ method: 'SUBSCRIBE', params: [BTC], id: 1 })).toEqual({
+      result: null,
+      id: 1,
+    });
+    const before = client.messages.length;
+    const events = publishAll(hub, 0);
+    await until(() => client.messages.length === before + 1);
+    expect(client.messages.at(-1)).toBe(events.find((e) => e.stream === BTC)?.binanceJson);
   });
 
   it('gives two concurrent clients every update', async () => {

@@ -47,6 +47,8 @@ export interface MarketWsEndpointOptions {
 }
 
 type Client = WsConnection<MarketSession>;
+
+const CONNECTION_LABEL = /^[A-Za-z0-9_-]{1,32}$/;
 type StreamCheck =
   | { readonly ok: true; readonly streams: readonly string[] }
   | { readonly ok: false; readonly msg: string };
@@ -125,7 +127,10 @@ export class MarketWsEndpoint {
       names = list
         .split('/')
         .filter((s) => s !== '')
-        .map(decodeURIComponent);
+        .map(decodeURIComponent)
+        // A raw-path segment that is no stream name at all (`/ws/0`, how ccxt numbers its
+        // connections) is accepted and carries nothing, as on Binance; a misspelt stream fails.
+        .filter((s) => combined || s.includes('@') || !CONNECTION_LABEL.test(s));
     } catch {
       names = [list];
     }

@@ -7,15 +7,18 @@ import type {
 } from '@visualgo/contracts';
 import {
   type Candle,
+  candleIndexOf,
   type ExchangeId,
   type IndicatorConfig,
   type IndicatorPoint,
   IndicatorSet,
   type Interval,
+  openTimeOfCandleIndex,
+  type SeriesOrigin,
 } from '@visualgo/market';
 import { type Logger, LogThrottle } from '@visualgo/platform';
 import type { EngineMetrics } from '../algo-metrics.js';
-import { PointHistory } from './point-history.js';
+import { PointColumns } from './point-columns.js';
 
 /** One kline stream as data-ingest lists it. */
 export interface StreamInfo {
@@ -44,7 +47,13 @@ export interface IndicatorEngineOptions {
 interface StreamState {
   readonly info: StreamInfo;
   readonly set: IndicatorSet;
-  readonly history: PointHistory<WireIndicatorPoint>;
+  readonly history: PointColumns;
+  /**
+   * Leading warm-up points whose EMA and ATR have not converged: dropped once a converged point
+   * follows (they only warmed the chains up), kept (flagged) if the warm-up ends without one.
+   */
+  pending: [Candle, IndicatorPoint][];
+  convergedInBulk: boolean;
 }
 
 const NO_METRICS: EngineMetrics = {
@@ -67,12 +76,13 @@ export class IndicatorEngine {
   private readonly log: Logger;
   private readonly throttle = new LogThrottle();
   private listed = false;
+  private readonly origin: SeriesOrigin;
 
   constructor(private readonly options: IndicatorEngineOptions) {
     this.metrics = options.metrics ?? NO_METRICS;
     this.log = options.logger.child({ component: 'engine' });
     // Fail at start, not on the first candle, when the parameters are out of range.
-    new IndicatorSet(options.indicators);
+    this.origin = new IndicatorSet(options.indicators).origin;
   }
 
   subscribe(listener: (event: EngineEvent) => void): () => void {
@@ -98,14 +108,49 @@ export class IndicatorEngine {
     return this.states.get(stream)?.info;
   }
 
+  /**
+   * Where a stream's history must start loading, given its latest closed candle, for every one of
+   * the `historyPoints` final points kept to be exact: the calendar-fixed origin of the oldest
+   * ({@link SeriesOrigin.computeFromMs}).
+   */
+  warmupFromMs(info: StreamInfo, latestClosedOpenTimeMs: number): number {
+    const { interval } = info;
+    const firstPoint = openTimeOfCandleIndex(
+      interval,
+      candleIndexOf(interval, latestClosedOpenTimeMs) - (this.options.historyPoints - 1),
+    );
+    return this.origin.computeFromMs(interval, this.options.indicators.vwapAnchor, firstPoint);
+  }
+
+  /** The feed delivers every candle from `openTimeMs` on; values that depend on earlier ones are flagged. */
+  completeFrom(stream: string, openTimeMs: number): void {
+    this.states.get(stream)?.set.markCompleteFrom(openTimeMs);
+  }
+
   /** Open time of the last final point: where the feed resumes. */
   lastClosedOpenTimeMs(stream: string): number | null {
     return this.states.get(stream)?.set.lastClosedOpenTimeMs ?? null;
   }
 
-  /** The newest `limit` final points of a stream, oldest first; null for an unknown stream. */
-  history(stream: string, limit: number): WireIndicatorPoint[] | null {
-    return this.states.get(stream)?.history.last(limit) ?? null;
+  /**
+   * The newest `limit` final points of a stream (opening at or before `endTimeMs` when given),
+   * oldest first; null for an unknown stream.
+   */
+  history(stream: string, limit: number, endTimeMs?: number): WireIndicatorPoint[] | null {
+    const history = this.states.get(stream)?.history;
+    if (!history) return null;
+    return endTimeMs === undefined ? history.last(limit) : history.lastUpTo(endTimeMs, limit);
+  }
+
+  /** Final points kept, and the bytes allocated for them, over every stream. */
+  historyStats(): { readonly points: number; readonly bytes: number } {
+    let points = 0;
+    let bytes = 0;
+    for (const state of this.states.values()) {
+      points += state.history.size;
+      bytes += state.history.byteLength;
+    }
+    return { points, bytes };
   }
 
   /** Number of final points committed so far (changes exactly when the history does). */
@@ -147,8 +192,7 @@ export class IndicatorEngine {
       }
       return;
     }
-    const point = wirePoint(candle, result);
-    if (result.final) state.history.push(point);
+    if (result.final) this.record(state, candle, result, bulk);
     this.metrics.pointOut(stream, result.final);
     if (bulk) return;
     this.emit({
@@ -159,7 +203,7 @@ export class IndicatorEngine {
         exchange: candle.exchange,
         symbol: candle.symbol,
         interval: candle.interval,
-        ...point,
+        ...wirePoint(candle, result),
       },
     });
     const { signal, ema, vwap, stretch } = result;
@@ -184,7 +228,26 @@ export class IndicatorEngine {
 
   /** Announces that a stream's history was (re)filled in bulk. */
   historyLoaded(stream: string): void {
-    if (this.states.has(stream)) this.emit({ type: 'history-loaded', stream });
+    const state = this.states.get(stream);
+    if (!state) return;
+    for (const [candle, point] of state.pending) state.history.push(candle, point);
+    state.pending = [];
+    state.convergedInBulk = false;
+    this.emit({ type: 'history-loaded', stream });
+  }
+
+  private record(state: StreamState, candle: Candle, point: IndicatorPoint, bulk: boolean): void {
+    if (bulk && !point.converged && !state.convergedInBulk) {
+      state.pending.push([candle, point]);
+      if (state.pending.length > this.options.historyPoints * 2)
+        state.pending.splice(0, this.options.historyPoints);
+      return;
+    }
+    if (bulk && !state.convergedInBulk) {
+      state.convergedInBulk = true;
+      state.pending = [];
+    }
+    state.history.push(candle, point);
   }
 
   private stateFor(info: StreamInfo): StreamState {
@@ -193,7 +256,13 @@ export class IndicatorEngine {
       state = {
         info,
         set: new IndicatorSet(this.options.indicators),
-        history: new PointHistory(this.options.historyPoints),
+        history: new PointColumns(
+          info.interval,
+          this.options.indicators.vwapBands,
+          this.options.historyPoints,
+        ),
+        pending: [],
+        convergedInBulk: false,
       };
       this.states.set(info.stream, state);
       this.emit({ type: 'stream-added', info });
@@ -234,5 +303,8 @@ export function wirePoint(candle: Candle, point: IndicatorPoint): WireIndicatorP
     atr: point.atr,
     stretch: point.stretch,
     signal: point.signal,
+    vwapFromMs: point.vwapFromMs,
+    vwapPartial: point.vwapPartial,
+    converged: point.converged,
   };
 }

@@ -20,11 +20,11 @@ async function startIngest(history: readonly Candle[], historyCandles = 1_000): 
   return ingest;
 }
 
-function startAlgo(target: string, warmupCandles = 1_000, staleMs = 60_000) {
+function startAlgo(target: string, historyPoints = 10_000, staleMs = 60_000) {
   const rejected: string[] = [];
   const engine = new IndicatorEngine({
     indicators: DEFAULT_INDICATOR_CONFIG,
-    historyPoints: 10_000,
+    historyPoints,
     logger,
     metrics: {
       candleIn: () => {},
@@ -39,7 +39,7 @@ function startAlgo(target: string, warmupCandles = 1_000, staleMs = 60_000) {
   const feed = new MarketFeed({
     target,
     streams: [],
-    warmupCandles,
+    warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
     staleMs,
     logger,
     backoff: { initialMs: 20, maxMs: 100, jitter: 0 },
@@ -53,6 +53,7 @@ function startAlgo(target: string, warmupCandles = 1_000, staleMs = 60_000) {
     sink: {
       declareStreams: (infos) => engine.declareStreams(infos),
       candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+      completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
       historyLoaded: (stream) => engine.historyLoaded(stream),
       status: (m) => statuses.push(m),
     },
@@ -125,12 +126,22 @@ describe('MarketFeed', () => {
     });
   });
 
-  it('warms up with only the last WARMUP_CANDLES candles', async () => {
-    const ingest = await startIngest(walk(0, 50));
-    const { engine, feed } = startAlgo(ingest.target, 20);
-    await waitFor('ready', () => feed.isReady);
-    expect(engine.finalCount(STREAM)).toBe(20);
-    expect(engine.history(STREAM, 1)?.[0]?.openTimeMs).toBe(walkCandle(49).openTimeMs);
+  it('warms up from the calendar origin of its oldest kept point, giving the values of a full-history run', async () => {
+    // Three days from Monday 00:00; 500 points kept. The oldest kept point, day 3 at 15:40, needs
+    // day 3's VWAP and the chain of day 3, which starts at 17:32 on day 2: 1,828 candles, two pages.
+    const ingest = await startIngest(walk(0, 3 * 1_440), 10_000);
+    const { engine, feed, statuses } = startAlgo(ingest.target, 500);
+    await waitFor('ready', () => feed.isReady, 10_000);
+    expect(engine.finalCount(STREAM)).toBe(3 * 1_440 - (1_440 + 1_052));
+    const kept = engine.history(STREAM, 500) ?? [];
+    expect(kept).toHaveLength(500);
+    expect(kept[0]?.openTimeMs).toBe(walkCandle(3 * 1_440 - 500).openTimeMs);
+    const reference = referenceSeries(3 * 1_440).slice(-500);
+    expect(finalSeries(engine)).toEqual(reference);
+    expect(
+      kept.every((p) => p.converged && !p.vwapPartial && p.vwapFromMs === walkCandle(2 * 1_440).openTimeMs),
+    ).toBe(true);
+    expect(statuses.filter((s) => s.state === 'gap-detected')).toEqual([]);
   });
 
   it('resumes after data-ingest restarts with a final series identical to an uninterrupted run', async () => {
@@ -278,6 +289,55 @@ describe('MarketFeed', () => {
       fromOpenTimeMs: walkCandle(50).openTimeMs,
       toOpenTimeMs: walkCandle(59).openTimeMs,
     });
+  });
+
+  it('flags the values after a hole data-ingest could not fill, until the next VWAP period and chain', async () => {
+    // The market began at T0 (nothing before); the exchange fails for anything later.
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(0, 50) },
+      exchangeFailsFromMs: walkCandle(0).openTimeMs,
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed, statuses } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    publishLive(ingest, 50, 60);
+    // 60..69 never arrive; 70 closes: data-ingest cannot fill the hole from the exchange.
+    publishLive(ingest, 70, 75);
+    await waitFor('70..74 final', () => engine.finalCount(STREAM) === 65);
+    expect(statuses).toContainEqual(
+      expect.objectContaining({ scope: 'upstream', state: 'gap-unfilled', stream: STREAM }),
+    );
+    const points = engine.history(STREAM, 100) ?? [];
+    const before = points.filter((p) => p.openTimeMs < walkCandle(60).openTimeMs);
+    const after = points.filter((p) => p.openTimeMs >= walkCandle(70).openTimeMs);
+    expect(before.every((p) => p.converged && !p.vwapPartial)).toBe(true);
+    expect(after).toHaveLength(5);
+    expect(after.every((p) => !p.converged && p.vwapPartial && p.signal === 'none')).toBe(true);
+  });
+
+  it('starts from the candles data-ingest holds when the exchange cannot serve the warm-up, flagged', async () => {
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(100, 50) },
+      exchangeFailsFromMs: 0,
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed, statuses, reconnects } = startAlgo(ingest.target);
+    await waitFor('ready', () => feed.isReady);
+    expect(reconnects()).toBe(2);
+    expect(engine.finalCount(STREAM)).toBe(50);
+    expect(statuses).toContainEqual(
+      expect.objectContaining({
+        scope: 'feed',
+        state: 'gap-detected',
+        toOpenTimeMs: walkCandle(99).openTimeMs,
+      }),
+    );
+    // Nothing is passed off as exact: the day's VWAP lacks 00:00-01:39, the chains their warm-up.
+    const points = engine.history(STREAM, 100) ?? [];
+    expect(points).toHaveLength(50);
+    expect(
+      points.every((p) => p.vwapPartial && !p.converged && p.vwapFromMs === walkCandle(100).openTimeMs),
+    ).toBe(true);
   });
 
   it('relays data-ingest feed status changes', async () => {

@@ -19,6 +19,11 @@ export interface FeedSink {
   declareStreams(infos: readonly StreamInfo[]): void;
   /** One candle update; `bulk` for the warm-up history. */
   candle(stream: string, candle: Candle, bulk: boolean): void;
+  /**
+   * Every closed candle the market has from this open time on will be delivered; earlier ones may
+   * be missing. Called before a warm-up's first candle, and after a hole that could not be filled.
+   */
+  completeFrom(stream: string, openTimeMs: number): void;
   /** The warm-up history of a stream has been delivered. */
   historyLoaded(stream: string): void;
   status(message: StatusMessage): void;
@@ -29,8 +34,16 @@ export interface MarketFeedOptions {
   readonly target: string;
   /** Kline streams to follow; empty: every kline stream data-ingest lists. */
   readonly streams: readonly string[];
-  /** Closed candles fetched per stream at first start (GetCandles, at most 1000). */
-  readonly warmupCandles: number;
+  /**
+   * Where a stream's warm-up starts, given the open time of its latest closed candle: the
+   * calendar-fixed origin from which every served point is exact (see IndicatorEngine).
+   */
+  readonly warmupFromMs: (info: StreamInfo, latestClosedOpenTimeMs: number) => number;
+  /**
+   * Sessions in a row whose warm-up failed before the stream warms up from the candles data-ingest
+   * holds, with the values before them flagged partial. Default 3.
+   */
+  readonly historyAttempts?: number;
   readonly sink: FeedSink;
   readonly logger: Logger;
   readonly metrics?: FeedMetrics;
@@ -51,9 +64,20 @@ interface StreamCursor {
   /** Open time of the last closed candle received: the resume point. */
   lastClosedOpenTimeMs: number | null;
   warmedUp: boolean;
-  /** data-ingest no longer holds the candles after the resume point (OUT_OF_RANGE). */
+  /** data-ingest cannot serve the candles after the resume point (OUT_OF_RANGE). */
   behindHistory: boolean;
+  /** Sessions in a row whose warm-up failed. */
+  warmupFailures: number;
+  /** Sessions in a row whose resume was refused as unavailable before the session connected. */
+  resumeFailures: number;
+  /** No history was found: the first candle delivered starts what is known. */
+  completeFromFirst: boolean;
+  /** data-ingest reported candles up to here lost: history is complete from the next one delivered. */
+  lostThroughMs: number | null;
 }
+
+/** GetCandles answers at most this many candles. */
+const PAGE = 1_000;
 
 type Call = ClientReadableStream<unknown>;
 
@@ -68,12 +92,12 @@ const NO_METRICS: FeedMetrics = {
 /**
  * The gRPC client of data-ingest's `visualgo.v1.MarketData`.
  *
- * A session lists the streams, warms up every stream seen for the first time with GetCandles (the
- * latest `warmupCandles` closed candles, delivered in bulk), then opens one StreamCandles call per
- * stream with `since_open_time_ms` = the open time of the last closed candle received (1 when
- * there is none yet: the warm-up found no history; should the server hold candles by then, it
- * answers OUT_OF_RANGE and the behind-history path takes over), then StreamFeedStatus, whose
- * first message marks the session connected.
+ * A session lists the streams, warms up every stream seen for the first time with GetCandles,
+ * paged 1000 at a time from the calendar-fixed origin `warmupFromMs` gives for its latest closed
+ * candle (delivered in bulk), then opens one StreamCandles call per stream with
+ * `since_open_time_ms` = the open time of the last closed candle received (1 when there is none
+ * yet: the warm-up found no history), then StreamFeedStatus, whose first message marks the
+ * session connected.
  * The server replays the closed candles after that point and continues live with no gap and no
  * duplicate, so every closed candle reaches the sink exactly once and in order, whichever way
  * the session ended. Any error or end of any call ends the session; the next one starts after a
@@ -84,9 +108,12 @@ const NO_METRICS: FeedMetrics = {
  * watchdog: no candle message on the session for `staleMs` ends it the same way, so the next
  * session resumes from the last closed candle like after any other failure.
  *
- * When data-ingest no longer holds the candle after the resume point it answers OUT_OF_RANGE; the
- * next session then loads the oldest candles it still holds after that point with GetCandles
- * (reporting the hole as a gap) and resumes from the last of them.
+ * data-ingest serves old candles from the exchange's REST API when it no longer holds them. When
+ * it cannot (the exchange refuses, for longer than its retries), the warm-up is retried for
+ * `historyAttempts` sessions and then starts from the candles data-ingest holds, and a resume
+ * answered OUT_OF_RANGE continues from the oldest candles it holds after the resume point; either
+ * way the hole is reported as a gap and the sink is told that history is complete only from after
+ * it, so the values that depend on the hole are flagged, not passed off as exact.
  */
 export class MarketFeed {
   private readonly client: marketDataProto.MarketDataClient;
@@ -196,15 +223,15 @@ export class MarketFeed {
     for (const info of infos) {
       const cursor = this.cursor(info.stream);
       if (cursor.warmedUp && !cursor.behindHistory) continue;
-      // Warm-up: the latest candles. Behind history: the oldest candles data-ingest still holds
-      // after the resume point; the hole before them is reported as a gap by `deliver`.
-      const after = cursor.behindHistory ? (cursor.lastClosedOpenTimeMs ?? 0) + 1 : 0;
-      const history = await this.getCandles(info.stream, after, signal);
-      for (const candle of history) this.deliver(info.stream, candle, true);
+      if (cursor.behindHistory) {
+        await this.catchUp(info, cursor, signal);
+        cursor.resumeFailures = 0;
+      } else {
+        await this.warmUp(info, cursor, signal);
+      }
       cursor.warmedUp = true;
       cursor.behindHistory = false;
       this.options.sink.historyLoaded(info.stream);
-      this.log.info({ stream: info.stream, candles: history.length, after }, 'stream history loaded');
     }
     if (signal.aborted) return 'stopped';
 
@@ -224,16 +251,15 @@ export class MarketFeed {
       const watch = (call: Call, what: string, stream?: string) => {
         calls.push(call);
         call.on('error', (err: unknown) => {
-          if (!ended && stream !== undefined && grpcCodeOf(err) === grpcStatus.OUT_OF_RANGE) {
-            this.cursor(stream).behindHistory = true;
-          }
+          if (!ended && stream !== undefined) this.resumeFailed(stream, grpcCodeOf(err), this.connected);
           end(`${what}: ${describeGrpcError(err)}`);
         });
         call.on('end', () => end(`${what}: ended by the server`));
       };
 
       for (const info of infos) {
-        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 1;
+        // Without a closed candle yet (no history at all) there is nothing to resume: live only.
+        const since = this.cursor(info.stream).lastClosedOpenTimeMs ?? 0;
         const call = this.client.streamCandles({
           streams: [info.stream],
           sinceOpenTimeMs: since,
@@ -252,11 +278,14 @@ export class MarketFeed {
       statusCall.on('data', (p: marketDataProto.FeedStatus) => {
         if (!this.connected && !ended) {
           this.setConnected(true);
+          for (const info of infos) this.cursor(info.stream).resumeFailures = 0;
           this.options.sink.status(
             feedStatusMessage('connected', this.now(), { detail: `${infos.length} streams` }),
           );
           this.log.info({ streams: infos.length, session: this.sessions }, 'feed connected');
         }
+        if (p.kind === marketDataProto.FeedStatusKind.FEED_STATUS_KIND_GAP_UNFILLED && p.lost)
+          this.holeReported(p.stream, p.toOpenTimeMs);
         const message = upstreamStatusMessage(p);
         if (message) this.options.sink.status(message);
       });
@@ -293,6 +322,107 @@ export class MarketFeed {
     return { touch, stop: () => clearInterval(timer) };
   }
 
+  /**
+   * Loads a stream's history from its calendar-fixed origin up to its latest closed candle. A
+   * failed attempt keeps what it delivered; the next session continues after it. After
+   * `historyAttempts` failed sessions the stream starts from the candles data-ingest holds.
+   */
+  private async warmUp(info: StreamInfo, cursor: StreamCursor, signal: AbortSignal): Promise<void> {
+    const stream = info.stream;
+    try {
+      const latest = (await this.getCandles(stream, 0, 1, signal)).at(-1);
+      if (latest === undefined) {
+        cursor.completeFromFirst = true;
+        this.log.warn({ stream }, 'data-ingest holds no history: values are partial until it builds up');
+        return;
+      }
+      const fromMs = this.options.warmupFromMs(info, latest.openTimeMs);
+      this.options.sink.completeFrom(stream, fromMs);
+      let loaded = 0;
+      for (;;) {
+        const last = cursor.lastClosedOpenTimeMs;
+        const startMs = last === null ? fromMs : Math.max(fromMs, last + 1);
+        if (startMs > latest.openTimeMs) break;
+        const page = await this.getCandles(stream, startMs, PAGE, signal);
+        for (const candle of page) this.deliver(stream, candle, true);
+        loaded += page.length;
+        if (page.length < PAGE || (page.at(-1)?.openTimeMs ?? Number.POSITIVE_INFINITY) >= latest.openTimeMs)
+          break;
+      }
+      cursor.warmupFailures = 0;
+      this.log.info({ stream, candles: loaded, fromMs }, 'stream history loaded');
+    } catch (err) {
+      if (signal.aborted) throw err;
+      cursor.warmupFailures += 1;
+      if (cursor.warmupFailures < (this.options.historyAttempts ?? 3)) throw err;
+      this.log.error(
+        { stream, err, attempts: cursor.warmupFailures },
+        'stream history could not be loaded, starting from the candles data-ingest holds',
+      );
+      await this.catchUp(info, cursor, signal, describeGrpcError(err));
+    }
+  }
+
+  /**
+   * Continues after a hole that data-ingest cannot fill: the oldest candles it holds after the
+   * resume point (or its latest, without one). The hole is reported, and history is complete only
+   * from the first candle after it.
+   */
+  private async catchUp(
+    info: StreamInfo,
+    cursor: StreamCursor,
+    signal: AbortSignal,
+    reason = 'data-ingest no longer holds these candles',
+  ): Promise<void> {
+    const stream = info.stream;
+    const last = cursor.lastClosedOpenTimeMs;
+    // What data-ingest holds: the exchange is what failed.
+    const history = await this.getCandles(stream, last === null ? 0 : last + 1, PAGE, signal, true);
+    const first = history.find((c) => last === null || c.openTimeMs > last);
+    if (first === undefined) {
+      cursor.completeFromFirst = true;
+      return;
+    }
+    if (last === null) {
+      // A warm-up that could not reach its origin: what lies between is unknown.
+      this.options.sink.completeFrom(stream, first.openTimeMs);
+      const wantedMs = this.options.warmupFromMs(info, history.at(-1)?.openTimeMs ?? first.openTimeMs);
+      if (wantedMs < first.openTimeMs) this.reportGap(stream, first, wantedMs, reason, true);
+    }
+    // After a resume point, the jump to the first candle reports the hole and marks it.
+    for (const candle of history) this.deliver(stream, candle, true, reason);
+    this.log.info({ stream, candles: history.length, after: last }, 'stream history loaded after a hole');
+  }
+
+  /**
+   * A StreamCandles call failed. OUT_OF_RANGE: data-ingest will not replay from the resume point.
+   * UNAVAILABLE before the session connected, `historyAttempts` sessions in a row: it cannot
+   * (the exchange does not serve the history it lacks). Either way the next session continues
+   * from what it holds.
+   */
+  private resumeFailed(stream: string, code: number | null, connected: boolean): void {
+    const cursor = this.cursor(stream);
+    if (code === grpcStatus.OUT_OF_RANGE) {
+      cursor.behindHistory = true;
+    } else if (code === grpcStatus.UNAVAILABLE && !connected && cursor.lastClosedOpenTimeMs !== null) {
+      cursor.resumeFailures += 1;
+      if (cursor.resumeFailures >= (this.options.historyAttempts ?? 3)) cursor.behindHistory = true;
+    }
+  }
+
+  /**
+   * data-ingest could not fill a hole that ends at `toOpenTimeMs` (the exchange failed): history
+   * is complete again from the first candle after it. The report comes before those candles; if it
+   * arrives after them (it travels on another call), history is marked from right after the hole.
+   */
+  private holeReported(stream: string, toOpenTimeMs: number): void {
+    const cursor = this.cursors.get(stream);
+    if (!cursor || toOpenTimeMs <= 0) return;
+    const last = cursor.lastClosedOpenTimeMs;
+    if (last !== null && last > toOpenTimeMs) this.options.sink.completeFrom(stream, toOpenTimeMs + 1);
+    else cursor.lostThroughMs = Math.max(cursor.lostThroughMs ?? 0, toOpenTimeMs);
+  }
+
   private receive(stream: string, p: marketDataProto.Candle): void {
     let candle: Candle;
     try {
@@ -306,30 +436,57 @@ export class MarketFeed {
     this.deliver(stream, candle, false);
   }
 
-  private deliver(stream: string, candle: Candle, bulk: boolean): void {
+  /**
+   * Passes a candle on and advances the resume point. `lost` says why a jump over missing closed
+   * candles happened when data-ingest could not serve them; without it a jump is the market's own
+   * (no candles exist there: an exchange outage) and continues the complete history.
+   */
+  private deliver(stream: string, candle: Candle, bulk: boolean, lost?: string): void {
     const cursor = this.cursor(stream);
+    if (cursor.completeFromFirst) {
+      cursor.completeFromFirst = false;
+      this.options.sink.completeFrom(stream, candle.openTimeMs);
+    }
     const last = cursor.lastClosedOpenTimeMs;
+    if (candle.closed && cursor.lostThroughMs !== null && candle.openTimeMs > cursor.lostThroughMs) {
+      cursor.lostThroughMs = null;
+      this.options.sink.completeFrom(stream, candle.openTimeMs);
+    }
     if (candle.closed && (last === null || candle.openTimeMs > last)) {
-      if (last !== null && candle.openTimeMs > nextOpenTimeMs(candle.interval, last))
-        this.reportGap(stream, candle, last);
+      if (last !== null && candle.openTimeMs > nextOpenTimeMs(candle.interval, last)) {
+        const from = nextOpenTimeMs(candle.interval, last);
+        if (lost !== undefined) {
+          this.reportGap(stream, candle, from, lost, true);
+          this.options.sink.completeFrom(stream, candle.openTimeMs);
+        } else {
+          this.reportGap(stream, candle, from, 'no candles were served for this range', false);
+        }
+      }
       cursor.lastClosedOpenTimeMs = candle.openTimeMs;
     }
     // Anything older goes to the sink too, whose indicator state refuses and counts it.
     this.options.sink.candle(stream, candle, bulk);
   }
 
-  private reportGap(stream: string, candle: Candle, last: number): void {
-    const fromOpenTimeMs = nextOpenTimeMs(candle.interval, last);
+  private reportGap(
+    stream: string,
+    candle: Candle,
+    fromOpenTimeMs: number,
+    why: string,
+    lost: boolean,
+  ): void {
     const toOpenTimeMs = intervalOpenTimeMs(candle.interval, candle.openTimeMs - 1);
     this.metrics.gap(stream);
-    this.log.warn({ stream, fromOpenTimeMs, toOpenTimeMs }, 'closed candles missing from the feed');
+    this.log.warn({ stream, fromOpenTimeMs, toOpenTimeMs, why }, 'closed candles missing from the feed');
     this.options.sink.status(
       feedStatusMessage('gap-detected', this.now(), {
         stream,
         exchange: candle.exchange,
         fromOpenTimeMs,
         toOpenTimeMs,
-        detail: 'data-ingest no longer holds these candles; indicators continue across the gap',
+        detail: lost
+          ? `${why}; indicators continue across the gap, flagged partial until their next period`
+          : why,
       }),
     );
   }
@@ -337,7 +494,15 @@ export class MarketFeed {
   private cursor(stream: string): StreamCursor {
     let cursor = this.cursors.get(stream);
     if (!cursor) {
-      cursor = { lastClosedOpenTimeMs: null, warmedUp: false, behindHistory: false };
+      cursor = {
+        lastClosedOpenTimeMs: null,
+        warmedUp: false,
+        behindHistory: false,
+        warmupFailures: 0,
+        resumeFailures: 0,
+        completeFromFirst: false,
+        lostThroughMs: null,
+      };
       this.cursors.set(stream, cursor);
     }
     return cursor;
@@ -373,9 +538,15 @@ export class MarketFeed {
     return klines.filter((k) => wanted.includes(k.stream));
   }
 
-  /** The latest `warmupCandles` closed candles, or with `startTimeMs` > 0 the oldest ones from it. */
-  private async getCandles(stream: string, startTimeMs: number, signal: AbortSignal): Promise<Candle[]> {
-    const request = { stream, startTimeMs, endTimeMs: 0, limit: this.options.warmupCandles };
+  /** The latest `limit` closed candles, or with `startTimeMs` > 0 the oldest ones from it. */
+  private async getCandles(
+    stream: string,
+    startTimeMs: number,
+    limit: number,
+    signal: AbortSignal,
+    heldOnly = false,
+  ): Promise<Candle[]> {
+    const request = { stream, startTimeMs, endTimeMs: 0, limit, heldOnly };
     const res = await getCandles(this.client, request, this.options.callTimeoutMs ?? 10_000, signal);
     const candles: Candle[] = [];
     for (const p of res.candles) {

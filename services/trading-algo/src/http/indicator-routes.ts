@@ -11,7 +11,11 @@ export interface IndicatorRoutesOptions {
   readonly maxLimit: number;
 }
 
-/** `GET /api/indicators?stream=...&limit=...` (final points, oldest first) and `GET /api/streams`. */
+/**
+ * `GET /api/indicators?stream=...&limit=...&endTimeMs=...` (the newest `limit` final points opening
+ * at or before `endTimeMs`, oldest first: page back with the first point's open time − 1) and
+ * `GET /api/streams`.
+ */
 export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string, RouteHandler> {
   const { engine } = options;
   const served = () => engine.streams().map((s) => s.stream);
@@ -33,8 +37,18 @@ export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string,
           );
         }
       }
+      const endParam = url.searchParams.get('endTimeMs');
+      let endTimeMs: number | undefined;
+      if (endParam !== null) {
+        endTimeMs = /^\d{1,15}$/.test(endParam) ? Number(endParam) : Number.NaN;
+        if (!Number.isSafeInteger(endTimeMs)) {
+          throw bad(
+            `query parameter "endTimeMs" must be a time in ms since the epoch, got "${endParam.slice(0, 40)}"`,
+          );
+        }
+      }
       const info = engine.info(stream);
-      const points = engine.history(stream, limit);
+      const points = engine.history(stream, limit, endTimeMs);
       if (!info || !points) {
         const message = `stream "${stream}" is not served`;
         throw new HttpError(404, message, { error: message, streams: served() });

@@ -16,6 +16,11 @@ export interface IngestHarnessOptions {
   /** Kline streams and their closed history, oldest first. */
   readonly streams: Readonly<Record<string, readonly Candle[]>>;
   readonly historyCandles?: number;
+  /**
+   * The exchange behind the hub fails every history request that reaches this open time or later;
+   * before it, it answers that there is nothing. Unset: it never fails and has nothing.
+   */
+  readonly exchangeFailsFromMs?: number;
 }
 
 export class IngestHarness {
@@ -30,7 +35,11 @@ export class IngestHarness {
     const history: HistorySource = {
       latestClosed: async (d, count) =>
         (options.streams[d.stream] ?? []).slice(-count).map((candle) => ({ candle, payload: {} })),
-      closedBetween: async () => [],
+      closedBetween: async (_d, _from, to) => {
+        const failsFrom = options.exchangeFailsFromMs;
+        if (failsFrom !== undefined && to >= failsFrom) throw new Error('HTTP 502 from the exchange');
+        return [];
+      },
       tradesBetween: async () => [],
     };
     const descriptors = Object.entries(options.streams).map(([stream, candles]) => {
@@ -45,6 +54,8 @@ export class IngestHarness {
       history,
       logger,
       metrics: new Registry(),
+      fillAttempts: 1,
+      fillBackoff: { initialMs: 1, maxMs: 1 },
     });
     await hub.loadHistory();
     hub.setConnected(true);

@@ -171,6 +171,11 @@ export interface GetCandlesRequest {
    * 0 means the server default of 500, the maximum is 1000.
    */
   limit: number;
+  /**
+   * Answer from the candles the server holds in memory only. Without it, candles older than those
+   * are fetched from the exchange (and the call fails with UNAVAILABLE when the exchange does).
+   */
+  heldOnly: boolean;
 }
 
 export interface GetCandlesResponse {
@@ -228,6 +233,12 @@ export interface FeedStatus {
   /** For gap events of a trade stream: the range [from, to] of missing trade ids. */
   fromTradeId: number;
   toTradeId: number;
+  /**
+   * For gap-unfilled events: true when the exchange may hold what is missing but did not serve it
+   * (its requests failed), so the range is a hole in the data; false when it answered that there
+   * is nothing there (the market had no candles or trades then). Sent before the candles after it.
+   */
+  lost: boolean;
 }
 
 function createBaseCandle(): Candle {
@@ -770,7 +781,7 @@ export const StreamCandlesRequest: MessageFns<StreamCandlesRequest> = {
 };
 
 function createBaseGetCandlesRequest(): GetCandlesRequest {
-  return { stream: "", startTimeMs: 0, endTimeMs: 0, limit: 0 };
+  return { stream: "", startTimeMs: 0, endTimeMs: 0, limit: 0, heldOnly: false };
 }
 
 export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
@@ -786,6 +797,9 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(32).int32(message.limit);
+    }
+    if (message.heldOnly !== false) {
+      writer.uint32(40).bool(message.heldOnly);
     }
     return writer;
   },
@@ -835,6 +849,14 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
             message.limit = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.heldOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -861,6 +883,11 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
         ? globalThis.Number(object.end_time_ms)
         : 0,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      heldOnly: isSet(object.heldOnly)
+        ? globalThis.Boolean(object.heldOnly)
+        : isSet(object.held_only)
+        ? globalThis.Boolean(object.held_only)
+        : false,
     };
   },
 
@@ -878,6 +905,9 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.heldOnly !== false) {
+      obj.heldOnly = message.heldOnly;
+    }
     return obj;
   },
 
@@ -890,6 +920,7 @@ export const GetCandlesRequest: MessageFns<GetCandlesRequest> = {
     message.startTimeMs = object.startTimeMs ?? 0;
     message.endTimeMs = object.endTimeMs ?? 0;
     message.limit = object.limit ?? 0;
+    message.heldOnly = object.heldOnly ?? false;
     return message;
   },
 };
@@ -1593,6 +1624,7 @@ function createBaseFeedStatus(): FeedStatus {
     exchange: "",
     fromTradeId: 0,
     toTradeId: 0,
+    lost: false,
   };
 }
 
@@ -1624,6 +1656,9 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     }
     if (message.toTradeId !== 0) {
       writer.uint32(72).int64(message.toTradeId);
+    }
+    if (message.lost !== false) {
+      writer.uint32(80).bool(message.lost);
     }
     return writer;
   },
@@ -1713,6 +1748,14 @@ export const FeedStatus: MessageFns<FeedStatus> = {
             message.toTradeId = longToNumber(reader.int64());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.lost = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1756,6 +1799,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
         : isSet(object.to_trade_id)
         ? globalThis.Number(object.to_trade_id)
         : 0,
+      lost: isSet(object.lost) ? globalThis.Boolean(object.lost) : false,
     };
   },
 
@@ -1788,6 +1832,9 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     if (message.toTradeId !== 0) {
       obj.toTradeId = Math.round(message.toTradeId);
     }
+    if (message.lost !== false) {
+      obj.lost = message.lost;
+    }
     return obj;
   },
 
@@ -1805,6 +1852,7 @@ export const FeedStatus: MessageFns<FeedStatus> = {
     message.exchange = object.exchange ?? "";
     message.fromTradeId = object.fromTradeId ?? 0;
     message.toTradeId = object.toTradeId ?? 0;
+    message.lost = object.lost ?? false;
     return message;
   },
 };
@@ -1820,9 +1868,10 @@ export const FeedStatus: MessageFns<FeedStatus> = {
 export type MarketDataService = typeof MarketDataService;
 export const MarketDataService = {
   /**
-   * Streams candle updates. With since_open_time_ms > 0 the server first replays, from its
-   * history, the closed candles whose open time is strictly after it, then continues live with
-   * no gap and no duplicate at the seam.
+   * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
+   * candles whose open time is strictly after it (from the exchange when older than what it
+   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
+   * duplicate at the seam.
    */
   streamCandles: {
     path: "/visualgo.v1.MarketData/StreamCandles" as const,
@@ -1833,7 +1882,10 @@ export const MarketDataService = {
     responseSerialize: (value: Candle): Buffer => Buffer.from(Candle.encode(value).finish()),
     responseDeserialize: (value: Buffer): Candle => Candle.decode(value),
   },
-  /** Returns closed candles of one stream from history, oldest first. */
+  /**
+   * Returns closed candles of one stream from history, oldest first, at any depth: what the server
+   * does not hold is fetched from the exchange.
+   */
   getCandles: {
     path: "/visualgo.v1.MarketData/GetCandles" as const,
     requestStream: false as const,
@@ -1878,12 +1930,16 @@ export const MarketDataService = {
 
 export interface MarketDataServer extends UntypedServiceImplementation {
   /**
-   * Streams candle updates. With since_open_time_ms > 0 the server first replays, from its
-   * history, the closed candles whose open time is strictly after it, then continues live with
-   * no gap and no duplicate at the seam.
+   * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
+   * candles whose open time is strictly after it (from the exchange when older than what it
+   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
+   * duplicate at the seam.
    */
   streamCandles: handleServerStreamingCall<StreamCandlesRequest, Candle>;
-  /** Returns closed candles of one stream from history, oldest first. */
+  /**
+   * Returns closed candles of one stream from history, oldest first, at any depth: what the server
+   * does not hold is fetched from the exchange.
+   */
   getCandles: handleUnaryCall<GetCandlesRequest, GetCandlesResponse>;
   /** Streams trades live. */
   streamTrades: handleServerStreamingCall<StreamTradesRequest, Trade>;
@@ -1895,9 +1951,10 @@ export interface MarketDataServer extends UntypedServiceImplementation {
 
 export interface MarketDataClient extends Client {
   /**
-   * Streams candle updates. With since_open_time_ms > 0 the server first replays, from its
-   * history, the closed candles whose open time is strictly after it, then continues live with
-   * no gap and no duplicate at the seam.
+   * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
+   * candles whose open time is strictly after it (from the exchange when older than what it
+   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
+   * duplicate at the seam.
    */
   streamCandles(request: StreamCandlesRequest, options?: Partial<CallOptions>): ClientReadableStream<Candle>;
   streamCandles(
@@ -1905,7 +1962,10 @@ export interface MarketDataClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<Candle>;
-  /** Returns closed candles of one stream from history, oldest first. */
+  /**
+   * Returns closed candles of one stream from history, oldest first, at any depth: what the server
+   * does not hold is fetched from the exchange.
+   */
   getCandles(
     request: GetCandlesRequest,
     callback: (error: ServiceError | null, response: GetCandlesResponse) => void,
