@@ -61,8 +61,8 @@ export class PacedPump {
     const { clock, pump } = this.options;
     const sliceEnd = performance.now() + this.sliceMs;
     for (;;) {
-      if (this.stopped) return;
-      if (clock.paused || clock.nowMs() >= clock.endMs || this.options.takers() === 0) {
+      if (this.stopped || clock.nowMs() >= clock.endMs) return; // the end of a replay: done
+      if (clock.paused || this.options.takers() === 0) {
         this.schedule(10);
         return;
       }

@@ -338,7 +338,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   } catch (err) {
     rest.close();
     await streams.close();
-    if (market.ownsReplay) replay?.close();
+    market.release();
     throw err;
   }
   const address = server.address();
@@ -479,7 +479,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       await streams.close();
       server.closeAllConnections();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (market.ownsReplay) replay?.close();
+      market.release();
     },
   };
   if (options.controlApi) control = new ControlApi(handle, log, allowedHostOf(host));

@@ -32,6 +32,8 @@ export interface SimMarket {
   readonly replay: ReplayData | null;
   /** True when the replay was loaded here, so closing the exchange closes it. */
   readonly ownsReplay: boolean;
+  /** Lets go of the data (closes it when owned); the exchange calls it on close. */
+  release(): void;
 }
 
 function nowFlooredToMinute(): number {
@@ -57,6 +59,7 @@ export async function chooseMarket(
       endMs: Number.POSITIVE_INFINITY,
       replay: null,
       ownsReplay: false,
+      release: () => {},
     };
   }
 
@@ -83,13 +86,25 @@ export async function chooseMarket(
         `replay start ${iso(startMs)} is outside the data, which runs from ${iso(replay.firstMs)} to ${iso(replay.endMs)}`,
       );
     }
-    replay.onTradesRead(onTradesGenerated);
+    const stopCounting = replay.onTradesRead(onTradesGenerated);
     const universe = new Map<string, MarketSource>();
     for (const s of symbols) {
       const source = replay.sources.get(s);
       if (source) universe.set(s, source);
     }
-    return { universe, symbols, originMs: replay.firstMs, startMs, endMs: replay.endMs, replay, ownsReplay };
+    return {
+      universe,
+      symbols,
+      originMs: replay.firstMs,
+      startMs,
+      endMs: replay.endMs,
+      replay,
+      ownsReplay,
+      release: () => {
+        stopCounting();
+        if (ownsReplay) replay.close();
+      },
+    };
   } catch (err) {
     if (ownsReplay) replay.close();
     throw err;

@@ -48,8 +48,8 @@ export interface ReplayData {
   readonly defaultStartMs: number;
   /** @internal The markets, by upper-case symbol. */
   readonly sources: ReadonlyMap<string, MarketSource>;
-  /** Counts trades read from the files (the exchange's `sim_trades_generated_total`). */
-  onTradesRead(listener: (count: number) => void): void;
+  /** Counts trades read from the files (the exchange's `sim_trades_generated_total`); returns the way to stop. */
+  onTradesRead(listener: (count: number) => void): () => void;
   /** Closes the trade files (and frees unpacked copies). */
   close(): void;
 }
@@ -173,7 +173,13 @@ export async function loadReplay(options: ReplayOptions): Promise<ReplayData> {
     endMs,
     defaultStartMs: firstMs + lead,
     sources,
-    onTradesRead: (listener) => tradeListeners.push(listener),
+    onTradesRead: (listener) => {
+      tradeListeners.push(listener);
+      return () => {
+        const i = tradeListeners.indexOf(listener);
+        if (i >= 0) tradeListeners.splice(i, 1);
+      };
+    },
     close: () => {
       for (const a of archives) a.close();
     },
