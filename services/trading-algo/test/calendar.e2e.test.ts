@@ -12,17 +12,17 @@
  * anchored VWAP and bands, and the rubberband rule applied to those values.
  */
 import type { WireIndicatorPoint } from '@visualgo/contracts';
-import { type Candle, type VwapAnchor, vwapAnchorStartMs } from '@visualgo/market';
+import { type VwapAnchor, vwapAnchorStartMs } from '@visualgo/market';
 import { loadConfig, Shutdown } from '@visualgo/platform';
 import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { ATR as ReferenceAtr, EMA as ReferenceEma } from 'technicalindicators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestConfigSchema } from '../../data-ingest/src/app/config.js';
 import { type IngestService, startIngestService } from '../../data-ingest/src/app/ingest-service.js';
 import { startTradingAlgo, type TradingAlgo } from '../src/app.js';
 import { loadAlgoConfig } from '../src/config.js';
+import { referenceIndicators as reference } from '../src/testing/reference-indicators.js';
 import { waitFor } from '../src/testing/ws-client.js';
 
 const STREAM = 'ethusdt@kline_1m';
@@ -92,68 +92,6 @@ async function runMarketTo(untilMs: number): Promise<void> {
       20_000,
     );
   }
-}
-
-interface Reference {
-  readonly ema: number;
-  readonly atr: number;
-  readonly vwap: number;
-  readonly sigma: number;
-  readonly signal: 'overbought' | 'oversold' | 'none';
-}
-
-/** Independent indicators over the market's whole history, keyed by open time. */
-function reference(candles: readonly Candle[], anchor: VwapAnchor): Map<number, Reference> {
-  const closes = candles.map((c) => c.close);
-  const ema = ReferenceEma.calculate({ period: 9, values: closes });
-  const atr = ReferenceAtr.calculate({
-    period: 14,
-    high: candles.map((c) => c.high),
-    low: candles.map((c) => c.low),
-    close: closes,
-  });
-  const out = new Map<number, Reference>();
-  let period = Number.NaN;
-  let v = 0;
-  let pv = 0;
-  let p2v = 0;
-  let armedUp = true;
-  let armedDown = true;
-  for (const [i, c] of candles.entries()) {
-    const start = vwapAnchorStartMs(anchor, c.openTimeMs);
-    if (start !== period) {
-      period = start;
-      v = 0;
-      pv = 0;
-      p2v = 0;
-      armedUp = true;
-      armedDown = true;
-    }
-    const p = (c.high + c.low + c.close) / 3;
-    v += c.volume;
-    pv += p * c.volume;
-    p2v += p * p * c.volume;
-    const vwap = pv / v;
-    const sigma = Math.sqrt(Math.max(0, p2v / v - vwap * vwap));
-    const e = ema[i - 8];
-    const a = atr[i - 14];
-    if (e === undefined || a === undefined) continue;
-    const s = (c.close - e) / a;
-    if (Math.abs(s) < 1) {
-      armedUp = true;
-      armedDown = true;
-    }
-    let signal: Reference['signal'] = 'none';
-    if (s >= 2 && c.close > vwap && armedUp) {
-      signal = 'overbought';
-      armedUp = false;
-    } else if (s <= -2 && c.close < vwap && armedDown) {
-      signal = 'oversold';
-      armedDown = false;
-    }
-    out.set(c.openTimeMs, { ema: e, atr: a, vwap, sigma, signal });
-  }
-  return out;
 }
 
 const close = (got: number | null, want: number, rel: number) =>
