@@ -7,12 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { domainBenchmarks } from './domain.bench.js';
 import { fanoutBenchmarks } from './fanout.bench.js';
 import { type Check, passed } from './harness.js';
+import { replayBenchmarks } from './replay.bench.js';
 import { simBenchmarks } from './sim.bench.js';
 
 const results: { table: Record<string, number>; checks: Check[] }[] = [];
 results.push(domainBenchmarks());
 results.push(await fanoutBenchmarks());
 results.push(simBenchmarks());
+results.push(await replayBenchmarks());
 
 const table = Object.assign({}, ...results.map((r) => r.table)) as Record<string, number>;
 const checks = results.flatMap((r) => r.checks);

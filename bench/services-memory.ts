@@ -54,8 +54,9 @@ async function waitOk(url: string, deadlineMs: number): Promise<void> {
 
 async function gauge(metricsUrl: string, name: string): Promise<number | null> {
   const text = await (await fetch(metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : null;
+  // `name 42` or `name{service="data-ingest"} 42`
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : null;
 }
 
 /** Starts the three services from `root` for `symbols` symbols and reads their memory. */

@@ -2,19 +2,58 @@
 // once each is ready, and stops them all (SIGTERM, in reverse order) on Ctrl-C or when one dies.
 //
 //   node scripts/run-services.mjs demo   simulated exchange + data-ingest + trading-algo + dashboard
+//   node scripts/run-services.mjs demo --replay <file or folder> [--replay <more>] [--speed 60|max] [--start <time>]
+//                                        the same on recorded Binance data (public-data CSVs or zips)
 //   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo + dashboard
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const mode = process.argv[2] ?? 'demo';
-if (mode !== 'demo' && mode !== 'live') {
-  console.error(`usage: run-services.mjs demo|live (got "${mode}")`);
+const USAGE =
+  'usage: run-services.mjs demo [--replay <path>]... [--speed <n|max>] [--start <ISO time|epoch ms>] | live';
+
+function parseArgs(argv) {
+  const [mode = 'demo', ...rest] = argv;
+  const options = { mode, replay: [], speed: undefined, start: undefined };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = eq > 0 ? arg.slice(eq + 1) : rest[++i];
+    if (!['--replay', '--speed', '--start'].includes(name) || value === undefined || value === '') {
+      throw new Error(`${arg}: unknown option or missing value`);
+    }
+    if (name === '--replay') options.replay.push(value);
+    else options[name.slice(2)] = value;
+  }
+  if (mode !== 'demo' && mode !== 'live') throw new Error(`unknown mode "${mode}"`);
+  if (mode === 'live' && (options.replay.length > 0 || options.speed || options.start)) {
+    throw new Error('--replay, --speed and --start go with demo');
+  }
+  return options;
+}
+
+let args;
+try {
+  args = parseArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
   process.exit(2);
 }
+const { mode } = args;
 const root = new URL('..', import.meta.url).pathname;
 const env = process.env;
+// npm runs scripts from the package root; relative paths are meant from where the user typed.
+const userDir = env.INIT_CWD ?? process.cwd();
+const replayPaths = [
+  ...(env.SIM_REPLAY ?? '')
+    .split(',')
+    .filter((p) => p.trim() !== '')
+    .map((p) => resolve(userDir, p.trim())),
+  ...args.replay.map((p) => resolve(userDir, p)),
+];
+const replay = mode === 'demo' && replayPaths.length > 0;
 const simPort = env.SIM_PORT ?? '9100';
 const ingestHttp = env.INGEST_HTTP_PORT ?? '8080';
 const ingestGrpc = env.INGEST_GRPC_PORT ?? '50051';
@@ -48,53 +87,58 @@ function buildDashboardIfStale() {
   );
 }
 
-const services = [
-  ...(mode === 'demo'
-    ? [
-        {
-          name: 'sim-exchange',
-          color: 35,
-          // Market time starts at the wall clock's millisecond (not floored to the minute), so the
-          // lag the dashboard shows (exchange event time to screen) is the pipeline's own.
-          env: { SIM_PORT: simPort, SIM_START: env.SIM_START ?? String(Date.now()) },
-          health: `http://127.0.0.1:${simPort}/api/v3/ping`,
-        },
-      ]
-    : []),
-  {
-    name: 'data-ingest',
-    color: 36,
-    env: {
-      MARKET_SOURCE: mode === 'demo' ? 'sim' : 'binance',
-      SIM_URL: `http://127.0.0.1:${simPort}`,
-      INGEST_HTTP_PORT: ingestHttp,
-      INGEST_GRPC_PORT: ingestGrpc,
-      CORS_ALLOWED_ORIGINS: dashboardOrigins,
-    },
-    health: `http://127.0.0.1:${ingestHttp}/readyz`,
+const start = args.start ?? env.SIM_START;
+const sim = {
+  name: 'sim-exchange',
+  color: 35,
+  env: {
+    SIM_PORT: simPort,
+    // A simulated market starts at the wall clock's millisecond (not floored to the minute), so
+    // the lag the dashboard shows (exchange event time to screen) is the pipeline's own. A replay
+    // starts where asked, or one day into its data.
+    ...(replay ? {} : { SIM_START: start ?? String(Date.now()) }),
+    ...(replay ? { SIM_REPLAY: replayPaths.join(','), ...(start ? { SIM_START: start } : {}) } : {}),
+    ...(args.speed ? { SIM_SPEED: args.speed } : {}),
+    // The demo prints the control API's URL and reads a replay's streams from it, so it turns it
+    // on (it is off by default).
+    SIM_CONTROL_API: env.SIM_CONTROL_API ?? 'true',
   },
-  {
-    name: 'trading-algo',
-    color: 33,
-    env: {
-      INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`,
-      ALGO_HTTP_PORT: algoHttp,
-      CORS_ALLOWED_ORIGINS: dashboardOrigins,
-    },
-    health: `http://127.0.0.1:${algoHttp}/readyz`,
+  health: `http://127.0.0.1:${simPort}/api/v3/ping`,
+};
+const ingest = {
+  name: 'data-ingest',
+  color: 36,
+  env: {
+    MARKET_SOURCE: mode === 'demo' ? 'sim' : 'binance',
+    SIM_URL: `http://127.0.0.1:${simPort}`,
+    INGEST_HTTP_PORT: ingestHttp,
+    INGEST_GRPC_PORT: ingestGrpc,
+    CORS_ALLOWED_ORIGINS: dashboardOrigins,
   },
-  {
-    name: 'dashboard',
-    color: 32,
-    script: 'apps/dashboard/server/main.ts',
-    env: {
-      DASHBOARD_PORT: dashboardPort,
-      DASHBOARD_ALGO_PORT: algoHttp,
-      DASHBOARD_INGEST_PORT: ingestHttp,
-    },
-    health: `http://127.0.0.1:${dashboardPort}/healthz`,
+  health: `http://127.0.0.1:${ingestHttp}/readyz`,
+};
+const algo = {
+  name: 'trading-algo',
+  color: 33,
+  env: {
+    INGEST_GRPC_URL: `127.0.0.1:${ingestGrpc}`,
+    ALGO_HTTP_PORT: algoHttp,
+    CORS_ALLOWED_ORIGINS: dashboardOrigins,
   },
-];
+  health: `http://127.0.0.1:${algoHttp}/readyz`,
+};
+const dashboardService = {
+  name: 'dashboard',
+  color: 32,
+  script: 'apps/dashboard/server/main.ts',
+  env: {
+    DASHBOARD_PORT: dashboardPort,
+    DASHBOARD_ALGO_PORT: algoHttp,
+    DASHBOARD_INGEST_PORT: ingestHttp,
+  },
+  health: `http://127.0.0.1:${dashboardPort}/healthz`,
+};
+const services = [...(mode === 'demo' ? [sim] : []), ingest, algo, dashboardService];
 
 const width = Math.max(...services.map((s) => s.name.length));
 const pretty = process.stdout.isTTY;
@@ -121,9 +165,7 @@ function format(line) {
   }
 }
 
-buildDashboardIfStale();
-
-for (const s of services) {
+function launch(s) {
   const child = spawn(process.execPath, ['--import', 'tsx', s.script ?? `services/${s.name}/src/main.ts`], {
     cwd: root,
     env: { ...env, ...s.env, LOG_PRETTY: 'false' },
@@ -152,32 +194,84 @@ async function waitReady(s) {
   return false;
 }
 
-// The page comes up in a second or two, before the backends are ready: say where it is at once.
-const dashboardService = services.find((s) => s.name === 'dashboard');
-waitReady(dashboardService).then((ok) => {
-  if (ok && !stopping) console.log(`\ndashboard: http://localhost:${dashboardPort}/  (backends starting)\n`);
-});
+async function simControl(path) {
+  const res = await fetch(`http://127.0.0.1:${simPort}/sim${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (!res.ok) throw new Error(`POST /sim${path} answered ${res.status} (is SIM_CONTROL_API off?)`);
+}
 
-Promise.all(services.map(waitReady)).then((ok) => {
+/**
+ * What the replay has data for, from the simulator's status: data-ingest ingests those symbols,
+ * intervals and (when the files have them) trades, unless the environment says otherwise.
+ */
+async function replayStreams() {
+  const res = await fetch(`http://127.0.0.1:${simPort}/sim/status`);
+  if (!res.ok) throw new Error(`GET /sim/status answered ${res.status} (is SIM_CONTROL_API off?)`);
+  const status = await res.json();
+  const streams = status.replay?.streams ?? [];
+  const symbols = [...new Set(streams.map((s) => s.split('@')[0]))];
+  const intervals = [
+    ...new Set(streams.filter((s) => s.includes('@kline_')).map((s) => s.split('@kline_')[1])),
+  ];
+  ingest.env.SYMBOLS = env.SYMBOLS ?? symbols.join(',');
+  if (intervals.length > 0) ingest.env.INTERVALS = env.INTERVALS ?? intervals.join(',');
+  ingest.env.TRADES = env.TRADES ?? String(streams.some((s) => s.endsWith('@trade')));
+  return status;
+}
+
+async function main() {
+  buildDashboardIfStale();
+  let status = null;
+  if (replay) {
+    // The exchange first: data-ingest is configured from what the files hold. The market holds
+    // at the replay's start until every service is up, so none misses the start of the replay.
+    launch(sim);
+    if (!(await waitReady(sim))) return;
+    await simControl('/market/pause');
+    status = await replayStreams();
+    for (const s of [ingest, algo, dashboardService]) launch(s);
+  } else {
+    for (const s of services) launch(s);
+  }
+  // The page comes up in a second or two, before the backends are ready: say where it is at once.
+  waitReady(dashboardService).then((ok) => {
+    if (ok && !stopping)
+      console.log(`\ndashboard: http://localhost:${dashboardPort}/  (backends starting)\n`);
+  });
+  const ok = await Promise.all(services.map(waitReady));
   if (stopping || !ok.every(Boolean)) return;
+  if (replay) await simControl('/market/resume');
+  const example = (ingest.env.SYMBOLS ?? 'btcusdt').split(',')[0];
+  const interval = (ingest.env.INTERVALS ?? '1m').split(',')[0];
+  const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const what = replay
+    ? `replay of recorded Binance data, ${iso(status.replay.firstMs)} to ${iso(status.replay.endMs)}, from ${iso(status.startMs)} at speed ${status.speed}`
+    : mode === 'demo'
+      ? 'simulated exchange: prices are NOT real'
+      : 'live Binance market data';
   const lines = [
     '',
-    `VisuALGO is running (${mode === 'demo' ? 'simulated exchange: prices are NOT real' : 'live Binance market data'})`,
+    `VisuALGO is running (${what})`,
     `  dashboard    http://localhost:${dashboardPort}/`,
     `  market data  WebSocket  ws://localhost:${ingestHttp}/ws   (also /ws/<stream>, /stream?streams=a/b)`,
     `               gRPC       localhost:${ingestGrpc}            (visualgo.v1.MarketData, KlineService)`,
-    `               REST       http://localhost:${ingestHttp}/api/v3/klines?symbol=BTCUSDT&interval=1m`,
+    `               REST       http://localhost:${ingestHttp}/api/v3/klines?symbol=${example.toUpperCase()}&interval=${interval}`,
     `  indicators   WebSocket  ws://localhost:${algoHttp}/ws`,
-    `               REST       http://localhost:${algoHttp}/api/indicators?stream=btcusdt@kline_1m`,
+    `               REST       http://localhost:${algoHttp}/api/indicators?stream=${example.toLowerCase()}@kline_${interval}`,
     `  health       http://localhost:${ingestHttp}/healthz  http://localhost:${algoHttp}/healthz  (/metrics too)  http://localhost:${dashboardPort}/healthz`,
     ...(mode === 'demo'
-      ? [`  exchange     http://localhost:${simPort}/sim/status   (simulated; fault controls under /sim)`]
+      ? [
+          `  exchange     http://localhost:${simPort}/sim/status   (${replay ? 'replay' : 'simulated'}; fault controls under /sim)`,
+        ]
       : []),
     'Press Ctrl-C to stop.',
     '',
   ];
   console.log(lines.join('\n'));
-});
+}
 
 function stop(reason, code = 0) {
   if (stopping) return;
@@ -205,6 +299,11 @@ function stop(reason, code = 0) {
   };
   next();
 }
+
+main().catch((err) => {
+  console.error(`run-services: ${err.message}`);
+  stop('could not start', 1);
+});
 
 process.on('SIGINT', () => stop('interrupted'));
 process.on('exit', () => {

@@ -11,25 +11,14 @@ import type { CandleTotals } from './candle-aggregator.js';
 import type { SimCandle } from './candle-history.js';
 import { formatScaled } from './fixed-point.js';
 import type { SimTrade } from './market-model.js';
-import type { SymbolSpec } from './symbol-spec.js';
+import type { DecimalStrings, MarketCandle, SymbolFormat } from './market-source.js';
 
 /**
  * Binance's wire shapes built from the model's exact integers. Field order follows Binance's
  * documented examples so frames look the same byte for byte, not only field for field.
  */
 
-export interface DecimalStrings {
-  readonly open: string;
-  readonly high: string;
-  readonly low: string;
-  readonly close: string;
-  readonly volume: string;
-  readonly quoteVolume: string;
-  readonly takerBuyVolume: string;
-  readonly takerBuyQuoteVolume: string;
-}
-
-export function candleDecimals(spec: SymbolSpec, t: CandleTotals): DecimalStrings {
+export function candleDecimals(spec: SymbolFormat, t: CandleTotals): DecimalStrings {
   const quoteScale = spec.tickDecimals + spec.lotDecimals;
   return {
     open: formatScaled(t.openTicks, spec.tickDecimals),
@@ -43,21 +32,36 @@ export function candleDecimals(spec: SymbolSpec, t: CandleTotals): DecimalString
   };
 }
 
-export function klinePayload(spec: SymbolSpec, candle: SimCandle): BinanceKline {
-  const d = candleDecimals(spec, candle.totals);
+/** A model candle (exact totals) as a wire-ready candle. */
+export function marketCandle(spec: SymbolFormat, candle: SimCandle): MarketCandle {
+  return {
+    symbol: spec.symbol,
+    interval: candle.interval,
+    openTimeMs: candle.openTimeMs,
+    closeTimeMs: candle.closeTimeMs,
+    values: candleDecimals(spec, candle.totals),
+    trades: candle.totals.trades,
+    firstTradeId: candle.totals.firstTradeId,
+    lastTradeId: candle.totals.lastTradeId,
+    closed: candle.closed,
+  };
+}
+
+export function klinePayload(candle: MarketCandle): BinanceKline {
+  const d = candle.values;
   return {
     t: candle.openTimeMs,
     T: candle.closeTimeMs,
-    s: spec.symbol,
+    s: candle.symbol,
     i: candle.interval,
-    f: candle.totals.firstTradeId,
-    L: candle.totals.lastTradeId,
+    f: candle.firstTradeId,
+    L: candle.lastTradeId,
     o: d.open,
     c: d.close,
     h: d.high,
     l: d.low,
     v: d.volume,
-    n: candle.totals.trades,
+    n: candle.trades,
     x: candle.closed,
     q: d.quoteVolume,
     V: d.takerBuyVolume,
@@ -66,11 +70,11 @@ export function klinePayload(spec: SymbolSpec, candle: SimCandle): BinanceKline 
   };
 }
 
-export function klineEvent(spec: SymbolSpec, candle: SimCandle, eventTimeMs: number): BinanceKlineEvent {
-  return { e: 'kline', E: eventTimeMs, s: spec.symbol, k: klinePayload(spec, candle) };
+export function klineEvent(candle: MarketCandle, eventTimeMs: number): BinanceKlineEvent {
+  return { e: 'kline', E: eventTimeMs, s: candle.symbol, k: klinePayload(candle) };
 }
 
-export function tradeEvent(spec: SymbolSpec, trade: SimTrade): BinanceTradeEvent {
+export function tradeEvent(spec: SymbolFormat, trade: SimTrade): BinanceTradeEvent {
   return {
     e: 'trade',
     E: trade.timeMs,
@@ -85,7 +89,7 @@ export function tradeEvent(spec: SymbolSpec, trade: SimTrade): BinanceTradeEvent
 }
 
 /** An aggregate trade: the fills of one taker order (same time, price and side). */
-export function aggTradeEvent(spec: SymbolSpec, fills: readonly SimTrade[]): BinanceAggTradeEvent {
+export function aggTradeEvent(spec: SymbolFormat, fills: readonly SimTrade[]): BinanceAggTradeEvent {
   const first = fills[0];
   const last = fills[fills.length - 1];
   if (!first || !last) throw new RangeError('an aggregate trade needs at least one fill');
@@ -107,7 +111,7 @@ export function aggTradeEvent(spec: SymbolSpec, fills: readonly SimTrade[]): Bin
 }
 
 /** A trade as `GET /api/v3/trades` and `GET /api/v3/historicalTrades` list it. */
-export function historicalTrade(spec: SymbolSpec, trade: SimTrade): BinanceHistoricalTrade {
+export function historicalTrade(spec: SymbolFormat, trade: SimTrade): BinanceHistoricalTrade {
   return {
     id: trade.tradeId,
     price: formatScaled(trade.priceTicks, spec.tickDecimals),
@@ -122,8 +126,8 @@ export function historicalTrade(spec: SymbolSpec, trade: SimTrade): BinanceHisto
   };
 }
 
-export function klineRow(spec: SymbolSpec, candle: SimCandle): BinanceKlineRow {
-  const d = candleDecimals(spec, candle.totals);
+export function klineRow(candle: MarketCandle): BinanceKlineRow {
+  const d = candle.values;
   return [
     candle.openTimeMs,
     d.open,
@@ -133,7 +137,7 @@ export function klineRow(spec: SymbolSpec, candle: SimCandle): BinanceKlineRow {
     d.volume,
     candle.closeTimeMs,
     d.quoteVolume,
-    candle.totals.trades,
+    candle.trades,
     d.takerBuyVolume,
     d.takerBuyQuoteVolume,
     '0',
@@ -144,12 +148,12 @@ export function klineRow(spec: SymbolSpec, candle: SimCandle): BinanceKlineRow {
  * The domain candle a correct client would build from this kline: numbers parsed from the
  * same decimal strings Binance sends. Ground truth has no receive time; it is the event time.
  */
-export function domainCandle(spec: SymbolSpec, candle: SimCandle, eventTimeMs: number): Candle {
-  const d = candleDecimals(spec, candle.totals);
+export function domainCandle(candle: MarketCandle, eventTimeMs: number): Candle {
+  const d = candle.values;
   return {
     type: 'candle',
     exchange: 'binance-sim',
-    symbol: spec.symbol,
+    symbol: candle.symbol,
     interval: candle.interval,
     openTimeMs: candle.openTimeMs,
     closeTimeMs: candle.closeTimeMs,
@@ -161,16 +165,16 @@ export function domainCandle(spec: SymbolSpec, candle: SimCandle, eventTimeMs: n
     quoteVolume: Number(d.quoteVolume),
     takerBuyVolume: Number(d.takerBuyVolume),
     takerBuyQuoteVolume: Number(d.takerBuyQuoteVolume),
-    trades: candle.totals.trades,
-    firstTradeId: candle.totals.firstTradeId,
-    lastTradeId: candle.totals.lastTradeId,
+    trades: candle.trades,
+    firstTradeId: candle.firstTradeId,
+    lastTradeId: candle.lastTradeId,
     closed: candle.closed,
     eventTimeMs,
     receivedTimeMs: eventTimeMs,
   };
 }
 
-export function domainTrade(spec: SymbolSpec, trade: SimTrade): Trade {
+export function domainTrade(spec: SymbolFormat, trade: SimTrade): Trade {
   return {
     type: 'trade',
     exchange: 'binance-sim',

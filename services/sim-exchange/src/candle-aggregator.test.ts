@@ -111,7 +111,8 @@ describe('CandleAccumulator', () => {
 
 describe('CandleHistory', () => {
   const origin = Date.UTC(2025, 2, 3);
-  const history = new CandleHistory(new MarketModel({ seed: 'candles', originMs: origin }).symbol('BTCUSDT'));
+  const market = new MarketModel({ seed: 'candles', originMs: origin }).symbol('BTCUSDT');
+  const history = new CandleHistory(market);
   const now = origin + 3 * 3_600_000 + 20 * 60_000 + 12_345;
 
   it('builds every candle of every interval from the trades, with contiguous ids', () => {
@@ -120,7 +121,7 @@ describe('CandleHistory', () => {
       expect(candles.length).toBeGreaterThan(2);
       for (const c of candles) {
         checkInvariants(c.totals);
-        const trades = history.market.trades(c.openTimeMs, Math.min(c.closeTimeMs + 1, now));
+        const trades = market.trades(c.openTimeMs, Math.min(c.closeTimeMs + 1, now));
         const acc = new CandleAccumulator(0);
         for (const t of trades) acc.add(t.tradeId, t.priceTicks, t.qtyLots, t.buyerIsMaker);
         const expected = acc.totals();

@@ -1,5 +1,5 @@
 import { ExactSum } from './fixed-point.js';
-import type { BlockTrades } from './market-model.js';
+import { type BlockTrades, tradeIdAt } from './market-model.js';
 
 /**
  * A candle's contents in exact integers: prices in ticks, volumes in lots, quote volumes in
@@ -67,10 +67,14 @@ export class CandleAccumulator {
     this.count++;
     this.volume += qtyLots;
     const notional = priceTicks * qtyLots;
-    this.quote.add(notional);
+    // Beyond 2^53 a double product loses digits: take the exact (slower) bigint product.
+    const exact = notional <= Number.MAX_SAFE_INTEGER ? null : BigInt(priceTicks) * BigInt(qtyLots);
+    if (exact === null) this.quote.add(notional);
+    else this.quote.addBig(exact);
     if (!buyerIsMaker) {
       this.takerBuyVolume += qtyLots;
-      this.takerBuyQuote.add(notional);
+      if (exact === null) this.takerBuyQuote.add(notional);
+      else this.takerBuyQuote.addBig(exact);
     }
   }
 
@@ -78,7 +82,7 @@ export class CandleAccumulator {
   addBlockRange(trades: BlockTrades, from: number, to: number): void {
     for (let i = from; i < to; i++) {
       this.add(
-        trades.firstTradeId + i,
+        tradeIdAt(trades, i),
         trades.priceTicks[i] ?? 0,
         trades.qtyLots[i] ?? 0,
         trades.buyerIsMaker[i] === 1,

@@ -1,6 +1,22 @@
 import { type Interval, intervalCloseTimeMs, intervalOpenTimeMs, nextOpenTimeMs } from '@visualgo/market';
 import { CandleAccumulator, type CandleTotals, emptyTotals, mergeTotals } from './candle-aggregator.js';
-import { BLOCK_MS, blockOf, lowerBound, type SymbolMarket } from './market-model.js';
+import { BLOCK_MS, type BlockTrades, blockOf, lowerBound } from './market-model.js';
+
+/**
+ * Trades in one-minute blocks, as candles are derived from them: the seeded model
+ * (`SymbolMarket`) or a replay's trade files (`TradeArchive`).
+ */
+export interface BlockSource {
+  /** Upper case: `BTCUSDT`. */
+  readonly symbol: string;
+  /** First instant with trades. */
+  readonly originMs: number;
+  readonly originBlock: number;
+  /** Price in ticks of the last trade before the block, or null outside the data. */
+  openRefTicks(block: number): number | null;
+  /** The trades of a block, or null outside the data. */
+  blockTrades(block: number): BlockTrades | null;
+}
 
 /** One kline as of some instant: its bounds and contents. */
 export interface SimCandle {
@@ -30,10 +46,10 @@ export class CandleHistory {
   private readonly blockTotals = new Map<number, CandleTotals>();
   private readonly partials = new Map<Interval, PartialMerge>();
 
-  constructor(readonly market: SymbolMarket) {}
+  constructor(readonly market: BlockSource) {}
 
   get symbol(): string {
-    return this.market.spec.symbol;
+    return this.market.symbol;
   }
 
   /** Earliest open time of a candle of `interval` that has any data. */
@@ -85,10 +101,10 @@ export class CandleHistory {
   blockTotalsOf(block: number): CandleTotals {
     const cached = this.blockTotals.get(block);
     if (cached) return cached;
-    const info = this.market.blockInfo(block);
+    const ref = this.market.openRefTicks(block);
     const trades = this.market.blockTrades(block);
-    if (!info || !trades) return emptyTotals(0);
-    const acc = new CandleAccumulator(info.openRefTicks);
+    if (ref === null || !trades) return emptyTotals(0);
+    const acc = new CandleAccumulator(ref);
     acc.addBlockRange(trades, 0, trades.count);
     const totals = acc.totals();
     this.blockTotals.set(block, totals);
@@ -114,12 +130,12 @@ export class CandleHistory {
   }
 
   private partialBlock(block: number, fromMs: number, toMs: number): CandleTotals {
-    const info = this.market.blockInfo(block);
+    const ref = this.market.openRefTicks(block);
     const trades = this.market.blockTrades(block);
-    if (!info || !trades) return emptyTotals(0);
+    if (ref === null || !trades) return emptyTotals(0);
     const from = lowerBound(trades.timeMs, trades.count, fromMs);
     const to = lowerBound(trades.timeMs, trades.count, toMs);
-    const lastBefore = from > 0 ? (trades.priceTicks[from - 1] ?? info.openRefTicks) : info.openRefTicks;
+    const lastBefore = from > 0 ? (trades.priceTicks[from - 1] ?? ref) : ref;
     const acc = new CandleAccumulator(lastBefore);
     acc.addBlockRange(trades, from, to);
     return acc.totals();
@@ -127,11 +143,11 @@ export class CandleHistory {
 
   private lastPriceBefore(timeMs: number): number {
     const block = blockOf(Math.max(timeMs, this.market.originMs));
-    const info = this.market.blockInfo(block);
+    const ref = this.market.openRefTicks(block);
     const trades = this.market.blockTrades(block);
-    if (!info || !trades) return 0;
+    if (ref === null || !trades) return 0;
     const i = lowerBound(trades.timeMs, trades.count, timeMs);
-    return i > 0 ? (trades.priceTicks[i - 1] ?? info.openRefTicks) : info.openRefTicks;
+    return i > 0 ? (trades.priceTicks[i - 1] ?? ref) : ref;
   }
 
   /**

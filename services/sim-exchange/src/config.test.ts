@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { simConfigSchema, simExchangeOptions } from './config.js';
 
@@ -8,7 +11,6 @@ describe('simConfigSchema', () => {
       SIM_PORT: 9100,
       SIM_HOST: '127.0.0.1',
       SIM_SPEED: 1,
-      SIM_SYMBOLS: ['BTCUSDT', 'ETHUSDT', 'BNBBTC'],
       SIM_PING_INTERVAL_MS: 20_000,
       SIM_PONG_TIMEOUT_MS: 60_000,
       SIM_MAX_CONNECTION_MS: 86_400_000,
@@ -16,8 +18,18 @@ describe('simConfigSchema', () => {
       SIM_MAX_MESSAGES_PER_SECOND: 5,
       SIM_REST_WEIGHT_LIMIT: 6000,
       SIM_HISTORY_DAYS: 7,
+      SIM_CONTROL_API: false,
     });
     expect(config.SIM_START).toBeUndefined();
+    expect(config.SIM_SYMBOLS).toBeUndefined(); // the model's three, or every symbol of a replay
+    expect(config.SIM_REPLAY).toBeUndefined();
+  });
+
+  it('takes replay paths and the speed max', () => {
+    const config = simConfigSchema.parse({ SIM_REPLAY: ' ../data/a , b.zip,', SIM_SPEED: 'max' });
+    expect([config.SIM_REPLAY, config.SIM_SPEED]).toEqual([['../data/a', 'b.zip'], 'max']);
+    expect(simConfigSchema.parse({ SIM_REPLAY: '' }).SIM_REPLAY).toBeUndefined();
+    expect(simExchangeOptions(config)).toMatchObject({ replay: ['../data/a', 'b.zip'], speed: 'max' });
   });
 
   it('parses start times as ISO-8601 or epoch milliseconds, and symbol lists', () => {
@@ -43,7 +55,7 @@ describe('simConfigSchema', () => {
     expect(messages).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^SIM_START: must be an ISO-8601 time/),
-        'SIM_SPEED: must be greater than 0',
+        expect.stringMatching(/^SIM_SPEED: must be a number greater than 0 and at most 100000, or max/),
         'SIM_PORT: must be at most 65535',
         expect.stringMatching(/^SIM_SYMBOLS\.0: symbols are 2-20 letters or digits/),
       ]),
@@ -51,13 +63,25 @@ describe('simConfigSchema', () => {
   });
 
   it('maps to exchange options', () => {
-    const options = simExchangeOptions(simConfigSchema.parse({ SIM_SPEED: '60', SIM_SEED: 'abc' }));
+    const options = simExchangeOptions(
+      simConfigSchema.parse({ SIM_SPEED: '60', SIM_SEED: 'abc', SIM_CONTROL_API: 'true' }),
+    );
     expect(options).toMatchObject({
       speed: 60,
       seed: 'abc',
       clock: 'scaled',
       port: 9100,
       maxStreamsPerConnection: 1024,
+      controlApi: true,
     });
+    expect(simExchangeOptions(simConfigSchema.parse({})).controlApi).toBe(false);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable', () => {
+    const text = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../.env.example'), 'utf8');
+    const listed = new Set([...text.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]));
+    expect([...Object.keys(simConfigSchema.shape)].filter((k) => !listed.has(k))).toEqual([]);
   });
 });

@@ -27,7 +27,6 @@ const startTime = z
 
 const symbols = z
   .string()
-  .default('btcusdt,ethusdt,bnbbtc')
   .transform((v) =>
     v
       .split(',')
@@ -38,7 +37,35 @@ const symbols = z
     z
       .array(z.string().regex(/^[A-Z0-9]{2,20}$/, 'symbols are 2-20 letters or digits, e.g. btcusdt'))
       .min(1, 'must list at least one symbol'),
-  );
+  )
+  .optional();
+
+const replayPaths = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0),
+  )
+  .optional()
+  .transform((paths) => (paths && paths.length > 0 ? paths : undefined));
+
+const speed = z
+  .string()
+  .transform((value, ctx) => {
+    if (value.trim().toLowerCase() === 'max') return 'max' as const;
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 100_000) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a number greater than 0 and at most 100000, or max (as fast as clients take it)',
+      });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .default(1);
 
 /** Every setting of the simulated exchange, as environment variables (or `--sim-port=9100` flags). */
 export const simConfigSchema = z.object({
@@ -46,12 +73,9 @@ export const simConfigSchema = z.object({
   SIM_HOST: z.string().min(1).default('127.0.0.1'),
   SIM_SEED: z.string().min(1).default('visualgo'),
   SIM_START: startTime,
-  SIM_SPEED: z.coerce
-    .number({ error: 'must be a number' })
-    .positive('must be greater than 0')
-    .max(100_000, 'must be at most 100000')
-    .default(1),
+  SIM_SPEED: speed,
   SIM_SYMBOLS: symbols,
+  SIM_REPLAY: replayPaths,
   SIM_HISTORY_DAYS: int(7, 0, 366),
   SIM_PING_INTERVAL_MS: int(20_000, 10, 3_600_000),
   SIM_PONG_TIMEOUT_MS: int(60_000, 10, 3_600_000),
@@ -59,6 +83,10 @@ export const simConfigSchema = z.object({
   SIM_MAX_STREAMS: int(1024, 1, 100_000),
   SIM_MAX_MESSAGES_PER_SECOND: int(5, 1, 100_000),
   SIM_REST_WEIGHT_LIMIT: int(6000, 1, 10_000_000),
+  SIM_CONTROL_API: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -81,6 +109,7 @@ export function simExchangeOptions(config: SimConfig, logger?: SimLogger): SimEx
     speed: config.SIM_SPEED,
     clock: 'scaled',
     symbols: config.SIM_SYMBOLS,
+    replay: config.SIM_REPLAY,
     historyDays: config.SIM_HISTORY_DAYS,
     pingIntervalMs: config.SIM_PING_INTERVAL_MS,
     pongTimeoutMs: config.SIM_PONG_TIMEOUT_MS,
@@ -88,6 +117,7 @@ export function simExchangeOptions(config: SimConfig, logger?: SimLogger): SimEx
     maxStreamsPerConnection: config.SIM_MAX_STREAMS,
     maxMessagesPerSecond: config.SIM_MAX_MESSAGES_PER_SECOND,
     restWeightLimit: config.SIM_REST_WEIGHT_LIMIT,
+    controlApi: config.SIM_CONTROL_API,
     logger,
   };
 }

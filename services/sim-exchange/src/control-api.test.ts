@@ -1,12 +1,21 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { SimExchange } from './sim-exchange.js';
+import type { SimExchange, SimExchangeOptions } from './sim-exchange.js';
 import { TestClient } from './test-client.js';
 import { TEST_START_MS, testSims } from './test-sim.js';
 
 const START = TEST_START_MS;
 const candleList = z.object({ candles: z.array(z.unknown()) });
-const { start, connect } = testSims('control-test');
+const sims = testSims('control-test');
+const { connect } = sims;
+
+const start = (options: SimExchangeOptions = {}) => sims.start({ controlApi: true, ...options });
+
+function controlUrl(s: SimExchange): string {
+  if (s.controlUrl === null) throw new Error('the control API is off');
+  return s.controlUrl;
+}
 
 async function call(
   s: SimExchange,
@@ -14,12 +23,42 @@ async function call(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${s.controlUrl}${path}`, {
+  const res = await fetch(`${controlUrl(s)}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/** A raw HTTP/1.1 request, so Host and Origin can be set to anything (fetch forbids both). */
+function rawRequest(
+  s: SimExchange,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body = '',
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: s.port, method, path, headers, setHost: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON (Node's own 400 answers)
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 describe('control API over HTTP', () => {
@@ -149,7 +188,110 @@ describe('control API over HTTP', () => {
     expect(JSON.stringify(bad.body)).toContain('kind');
     expect((await call(s, 'POST', '/connections/drop', { ids: 'all' })).status).toBe(400);
     expect((await call(s, 'GET', '/nothing-here')).status).toBe(404);
-    const notJson = await fetch(`${s.controlUrl}/connections/drop`, { method: 'POST', body: '{oops' });
+    const notJson = await fetch(`${controlUrl(s)}/connections/drop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{oops',
+    });
     expect(notJson.status).toBe(400);
+  });
+});
+
+describe('control API access', () => {
+  it('is off unless enabled: 404 with how to turn it on, and no fault is applied', async () => {
+    const s = await sims.start();
+    await connect('/ws/btcusdt@trade');
+    expect(s.controlUrl).toBeNull();
+    const res = await fetch(`${s.httpUrl}/sim/connections/drop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: expect.stringContaining('SIM_CONTROL_API=true') });
+    expect(s.connections()).toHaveLength(1);
+    expect((await fetch(`${s.httpUrl}/sim/status`)).status).toBe(404);
+  });
+
+  it('refuses the cross-site request a web page on the same machine could send', async () => {
+    const s = await start();
+    await connect('/ws/btcusdt@trade');
+    const attack = await rawRequest(
+      s,
+      'POST',
+      '/sim/connections/drop',
+      { Host: `evil.example:${s.port}`, Origin: 'http://evil.example', 'Content-Type': 'text/plain' },
+      '{"closeFrame":false}',
+    );
+    expect(attack.status).toBe(403);
+    expect(s.connections()).toHaveLength(1);
+  });
+
+  it('refuses a Host that is not loopback (DNS rebinding), even from a same-origin page', async () => {
+    const s = await start();
+    for (const host of [`evil.example:${s.port}`, `10.0.0.1:${s.port}`, `127.0.0.1.evil.example`]) {
+      const res = await rawRequest(s, 'GET', '/sim/status', { Host: host });
+      expect([host, res.status]).toEqual([host, 403]);
+      expect(res.body).toEqual({ error: expect.stringContaining('loopback host') });
+    }
+    const rebound = await rawRequest(s, 'POST', '/sim/market/pause', {
+      Host: `evil.example:${s.port}`,
+      Origin: `http://evil.example:${s.port}`,
+      'Content-Type': 'application/json',
+    });
+    expect(rebound.status).toBe(403);
+    expect(s.status().paused).toBe(false);
+    // HTTP/1.1 without Host: Node's server answers 400 before any handler runs.
+    expect((await rawRequest(s, 'GET', '/sim/status', {})).status).toBe(400);
+  });
+
+  it('refuses a cross-origin or opaque Origin on loopback', async () => {
+    const s = await start();
+    const host = `127.0.0.1:${s.port}`;
+    for (const origin of [
+      'http://evil.example',
+      'null',
+      `http://localhost:${s.port}`,
+      'http://127.0.0.1:1',
+    ]) {
+      const res = await rawRequest(s, 'POST', '/sim/market/pause', {
+        Host: host,
+        Origin: origin,
+        'Content-Type': 'application/json',
+      });
+      expect([origin, res.status]).toEqual([origin, 403]);
+      expect(res.body).toEqual({ error: expect.stringContaining('cross-origin') });
+    }
+    expect(s.status().paused).toBe(false);
+  });
+
+  it('refuses POSTs that are not application/json (a form or text/plain body)', async () => {
+    const s = await start();
+    const host = `127.0.0.1:${s.port}`;
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      null,
+    ]) {
+      const headers: Record<string, string> = { Host: host };
+      if (type !== null) headers['Content-Type'] = type;
+      const res = await rawRequest(s, 'POST', '/sim/market/pause', headers, '{}');
+      expect([type, res.status]).toEqual([type, 415]);
+    }
+    expect(s.status().paused).toBe(false);
+  });
+
+  it('serves loopback requests: no Origin, or a same-origin loopback page', async () => {
+    const s = await start();
+    for (const host of [`127.0.0.1:${s.port}`, `localhost:${s.port}`, `[::1]:${s.port}`]) {
+      expect((await rawRequest(s, 'GET', '/sim/status', { Host: host })).status).toBe(200);
+    }
+    const samePage = await rawRequest(s, 'POST', '/sim/market/pause', {
+      Host: `localhost:${s.port}`,
+      Origin: `http://localhost:${s.port}`,
+      'Content-Type': 'application/json; charset=utf-8',
+    });
+    expect(samePage).toEqual({ status: 200, body: { paused: true, marketTimeMs: START } });
   });
 });

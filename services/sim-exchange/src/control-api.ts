@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { refuseControlRequest } from './control-guard.js';
 import { MALFORMED_KINDS, REFUSE_MODES, REST_FAULT_MODES } from './faults.js';
 import { UnknownStreamError } from './ground-truth.js';
 import { sendJson } from './rest-server.js';
@@ -58,22 +59,34 @@ class ControlError extends Error {
   }
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * The fault-injection and ground-truth API over HTTP, under `/sim/`. It answers loopback peers
- * only, so a simulator bound to a public interface cannot be driven from elsewhere.
+ * The fault-injection and ground-truth API over HTTP, under `/sim/`. Off unless enabled; then it
+ * answers loopback peers asking for a loopback host only, refuses cross-origin requests and
+ * non-JSON POSTs (see `control-guard.ts`), so neither a remote host nor a web page can drive it.
  */
 export class ControlApi {
   constructor(
     private readonly sim: SimExchange,
     private readonly log: SimLogger,
+    private readonly hostAllowed: (hostname: string) => boolean,
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) {
-      sendJson(res, 403, { error: 'the control API answers loopback clients only' }, {});
+    const refusal = refuseControlRequest(
+      {
+        method: req.method ?? 'GET',
+        remoteAddress: req.socket.remoteAddress,
+        host: req.headers.host,
+        origin: req.headers.origin,
+        contentType: req.headers['content-type'],
+      },
+      this.hostAllowed,
+    );
+    if (refusal) {
+      this.log.warn({ path: req.url, error: refusal.error }, 'control request refused');
+      sendJson(res, refusal.status, { error: refusal.error }, {});
       return;
     }
     readBody(req)

@@ -48,6 +48,10 @@ export class ExactSum {
     }
   }
 
+  addBig(amount: bigint): void {
+    this.big += amount;
+  }
+
   total(): bigint {
     return this.big + BigInt(this.small);
   }

@@ -1,7 +1,7 @@
 import type { BinanceKlineRow } from '@visualgo/contracts';
 import { type Candle, type Interval, parseStreamName, type Trade } from '@visualgo/market';
 import { domainCandle, domainTrade, klineRow } from './binance-format.js';
-import type { CandleHistory, SimCandle } from './candle-history.js';
+import type { MarketCandle, MarketSource } from './market-source.js';
 
 export interface CandleRange {
   /** Candles opening at or after this (default: the first candle with data). */
@@ -32,49 +32,48 @@ export class UnknownStreamError extends Error {
  */
 export class GroundTruth {
   constructor(
-    private readonly universe: ReadonlyMap<string, CandleHistory>,
+    private readonly universe: ReadonlyMap<string, MarketSource>,
     private readonly marketNowMs: () => number,
   ) {}
 
   /** Candles of a kline stream (`btcusdt@kline_1m`) as a correct client would have them. */
   candles(stream: string, range: CandleRange = {}): Candle[] {
-    const { history, interval } = this.klineStream(stream);
-    return this.simCandles(history, interval, range).map((c) =>
-      domainCandle(history.market.spec, c, c.closed ? c.closeTimeMs + 1 : this.marketNowMs()),
+    const { source, interval } = this.klineStream(stream);
+    return this.marketCandles(source, interval, range).map((c) =>
+      domainCandle(c, c.closed ? c.closeTimeMs + 1 : this.marketNowMs()),
     );
   }
 
   /** The same candles as `GET /api/v3/klines` rows. */
   klineRows(stream: string, range: CandleRange = {}): BinanceKlineRow[] {
-    const { history, interval } = this.klineStream(stream);
-    return this.simCandles(history, interval, range).map((c) => klineRow(history.market.spec, c));
+    const { source, interval } = this.klineStream(stream);
+    return this.marketCandles(source, interval, range).map(klineRow);
   }
 
   /** Trades of a symbol with startTimeMs <= time < endTimeMs. */
   trades(symbol: string, range: TradeRange): Trade[] {
-    const history = this.universe.get(symbol.toUpperCase());
-    if (!history) throw new UnknownStreamError(`${symbol} is not a simulated symbol`);
+    const source = this.universe.get(symbol.toUpperCase());
+    if (!source?.hasTrades) throw new UnknownStreamError(`${symbol} has no trades on this exchange`);
     const now = this.marketNowMs();
     const end = Math.min(range.endTimeMs ?? now, now);
     const limit = Math.min(range.limit ?? GROUND_TRUTH_MAX_ITEMS, GROUND_TRUTH_MAX_ITEMS);
-    return history.market
-      .trades(range.startTimeMs, end, limit)
-      .map((t) => domainTrade(history.market.spec, t));
+    return source.trades(range.startTimeMs, end, limit).map((t) => domainTrade(source.format, t));
   }
 
-  private klineStream(stream: string): { history: CandleHistory; interval: Interval } {
+  private klineStream(stream: string): { source: MarketSource; interval: Interval } {
     const id = parseStreamName(stream);
     if (id?.kind !== 'kline') throw new UnknownStreamError(`${stream} is not a kline stream`);
-    const history = this.universe.get(id.symbol);
-    if (!history) throw new UnknownStreamError(`${id.symbol} is not a simulated symbol`);
-    return { history, interval: id.interval };
+    const source = this.universe.get(id.symbol);
+    if (!source) throw new UnknownStreamError(`${id.symbol} is not a symbol of this exchange`);
+    if (!source.serves(id)) throw new UnknownStreamError(`${stream} has no data on this exchange`);
+    return { source, interval: id.interval };
   }
 
-  private simCandles(history: CandleHistory, interval: Interval, range: CandleRange): SimCandle[] {
+  private marketCandles(source: MarketSource, interval: Interval, range: CandleRange): MarketCandle[] {
     const now = this.marketNowMs();
-    const start = range.startTimeMs ?? history.firstOpenTimeMs(interval);
+    const start = range.startTimeMs ?? source.firstOpenTimeMs(interval) ?? now;
     const end = Math.min(range.endTimeMs ?? now, now);
-    const candles = history.candles(interval, start, end, now, GROUND_TRUTH_MAX_ITEMS);
+    const candles = source.candles(interval, start, end, now, GROUND_TRUTH_MAX_ITEMS);
     return range.includeOpen ? candles : candles.filter((c) => c.closed);
   }
 }

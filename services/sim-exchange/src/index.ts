@@ -10,6 +10,9 @@ export {
   type RestFaultSpec,
 } from './faults.js';
 export type { CandleRange, GroundTruth, TradeRange } from './ground-truth.js';
+export { loadReplay, type ReplayData, type ReplayOptions } from './replay/replay-data.js';
+export { ReplayError, ReplayFileError } from './replay/replay-error.js';
+export type { ClockKind } from './sim-clock.js';
 export {
   ClockModeError,
   type CloseReason,
@@ -18,6 +21,7 @@ export {
   DEFAULT_SYMBOLS,
   type DropOptions,
   type RefuseOptions,
+  type ReplayStatus,
   type ShutdownOptions,
   type SimExchange,
   type SimExchangeOptions,

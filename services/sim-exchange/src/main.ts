@@ -7,7 +7,8 @@ import {
   Shutdown,
 } from '@visualgo/platform';
 import { type SimConfig, simConfigSchema, simExchangeOptions } from './config.js';
-import { startSimExchange } from './sim-exchange.js';
+import { ReplayError, ReplayFileError } from './replay/replay-error.js';
+import { type SimExchange, startSimExchange } from './sim-exchange.js';
 
 let config: SimConfig;
 try {
@@ -21,19 +22,31 @@ const logger = createLogger({ name: 'sim-exchange', level: config.LOG_LEVEL, pre
 const shutdown = new Shutdown(logger);
 installProcessHandlers(logger, shutdown);
 
-const sim = await startSimExchange({
-  ...simExchangeOptions(config, logger),
-  metrics: createMetrics('sim-exchange'),
-});
+let sim: SimExchange;
+try {
+  sim = await startSimExchange({
+    ...simExchangeOptions(config, logger),
+    metrics: createMetrics('sim-exchange'),
+  });
+} catch (err) {
+  // Bad replay files or a start outside them: say which file and line, start nothing.
+  if (!(err instanceof ReplayFileError || err instanceof ReplayError)) throw err;
+  process.stderr.write(`sim-exchange: ${err.message}\n`);
+  process.exit(2);
+}
 shutdown.register('sim-exchange', () => sim.close());
 logger.info(
   {
     rest: sim.httpUrl,
     streams: sim.wsUrl,
-    control: sim.controlUrl,
+    control: sim.controlUrl ?? 'off (SIM_CONTROL_API=true enables it)',
     metrics: `${sim.httpUrl}/metrics`,
     speed: config.SIM_SPEED,
     startMs: sim.startMs,
+    start: new Date(sim.startMs).toISOString(),
+    replay: sim.replay
+      ? { streams: sim.status().replay?.streams, end: new Date(sim.replay.endMs).toISOString() }
+      : undefined,
   },
   'simulated Binance ready',
 );

@@ -1,16 +1,16 @@
 import { binanceKlineEvent, binanceTradeEvent } from '@visualgo/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CandleHistory } from './candle-history.js';
 import { MarketFeed } from './market-feed.js';
 import { MarketModel } from './market-model.js';
+import { ModelSource } from './model-source.js';
 
 const ORIGIN = Date.UTC(2025, 0, 1);
 const START = ORIGIN + 3_600_000;
 
 function feed(): MarketFeed {
   const model = new MarketModel({ seed: 'feed', originMs: ORIGIN });
-  const histories = new Map(['BTCUSDT', 'ETHUSDT'].map((s) => [s, new CandleHistory(model.symbol(s))]));
+  const histories = new Map(['BTCUSDT', 'ETHUSDT'].map((s) => [s, new ModelSource(model.symbol(s))]));
   const f = new MarketFeed((s) => histories.get(s) ?? null, START);
   f.setInterest([
     'btcusdt@trade',

@@ -1,7 +1,7 @@
 import { type Interval, intervalOpenTimeMs, parseStreamName } from '@visualgo/market';
 import { aggTradeEvent, klineEvent, tradeEvent } from './binance-format.js';
-import type { CandleHistory } from './candle-history.js';
-import { type SimTrade, tradeAt } from './market-model.js';
+import type { SimTrade } from './market-model.js';
+import type { MarketSource } from './market-source.js';
 
 export type FeedKind = 'kline' | 'trade' | 'aggTrade';
 
@@ -44,7 +44,7 @@ export class MarketFeed {
   private streamNames = new Map<string, string>();
 
   constructor(
-    private readonly historyOf: (symbol: string) => CandleHistory | null,
+    private readonly sourceOf: (symbol: string) => MarketSource | null,
     startMs: number,
   ) {
     this.cursorMs = startMs;
@@ -54,12 +54,16 @@ export class MarketFeed {
     return this.cursorMs;
   }
 
-  /** Replaces the set of streams that have at least one listener. */
+  /**
+   * Replaces the set of streams that have at least one listener. Streams the market has no data
+   * for (other symbols, intervals a replay lacks) are left out: they stay silent, as Binance's
+   * streams of symbols it does not list do.
+   */
   setInterest(streams: Iterable<string>): void {
     const next = new Map<string, SymbolInterest>();
     for (const name of streams) {
       const id = parseStreamName(name);
-      if (!id || !this.historyOf(id.symbol)) continue;
+      if (!id || !this.sourceOf(id.symbol)?.serves(id)) continue;
       let entry = next.get(id.symbol);
       if (!entry) {
         entry = { trade: false, aggTrade: false, intervals: new Set() };
@@ -77,10 +81,10 @@ export class MarketFeed {
     this.cursorMs = nowMs;
     const pending: Pending[] = [];
     for (const [symbol, want] of this.interest) {
-      const history = this.historyOf(symbol);
-      if (!history) continue;
-      if (want.trade || want.aggTrade) this.collectTrades(history, want, from, nowMs, pending);
-      for (const interval of want.intervals) this.collectKlines(history, interval, from, nowMs, pending);
+      const source = this.sourceOf(symbol);
+      if (!source) continue;
+      if (want.trade || want.aggTrade) this.collectTrades(source, want, from, nowMs, pending);
+      for (const interval of want.intervals) this.collectKlines(source, interval, from, nowMs, pending);
     }
     pending.sort((a, b) => a.key - b.key || a.seq - b.seq);
     return pending.map((p) => p.event);
@@ -97,23 +101,39 @@ export class MarketFeed {
   }
 
   private collectTrades(
-    history: CandleHistory,
+    source: MarketSource,
     want: SymbolInterest,
     fromMs: number,
     toMs: number,
     out: Pending[],
   ): void {
-    const spec = history.market.spec;
+    const spec = source.format;
     const tradeStream = this.streamName(spec.symbol, 'trade');
     const aggStream = this.streamName(spec.symbol, 'aggTrade');
     let group: SimTrade[] = [];
-    history.market.forEachTrade(fromMs, toMs, (block, i) => {
-      const trade = tradeAt(block, i);
-      // Trades happen during their millisecond: after a kline tick at the same ms boundary.
-      const key = trade.timeMs + 0.5;
+    // Fills of one taker order share an aggregate id and a time, so a group never spans two
+    // calls (market time is cut between milliseconds).
+    const flushGroup = (): void => {
+      const last = group[group.length - 1];
+      if (!last) return;
+      out.push({
+        key: last.timeMs + 0.5,
+        seq: out.length,
+        event: {
+          stream: aggStream,
+          kind: 'aggTrade',
+          json: JSON.stringify(aggTradeEvent(spec, group)),
+          timeMs: last.timeMs,
+        },
+      });
+      group = [];
+    };
+    source.forEachTrade(fromMs, toMs, (trade) => {
+      if (want.aggTrade && group.length > 0 && group[0]?.aggId !== trade.aggId) flushGroup();
       if (want.trade) {
         out.push({
-          key,
+          // Trades happen during their millisecond: after a kline tick at the same ms boundary.
+          key: trade.timeMs + 0.5,
           seq: out.length,
           event: {
             stream: tradeStream,
@@ -123,45 +143,27 @@ export class MarketFeed {
           },
         });
       }
-      if (want.aggTrade) {
-        group.push(trade);
-        const endsHere = i + 1 >= block.count || block.aggOffset[i + 1] !== block.aggOffset[i];
-        if (endsHere) {
-          out.push({
-            key,
-            seq: out.length,
-            event: {
-              stream: aggStream,
-              kind: 'aggTrade',
-              json: JSON.stringify(aggTradeEvent(spec, group)),
-              timeMs: trade.timeMs,
-            },
-          });
-          group = [];
-        }
-      }
+      if (want.aggTrade) group.push(trade);
     });
+    flushGroup();
   }
 
   private collectKlines(
-    history: CandleHistory,
+    source: MarketSource,
     interval: Interval,
     fromMs: number,
     toMs: number,
     out: Pending[],
   ): void {
-    const spec = history.market.spec;
-    const stream = this.streamName(spec.symbol, `kline_${interval}`);
+    const stream = this.streamName(source.format.symbol, `kline_${interval}`);
     const step = klineCadenceMs(interval);
-    const origin = history.market.originMs;
     for (let tick = Math.floor(fromMs / step) * step + step; tick <= toMs; tick += step) {
-      if (tick - 1 < origin) continue;
-      const open = intervalOpenTimeMs(interval, tick - 1);
-      const candle = history.candle(interval, open, tick);
+      const candle = source.candle(interval, intervalOpenTimeMs(interval, tick - 1), tick);
+      if (!candle) continue;
       out.push({
         key: tick,
         seq: out.length,
-        event: { stream, kind: 'kline', json: JSON.stringify(klineEvent(spec, candle, tick)), timeMs: tick },
+        event: { stream, kind: 'kline', json: JSON.stringify(klineEvent(candle, tick)), timeMs: tick },
       });
     }
   }

@@ -1,3 +1,4 @@
+import type { BlockSource } from './candle-history.js';
 import { hashString, hashWords, SeededRandom } from './seeded-random.js';
 import { type SymbolSpec, symbolSpec } from './symbol-spec.js';
 
@@ -85,8 +86,10 @@ export interface BlockTrades {
   readonly priceTicks: Float64Array;
   readonly qtyLots: Float64Array;
   readonly buyerIsMaker: Uint8Array;
-  /** Aggregate-trade index relative to firstAggId: fills of one taker order share it. */
-  readonly aggOffset: Uint32Array;
+  /** Aggregate-trade index relative to firstAggId: fills of one taker order share it (absent: no aggregate ids). */
+  readonly aggOffset?: Uint32Array;
+  /** Trade ids, when they are not `firstTradeId + index` (recorded trades may skip ids). */
+  readonly tradeIds?: Float64Array;
 }
 
 export function blockOf(timeMs: number): number {
@@ -129,7 +132,7 @@ class GrowableChain {
 }
 
 /** The market of one symbol from the origin on. */
-export class SymbolMarket {
+export class SymbolMarket implements BlockSource {
   readonly originBlock: number;
   private readonly chain = new GrowableChain();
   private readonly symbolHash: number;
@@ -150,6 +153,14 @@ export class SymbolMarket {
     this.tick = 10 ** -spec.tickDecimals;
     this.referenceTicks = Math.max(1, Math.round(spec.referencePrice / this.tick));
     this.meanLots = spec.meanQuantity * 10 ** spec.lotDecimals;
+  }
+
+  get symbol(): string {
+    return this.spec.symbol;
+  }
+
+  openRefTicks(block: number): number | null {
+    return this.blockInfo(block)?.openRefTicks ?? null;
   }
 
   /** The chain entry of a block, or null before the origin. */
@@ -379,13 +390,17 @@ export class SymbolMarket {
 
 export function tradeAt(trades: BlockTrades, index: number): SimTrade {
   return {
-    tradeId: trades.firstTradeId + index,
-    aggId: trades.firstAggId + (trades.aggOffset[index] ?? 0),
+    tradeId: tradeIdAt(trades, index),
+    aggId: trades.aggOffset ? trades.firstAggId + (trades.aggOffset[index] ?? 0) : -1,
     timeMs: trades.timeMs[index] ?? 0,
     priceTicks: trades.priceTicks[index] ?? 0,
     qtyLots: trades.qtyLots[index] ?? 0,
     buyerIsMaker: trades.buyerIsMaker[index] === 1,
   };
+}
+
+export function tradeIdAt(trades: BlockTrades, index: number): number {
+  return trades.tradeIds ? (trades.tradeIds[index] ?? -1) : trades.firstTradeId + index;
 }
 
 /** First index whose time is >= `timeMs`. */

@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Interval, intervalOpenTimeMs, isInterval } from '@visualgo/market';
+import { type Interval, isInterval } from '@visualgo/market';
 import { historicalTrade, klineRow } from './binance-format.js';
-import type { CandleHistory } from './candle-history.js';
 import type { RestFaultMode, RestFaultSpec, RestFaults } from './faults.js';
 import { stepString } from './fixed-point.js';
+import type { MarketSource } from './market-source.js';
 import type { RequestWeight } from './request-weight.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
-import { latestTrades, tradesFromId } from './trade-lookup.js';
 
 /** Request weights of the endpoints we serve, as Binance assigns them. */
 export const ENDPOINT_WEIGHT = {
@@ -47,8 +46,8 @@ export const TRADES_DEFAULT_LIMIT = 500;
 export const TRADES_MAX_LIMIT = 1000;
 
 export interface RestApiDeps {
-  /** Simulated symbols (upper case) and their candles. */
-  readonly universe: ReadonlyMap<string, CandleHistory>;
+  /** The exchange's symbols (upper case) and their markets. */
+  readonly universe: ReadonlyMap<string, MarketSource>;
   readonly marketNowMs: () => number;
   readonly weights: RequestWeight;
   readonly faults: RestFaults;
@@ -194,9 +193,9 @@ export class RestApi {
       symbols = parsed;
     }
     const entries = symbols.map((s) => {
-      const history = this.deps.universe.get(s);
-      if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
-      const spec = history.market.spec;
+      const source = this.deps.universe.get(s);
+      if (!source) throw new RestError(400, -1121, 'Invalid symbol.');
+      const spec = source.format;
       return {
         symbol: spec.symbol,
         status: 'TRADING',
@@ -264,25 +263,24 @@ export class RestApi {
     const startTime = integerParam(params, 'startTime');
     const endTime = integerParam(params, 'endTime');
     const limitParam = integerParam(params, 'limit');
-    const history = this.deps.universe.get(symbol);
-    if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
+    const source = this.deps.universe.get(symbol);
+    if (!source) throw new RestError(400, -1121, 'Invalid symbol.');
+    // A replay without files of this interval: refused like an interval Binance does not know.
+    if (!source.serves({ kind: 'kline', symbol, interval })) {
+      throw new RestError(400, -1120, 'Invalid interval.');
+    }
     if (startTime !== null && endTime !== null && startTime > endTime) {
       throw new RestError(400, -1023, 'Start time is greater than end time.');
     }
     const limit = Math.min(KLINES_MAX_LIMIT, Math.max(1, limitParam ?? KLINES_DEFAULT_LIMIT));
     const now = this.deps.marketNowMs();
-    let fromOpen: number;
     const toOpen = endTime ?? now;
-    if (startTime !== null) {
-      fromOpen = startTime;
-    } else {
-      // The `limit` most recent candles opening at or before endTime (or now).
-      fromOpen = intervalOpenTimeMs(interval, Math.min(toOpen, now));
-      for (let i = 1; i < limit; i++) fromOpen = intervalOpenTimeMs(interval, fromOpen - 1);
-    }
-    return history
-      .candles(interval, fromOpen, toOpen, now, limit)
-      .map((c) => klineRow(history.market.spec, c));
+    // With startTime: from there on; without: the `limit` most recent ending at endTime (or now).
+    const candles =
+      startTime !== null
+        ? source.candles(interval, startTime, toOpen, now, limit)
+        : source.latestCandles(interval, toOpen, now, limit);
+    return candles.map(klineRow);
   }
 
   /**
@@ -296,13 +294,13 @@ export class RestApi {
     const limit = Math.min(TRADES_MAX_LIMIT, limitParam ?? TRADES_DEFAULT_LIMIT);
     const fromId = acceptsFromId ? integerParam(params, 'fromId') : null;
     if (fromId !== null && !Number.isSafeInteger(fromId)) throw invalid('fromId');
-    const history = this.deps.universe.get(symbol);
-    if (!history) throw new RestError(400, -1121, 'Invalid symbol.');
-    const market = history.market;
+    const source = this.deps.universe.get(symbol);
+    // A replay symbol without trade files: refused like a symbol Binance does not list.
+    if (!source?.hasTrades) throw new RestError(400, -1121, 'Invalid symbol.');
     const now = this.deps.marketNowMs();
     const trades =
-      fromId === null ? latestTrades(market, now, limit) : tradesFromId(market, fromId, now, limit);
-    return trades.map((t) => historicalTrade(market.spec, t));
+      fromId === null ? source.latestTrades(now, limit) : source.tradesFromId(fromId, now, limit);
+    return trades.map((t) => historicalTrade(source.format, t));
   }
 
   private applyFault(

@@ -32,3 +32,21 @@ describe('ManualClock', () => {
     expect(clock.nowMs()).toBe(150);
   });
 });
+
+describe('end of data', () => {
+  it('stops every clock at its end', () => {
+    let wall = 0;
+    const scaled = new ScaledClock(1_000, 10, () => wall, 5_000);
+    wall = 300;
+    expect(scaled.nowMs()).toBe(4_000);
+    wall = 10_000;
+    expect(scaled.nowMs()).toBe(5_000);
+    const manual = new ManualClock(1_000, 5_000);
+    manual.advance(3_000);
+    manual.advance(3_000);
+    expect(manual.nowMs()).toBe(5_000);
+    const paced = new ManualClock(1_000, 2_000, 'paced');
+    paced.advance(10_000);
+    expect([paced.kind, paced.nowMs()]).toEqual(['paced', 2_000]);
+  });
+});

@@ -1,12 +1,17 @@
 /**
  * Market time. With a scaled clock it runs at `speed` times wall time from `startMs`; a manual
- * clock moves only when told, so tests are fast and exact. Pausing freezes market time: the
- * market is a function of market time, so a pause means nothing trades until it resumes.
+ * clock moves only when told, so tests are fast and exact; a paced clock is moved by the
+ * exchange itself as fast as its stream clients take the data (`speed: 'max'`). Pausing freezes
+ * market time: the market is a function of market time, so a pause means nothing trades until it
+ * resumes. Every clock stops at `endMs` (the end of a replay's data; default never).
  */
+export type ClockKind = 'scaled' | 'manual' | 'paced';
+
 export interface SimClock {
-  readonly kind: 'scaled' | 'manual';
-  /** Current market time in ms (integer, never decreases). */
+  readonly kind: ClockKind;
+  /** Current market time in ms (integer, never decreases, never past `endMs`). */
   nowMs(): number;
+  readonly endMs: number;
   readonly paused: boolean;
   pause(): void;
   resume(): void;
@@ -22,6 +27,7 @@ export class ScaledClock implements SimClock {
     startMs: number,
     readonly speed: number,
     private readonly wallNowMs: () => number = () => performance.now(),
+    readonly endMs = Number.POSITIVE_INFINITY,
   ) {
     if (!(speed > 0)) throw new RangeError(`speed must be positive, got ${speed}`);
     this.baseMarketMs = startMs;
@@ -34,7 +40,8 @@ export class ScaledClock implements SimClock {
 
   nowMs(): number {
     if (this.pausedAt !== null) return this.pausedAt;
-    return Math.floor(this.baseMarketMs + (this.wallNowMs() - this.baseWallMs) * this.speed);
+    const now = Math.floor(this.baseMarketMs + (this.wallNowMs() - this.baseWallMs) * this.speed);
+    return Math.min(now, this.endMs);
   }
 
   pause(): void {
@@ -49,13 +56,17 @@ export class ScaledClock implements SimClock {
   }
 }
 
+/** Moved only by `advance()`: by a test (`manual`) or by the exchange's pacing loop (`paced`). */
 export class ManualClock implements SimClock {
-  readonly kind = 'manual';
   private current: number;
   private frozen = false;
 
-  constructor(startMs: number) {
-    this.current = startMs;
+  constructor(
+    startMs: number,
+    readonly endMs = Number.POSITIVE_INFINITY,
+    readonly kind: 'manual' | 'paced' = 'manual',
+  ) {
+    this.current = Math.min(startMs, endMs);
   }
 
   get paused(): boolean {
@@ -66,10 +77,10 @@ export class ManualClock implements SimClock {
     return this.current;
   }
 
-  /** Moves market time forward; ignored while paused, as a paused market does not move. */
+  /** Moves market time forward (up to `endMs`); ignored while paused, as a paused market does not move. */
   advance(ms: number): void {
     if (!(ms >= 0)) throw new RangeError(`cannot move market time backwards (${ms} ms)`);
-    if (!this.frozen) this.current += Math.floor(ms);
+    if (!this.frozen) this.current = Math.min(this.current + Math.floor(ms), this.endMs);
   }
 
   pause(): void {

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { parseStreamName } from '@visualgo/market';
 import { createMetrics, parseRequestTarget } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
-import { CandleHistory } from './candle-history.js';
 import { ControlApi } from './control-api.js';
+import { allowedHostOf } from './control-guard.js';
 import {
   type MalformedKind,
   malformedFrame,
@@ -13,11 +14,14 @@ import {
 } from './faults.js';
 import { GroundTruth } from './ground-truth.js';
 import { MarketFeed } from './market-feed.js';
-import { BLOCK_MS, MarketModel } from './market-model.js';
+import { BLOCK_MS } from './market-model.js';
+import { PacedPump } from './paced-pump.js';
+import type { ReplayData, ReplayOptions } from './replay/replay-data.js';
 import { RequestWeight } from './request-weight.js';
 import { RestApi, sendJson } from './rest-server.js';
-import { ManualClock, ScaledClock, type SimClock } from './sim-clock.js';
+import { type ClockKind, ManualClock, ScaledClock, type SimClock } from './sim-clock.js';
 import { type SimLogger, silentLogger } from './sim-logger.js';
+import { chooseMarket, DEFAULT_SYMBOLS } from './sim-market.js';
 import { SimMetrics } from './sim-metrics.js';
 import {
   type CloseReason,
@@ -30,25 +34,45 @@ import {
 
 const DAY_MS = 86_400_000;
 
-export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBBTC'] as const;
+export { DEFAULT_SYMBOLS };
 
 export interface SimExchangeOptions {
   /** Default 127.0.0.1. The control API answers loopback peers only, whatever the host. */
   readonly host?: string;
+  /**
+   * Serve the control API (`/sim/...`) over HTTP. Default false: a simulator nobody asked to be
+   * driven over HTTP cannot be. The handle's methods work either way.
+   */
+  readonly controlApi?: boolean;
   /** Default 0 (any free port). */
   readonly port?: number;
-  /** Default `visualgo`. */
+  /** Default `visualgo`. Unused by a replay. */
   readonly seed?: string;
-  /** Market time at start; default now, floored to the minute. */
+  /**
+   * Market time at start; default now, floored to the minute. For a replay: a time within the
+   * data (REST serves history before it, streams play from it); default one day into the data.
+   */
   readonly startMs?: number;
-  /** Market ms per wall ms (scaled clock). Default 1. */
-  readonly speed?: number;
-  /** `manual`: market time moves only through `advance()`. Default `scaled`. */
+  /**
+   * Market ms per wall ms (scaled clock), default 1; or `'max'`: as fast as the stream clients
+   * take the data (market time moves while an unstalled stream connection is open, held back by
+   * the slowest reader; see `PacedPump`).
+   */
+  readonly speed?: number | 'max';
+  /** `manual`: market time moves only through `advance()`. Default `scaled` (or paced for `speed: 'max'`). */
   readonly clock?: 'scaled' | 'manual';
-  /** Simulated symbols (any case). Default BTCUSDT, ETHUSDT, BNBBTC. */
+  /**
+   * Simulated symbols (any case). Default BTCUSDT, ETHUSDT, BNBBTC. With a replay: only these of
+   * the replay's symbols (default all).
+   */
   readonly symbols?: readonly string[];
-  /** Days of market before the start day, served by REST klines. Default 7. */
+  /** Days of market before the start day, served by REST klines. Default 7. Unused by a replay. */
   readonly historyDays?: number;
+  /**
+   * Replay recorded Binance market data instead of the seeded model: loaded data
+   * (`loadReplay`), or the files and folders to load (the exchange then closes them with itself).
+   */
+  readonly replay?: ReplayData | ReplayOptions | readonly string[];
   readonly pingIntervalMs?: number;
   readonly pongTimeoutMs?: number;
   readonly maxConnectionMs?: number;
@@ -96,18 +120,33 @@ export interface RefuseOptions {
   readonly mode?: RefuseMode;
 }
 
+/** A replay's data and progress. */
+export interface ReplayStatus {
+  readonly paths: readonly string[];
+  /** Streams with data, e.g. `ethusdt@kline_1m`, `ethusdt@trade`. */
+  readonly streams: readonly string[];
+  readonly firstMs: number;
+  readonly endMs: number;
+  /** Market time has reached the end of the data: nothing more will be sent. */
+  readonly finished: boolean;
+}
+
 export interface SimStatus {
   readonly seed: string;
+  /** `model`: the seeded simulated market; `replay`: recorded Binance data. */
+  readonly market: 'model' | 'replay';
   readonly marketTimeMs: number;
   readonly startMs: number;
   readonly originMs: number;
-  readonly clock: 'scaled' | 'manual';
-  readonly speed: number;
+  readonly clock: ClockKind;
+  /** Market ms per wall ms; 0 for the manual clock, `max` for the paced one. */
+  readonly speed: number | 'max';
   readonly paused: boolean;
   readonly symbols: readonly string[];
   readonly connections: number;
   readonly refusing: RefuseMode | null;
   readonly restFaults: readonly RestFaultSpec[];
+  readonly replay: ReplayStatus | null;
 }
 
 /** The running simulated exchange: URLs, fault hooks, ground truth, and `close()`. */
@@ -118,14 +157,16 @@ export interface SimExchange {
   readonly httpUrl: string;
   /** `ws://host:port`: stream base URL (`/ws/<stream>`, `/stream?streams=`). */
   readonly wsUrl: string;
-  /** `http://host:port/sim`: the control API. */
-  readonly controlUrl: string;
+  /** `http://host:port/sim`: the control API; null when it is off (`controlApi` not set). */
+  readonly controlUrl: string | null;
   readonly seed: string;
   readonly startMs: number;
   /** First instant with market data. */
   readonly originMs: number;
   readonly symbols: readonly string[];
   readonly truth: GroundTruth;
+  /** The replayed data, or null for the seeded model. */
+  readonly replay: ReplayData | null;
   /** The registry behind `GET /metrics`. */
   readonly metrics: Registry;
   marketNowMs(): number;
@@ -157,33 +198,37 @@ export class ClockModeError extends Error {
   override readonly name = 'ClockModeError';
 }
 
-function defaultStartMs(): number {
-  const now = Date.now();
-  return now - (now % 60_000);
-}
-
 /** Starts the simulated exchange and resolves once it listens. */
 export async function startSimExchange(options: SimExchangeOptions = {}): Promise<SimExchange> {
   const log = (options.logger ?? silentLogger).child({ component: 'sim-exchange' });
   const seed = options.seed ?? 'visualgo';
-  const startMs = options.startMs ?? defaultStartMs();
-  const historyDays = options.historyDays ?? 7;
-  const originMs = startMs - (startMs % DAY_MS) - historyDays * DAY_MS;
   const wallNowMs = options.wallNowMs ?? Date.now;
   const speed = options.speed ?? 1;
+  if (speed !== 'max' && !(speed > 0)) throw new RangeError(`speed must be positive or 'max', got ${speed}`);
+  let metrics: SimMetrics | null = null;
+  const market = await chooseMarket(options, (count) => metrics?.tradesGenerated(count));
+  const { universe, symbols, startMs, endMs, replay } = market;
   const clock: SimClock =
-    options.clock === 'manual' ? new ManualClock(startMs) : new ScaledClock(startMs, speed);
+    options.clock === 'manual'
+      ? new ManualClock(startMs, endMs)
+      : speed === 'max'
+        ? new ManualClock(startMs, endMs, 'paced')
+        : new ScaledClock(startMs, speed, undefined, endMs);
   const registry = options.metrics ?? createMetrics('sim-exchange', false);
-  const metrics = new SimMetrics(registry, { marketNowMs: () => clock.nowMs() });
-  const model = new MarketModel({
-    seed,
-    originMs,
-    onTradesGenerated: (count) => metrics.tradesGenerated(count),
-  });
-  const symbols = [...new Set((options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toUpperCase()))];
-  const universe = new Map<string, CandleHistory>(
-    symbols.map((s) => [s, new CandleHistory(model.symbol(s))]),
-  );
+  metrics = new SimMetrics(registry, { marketNowMs: () => clock.nowMs() });
+  const silentStreams = new Set<string>();
+  const noteSilentStreams = (names: ReadonlySet<string>): void => {
+    for (const name of names) {
+      if (silentStreams.has(name) || silentStreams.size >= 1_000) continue;
+      const id = parseStreamName(name);
+      if (id && universe.get(id.symbol)?.serves(id)) continue;
+      silentStreams.add(name);
+      log.info(
+        { stream: name },
+        replay ? 'no replay data for this stream; it stays silent' : 'stream not simulated; it stays silent',
+      );
+    }
+  };
   const feed = new MarketFeed((symbol) => universe.get(symbol) ?? null, startMs);
   const streams = new StreamServer({
     pingIntervalMs: options.pingIntervalMs ?? 20_000,
@@ -196,7 +241,10 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     marketNowMs: () => clock.nowMs(),
     wallNowMs,
     logger: log,
-    onInterestChanged: (set) => feed.setInterest(set),
+    onInterestChanged: (set) => {
+      feed.setInterest(set);
+      noteSilentStreams(set);
+    },
     metrics,
   });
   const weights = new RequestWeight({
@@ -216,9 +264,15 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
   });
   const truth = new GroundTruth(universe, () => clock.nowMs());
 
+  let finished = false;
   const pump = (): void => {
-    const events = feed.advance(clock.nowMs());
+    const now = clock.nowMs();
+    const events = feed.advance(now);
     if (events.length > 0) streams.broadcast(events);
+    if (replay && !finished && now >= endMs) {
+      finished = true;
+      log.info({ endMs }, 'replay finished: market time reached the end of the data');
+    }
   };
 
   let refusing: RefuseMode | null = null;
@@ -232,8 +286,15 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       return;
     }
     const url = req.url ?? '';
-    if (url.startsWith('/sim/') || url === '/sim') {
-      control?.handle(req, res);
+    if (url.startsWith('/sim/') || url === '/sim' || url.startsWith('/sim?')) {
+      if (control) control.handle(req, res);
+      else
+        sendJson(
+          res,
+          404,
+          { error: 'the control API is off; start the exchange with SIM_CONTROL_API=true to use it' },
+          {},
+        );
       return;
     }
     // Read-only, so open to any peer; handled before REST so injected REST faults never hit it.
@@ -272,12 +333,28 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
         resolve();
       });
     });
-  await listen(options.port ?? 0);
+  try {
+    await listen(options.port ?? 0);
+  } catch (err) {
+    rest.close();
+    await streams.close();
+    market.release();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const urlHost = host.includes(':') ? `[${host}]` : host;
 
   const pumpTimer = clock.kind === 'scaled' ? setInterval(pump, options.pumpIntervalMs ?? 20) : null;
+  const paced =
+    clock instanceof ManualClock && clock.kind === 'paced'
+      ? new PacedPump({
+          clock,
+          pump,
+          takers: () => streams.activeCount(),
+          backlogBytes: () => streams.maxBufferedBytes(),
+        })
+      : null;
 
   const accept = async (): Promise<void> => {
     if (refuseTimer) clearTimeout(refuseTimer);
@@ -292,32 +369,45 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     port,
     httpUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    controlUrl: `http://${urlHost}:${port}/sim`,
+    controlUrl: options.controlApi ? `http://${urlHost}:${port}/sim` : null,
     seed,
     startMs,
-    originMs: model.originMs,
+    originMs: market.originMs,
     symbols,
     truth,
+    replay,
     metrics: registry,
     marketNowMs: () => clock.nowMs(),
     status: () => ({
       seed,
+      market: replay ? 'replay' : 'model',
       marketTimeMs: clock.nowMs(),
       startMs,
-      originMs: model.originMs,
+      originMs: market.originMs,
       clock: clock.kind,
-      speed: clock.kind === 'scaled' ? speed : 0,
+      speed: clock.kind === 'scaled' ? speed : clock.kind === 'paced' ? 'max' : 0,
       paused: clock.paused,
       symbols,
       connections: streams.size,
       refusing,
       restFaults: restFaults.active(),
+      replay: replay
+        ? {
+            paths: replay.paths,
+            streams: replay.streams.filter((s) => universe.has(s.slice(0, s.indexOf('@')).toUpperCase())),
+            firstMs: replay.firstMs,
+            endMs: replay.endMs,
+            finished: clock.nowMs() >= endMs,
+          }
+        : null,
     }),
     advance(ms) {
-      if (!(clock instanceof ManualClock)) throw new ClockModeError('advance() needs the manual clock');
+      if (!(clock instanceof ManualClock) || clock.kind !== 'manual') {
+        throw new ClockModeError('advance() needs the manual clock');
+      }
       // Large jumps are emitted one block at a time so memory stays bounded.
       let left = ms;
-      while (left > 0) {
+      while (left > 0 && clock.nowMs() < endMs) {
         const step = Math.min(left, BLOCK_MS);
         clock.advance(step);
         pump();
@@ -383,16 +473,28 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     on: (event, listener) => streams.on(event, listener),
     async close() {
       if (pumpTimer) clearInterval(pumpTimer);
+      paced?.stop();
       if (refuseTimer) clearTimeout(refuseTimer);
       rest.close();
       await streams.close();
       server.closeAllConnections();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      market.release();
     },
   };
-  control = new ControlApi(handle, log);
+  if (options.controlApi) control = new ControlApi(handle, log, allowedHostOf(host));
   log.info(
-    { host, port, seed, startMs, originMs: model.originMs, clock: clock.kind, symbols },
+    {
+      host,
+      port,
+      market: replay ? 'replay' : 'model',
+      seed: replay ? undefined : seed,
+      startMs,
+      originMs: market.originMs,
+      endMs: replay ? endMs : undefined,
+      clock: clock.kind,
+      symbols,
+    },
     'simulated exchange listening',
   );
   return handle;

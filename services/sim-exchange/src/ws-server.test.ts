@@ -308,6 +308,33 @@ describe('connection limits', () => {
     expect((await combined.waitForClose()).code).toBe(1001);
   });
 
+  it('closes every connection with 1001 (going away) when the exchange stops, stalled ones too', async () => {
+    const s = await start();
+    const raw = await connect('/ws/btcusdt@kline_1m');
+    const combined = await connect('/stream?streams=btcusdt@trade');
+    const disconnected: string[] = [];
+    s.on('disconnected', (_info, reason) => disconnected.push(reason));
+    s.stallConnections({ stream: 'btcusdt@trade' });
+    await s.close();
+    expect(await raw.waitForClose()).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await combined.waitForClose()).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(disconnected).toEqual(['server-closed', 'server-closed']);
+  });
+
+  it('cuts a peer that does not answer the close within the bound', async () => {
+    const s = await start();
+    const silent = await connect('/ws/btcusdt@kline_1m');
+    // The client's socket stops reading, so the close handshake cannot complete.
+    const socket = (silent.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const reasons: string[] = [];
+    s.on('disconnected', (_info, reason) => reasons.push(reason));
+    await s.close(); // resolves: the silent peer is cut after the 1 s bound
+    expect(reasons).toEqual(['server-closed']);
+    socket.resume();
+    await silent.waitForClose();
+  });
+
   it('rejects unknown paths and malformed stream names at the upgrade', async () => {
     const s = await start();
     await expect(TestClient.open(`${s.wsUrl}/nope`)).rejects.toThrow('HTTP 404');

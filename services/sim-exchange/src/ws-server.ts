@@ -235,6 +235,30 @@ export class StreamServer {
     return this.connections.size;
   }
 
+  /** Open connections that are not stalled: the ones taking data. */
+  activeCount(): number {
+    const now = this.wallNow();
+    let n = 0;
+    for (const conn of this.connections.values()) {
+      if (conn.ws.readyState === WebSocket.OPEN && !conn.stalled(now)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Bytes waiting in the fullest send buffer of an open, unstalled connection: how far the
+   * slowest reader is behind (0 while the kernel still takes everything).
+   */
+  maxBufferedBytes(): number {
+    const now = this.wallNow();
+    let max = 0;
+    for (const conn of this.connections.values()) {
+      if (conn.ws.readyState !== WebSocket.OPEN || conn.stalled(now)) continue;
+      if (conn.ws.bufferedAmount > max) max = conn.ws.bufferedAmount;
+    }
+    return max;
+  }
+
   /** Closes matching connections, with a close frame or by cutting the TCP connection. */
   drop(filter: ConnectionFilter, closeFrame: boolean, code = 1001, reason = 'Connection dropped'): number {
     const targets = this.select(filter);
@@ -285,12 +309,31 @@ export class StreamServer {
     return targets.length;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every connection with 1001 ("going away"), as data-ingest and trading-algo do on
+   * shutdown, waits up to `timeoutMs` for the peers to answer the close, cuts the rest, and stops.
+   */
+  async close(timeoutMs = 1_000): Promise<void> {
     clearInterval(this.timer);
-    for (const conn of this.connections.values()) {
+    const open = [...this.connections.values()];
+    const allClosed = Promise.all(
+      open.map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            if (conn.ws.readyState === WebSocket.CLOSED) resolve();
+            else conn.ws.once('close', () => resolve());
+          }),
+      ),
+    );
+    for (const conn of open) {
       conn.closeReason = 'server-closed';
-      conn.ws.terminate();
+      if (conn.shutdownTimer) clearTimeout(conn.shutdownTimer);
+      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.close(1001, 'server shutting down');
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const conn of this.connections.values()) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
