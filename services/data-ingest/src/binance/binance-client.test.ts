@@ -126,6 +126,21 @@ describe('BinanceStreamClient: connecting and delivering', () => {
     expect(f.connections[0]?.pongs).toEqual(['keepalive-1']);
   });
 
+  it('keeps the reason for a malformed frame short, whatever the frame quoted', async () => {
+    const f = await fake();
+    const { client: c, events } = client({ wsBaseUrl: f.url, streams: ['btcusdt@trade'] });
+    c.start();
+    await waitFor(() => events.connected.length === 1);
+    const ws = f.connections[0]?.ws;
+    ws?.send(JSON.stringify({ stream: 'btcusdt@trade', data: { e: 'x'.repeat(10_000) } }));
+    ws?.send(JSON.stringify({ stream: `${'s'.repeat(10_000)}@depth`, data: {} }));
+    await waitFor(() => events.malformed.length === 2, 2000, 'two malformed frames');
+    for (const m of events.malformed) {
+      expect(m.reason.length).toBeLessThanOrEqual(230);
+      expect(m.reason).toMatch(/…\(\d+ more chars\)$/);
+    }
+  });
+
   it('counts and drops malformed frames and keeps the connection', async () => {
     const f = await fake();
     const { client: c, events } = client({ wsBaseUrl: f.url, streams: ['btcusdt@trade'] });

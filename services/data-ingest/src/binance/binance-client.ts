@@ -1,5 +1,5 @@
 import { formatStreamName, parseStreamName } from '@visualgo/market';
-import { Backoff, type Logger, LogThrottle } from '@visualgo/platform';
+import { Backoff, type Logger, LogThrottle, truncateInput } from '@visualgo/platform';
 import type {
   BinanceStreamClientEvents,
   BinanceStreamClientOptions,
@@ -465,7 +465,9 @@ export class BinanceStreamClient {
     }
   }
 
-  private malformed(connectionId: string, reason: string): void {
+  private malformed(connectionId: string, raw: string): void {
+    // Reasons quote parts of the frame (an event type, a stream name): keep them log-sized.
+    const reason = truncateInput(raw, 200);
     this.counters.malformed++;
     const suppressed = this.throttle.take('malformed');
     if (suppressed !== null)
