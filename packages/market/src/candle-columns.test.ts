@@ -1,8 +1,8 @@
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Candle } from './candle.js';
 import { CANDLE_COLUMN_BYTES, CandleColumns } from './candle-columns.js';
-import { testCandle } from './test-candle.js';
 
 const M = 60_000;
 const T0 = Date.UTC(2024, 0, 1);

@@ -1,10 +1,10 @@
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Atr } from './atr.js';
 import type { Candle } from './candle.js';
 import { Ema } from './ema.js';
 import { type CandleRejection, type IndicatorPoint, IndicatorSet } from './indicator-set.js';
-import { testCandle } from './test-candle.js';
 import { Vwap } from './vwap.js';
 
 const MINUTE_MS = 60_000;

@@ -1,10 +1,10 @@
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Atr, type AtrInput } from './atr.js';
 import { Ema } from './ema.js';
 import type { StreamingIndicator } from './indicator.js';
 import { Rubberband, type RubberbandInput } from './rubberband.js';
-import { testCandle } from './test-candle.js';
 import { Vwap, type VwapAnchor, type VwapInput, type VwapSource } from './vwap.js';
 
 /**

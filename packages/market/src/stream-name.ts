@@ -2,10 +2,26 @@ import { type Interval, isInterval } from './interval.js';
 
 export type StreamKind = 'kline' | 'trade' | 'aggTrade';
 
-/** A Binance stream name split into its parts. Symbol is upper case here, lower case on the wire. */
-export type StreamId =
-  | { readonly kind: 'kline'; readonly symbol: string; readonly interval: Interval }
-  | { readonly kind: 'trade' | 'aggTrade'; readonly symbol: string };
+/** A kline stream: the candles of one symbol at one interval. */
+export interface KlineStreamId {
+  readonly kind: 'kline';
+  /** Upper case, as Binance reports it: `BTCUSDT`. */
+  readonly symbol: string;
+  readonly interval: Interval;
+}
+
+/** A trade stream: every trade (or aggregate trade) of one symbol. */
+export interface TradeStreamId {
+  readonly kind: 'trade' | 'aggTrade';
+  readonly symbol: string;
+}
+
+/**
+ * The identity of a market data stream, everywhere in the system: what a service ingests, lists
+ * and serves, and what a subscriber asks for. Its text form is the Binance stream name
+ * (`btcusdt@kline_1m`, see {@link formatStreamName}); symbol is upper case here, lower case there.
+ */
+export type StreamId = KlineStreamId | TradeStreamId;
 
 const SYMBOL_RE = /^[a-z0-9]{2,20}$/;
 

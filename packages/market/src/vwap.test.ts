@@ -1,8 +1,8 @@
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { VWAP as ReferenceVwap } from 'technicalindicators';
 import { describe, expect, it } from 'vitest';
 import type { Candle } from './candle.js';
-import { testCandle } from './test-candle.js';
 import { Vwap, type VwapAnchor, VwapReading, type VwapSource, vwapAnchorStartMs } from './vwap.js';
 
 const MINUTE_MS = 60_000;

@@ -1,0 +1,2 @@
+export * from './test-candle.js';
+export * from './wait-for.js';
