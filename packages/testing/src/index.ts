@@ -1,2 +1,3 @@
+export * from './nats-server.js';
 export * from './test-candle.js';
 export * from './wait-for.js';

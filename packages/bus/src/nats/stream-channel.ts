@@ -1,0 +1,216 @@
+import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/nats-core';
+import { type ExchangeId, parseStreamName, type StreamId } from '@visualgo/market';
+import {
+  type CandleEvent,
+  candleEvent,
+  candleSeq,
+  FEED_STREAM,
+  type MarketEvent,
+  openTimeOfSeq,
+  statusEvent,
+} from '../market-event.js';
+import type { Subscription } from '../subscription.js';
+import { decodeEvent, MalformedEventError } from './event-codec.js';
+import type { KlineHistory } from './kline-history.js';
+import { liveSubjects } from './nats-subjects.js';
+import type { StreamMark } from './stream-mark.js';
+
+/** Live events held while a recovery reads the store, at most; past it they are let through. */
+const MAX_HELD = 100_000;
+
+export interface ChannelHost {
+  readonly nc: NatsConnection;
+  readonly venue: ExchangeId;
+  readonly history: KlineHistory;
+  readonly isClosed: boolean;
+  malformed(subject: string, reason: string): void;
+  /** Closed candles a recovery read from the store that live delivery had missed. */
+  recovered(stream: string, candles: number): void;
+  /** A recovery read failed (it is retried). */
+  recoveryFailed(stream: string, error: unknown): void;
+}
+
+/**
+ * One stream's live feed in a process: one set of NATS subscriptions however many local
+ * subscribers want the stream (a gateway's interest is reference-counted), each message decoded
+ * once and the same event object handed to every subscriber.
+ *
+ * It drops what two producers of a stream both publish, and what arrives late: closed candles and
+ * trades by sequence number, open-candle updates by (open time, last trade id, event time). It
+ * also makes live closed candles gapless for its subscribers: when one arrives more than one
+ * candle after the last (or after a reconnection to NATS, when core messages may have been lost),
+ * live events are held while the missing candles are read from the store, then delivered in order.
+ * The store is the judge: a hole it does not fill either is the market's own (or one reported
+ * unfilled upstream), and delivery goes on.
+ */
+export class StreamChannel {
+  readonly subscribers = new Set<Subscription>();
+  private readonly id: StreamId | null;
+  private readonly subs: NatsSubscription[] = [];
+  /** Seq of the newest stored candle when the channel opened: where gap checks start from. */
+  private baselineSeq: number | null = null;
+  private tradesMayHaveGap = false;
+  private held: { event: MarketEvent; local: boolean }[] | null = null;
+  private closed = false;
+
+  constructor(
+    readonly stream: string,
+    private readonly mark: StreamMark,
+    private readonly host: ChannelHost,
+  ) {
+    this.id = stream === FEED_STREAM ? null : parseStreamName(stream);
+    for (const subject of liveSubjects(host.venue, stream)) {
+      this.subs.push(
+        host.nc.subscribe(subject, {
+          callback: (err, msg) => {
+            if (!err) this.onMessage(msg);
+          },
+        }),
+      );
+    }
+    if (this.id?.kind === 'kline') {
+      host.history.newest(stream).then(
+        (stored) => {
+          if (stored && this.baselineSeq === null) this.baselineSeq = candleSeq(stored.candle);
+        },
+        () => {},
+      );
+    }
+  }
+
+  get isKline(): boolean {
+    return this.id?.kind === 'kline';
+  }
+
+  /** Offers a locally made event (a status about the bus itself) to the subscribers. */
+  offerLocal(event: MarketEvent): void {
+    this.fanOut(event);
+  }
+
+  /** After a reconnection to NATS: core messages may have been lost meanwhile. */
+  reconnected(): void {
+    if (this.closed) return;
+    if (this.isKline && this.held === null) this.recover(null);
+    if (this.id && this.id.kind !== 'kline') this.tradesMayHaveGap = true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subs) sub.unsubscribe();
+    this.held = null;
+  }
+
+  private onMessage(msg: Msg): void {
+    if (this.closed) return;
+    let event: MarketEvent;
+    try {
+      event = decodeEvent(msg.data);
+    } catch (err) {
+      this.host.malformed(msg.subject, err instanceof MalformedEventError ? err.message : String(err));
+      return;
+    }
+    // Trade and aggTrade streams of a symbol share their status subject.
+    if (event.stream !== this.stream) return;
+    this.receive(event, false);
+  }
+
+  /**
+   * An event from NATS, or (`local`) one this process publishes: that one is in order by
+   * construction and may not be stored yet, so it is never taken for a sign of a gap.
+   */
+  receive(event: MarketEvent, local: boolean): void {
+    if (this.closed) return;
+    if (this.held !== null) {
+      if (this.held.length < MAX_HELD) {
+        this.held.push({ event, local });
+        return;
+      }
+      // The store has not answered for long: let live events through rather than fall ever further behind.
+      const held = this.held;
+      this.held = null;
+      for (const e of held) this.receive(e.event, e.local);
+    }
+    if (!local && event.type === 'candle' && event.candle.closed) {
+      const reference = this.mark.closedSeq ?? this.baselineSeq;
+      if (reference !== null && event.seq > reference + 1) {
+        this.recover(event);
+        return;
+      }
+    }
+    if (event.type === 'trade' && this.tradesMayHaveGap) {
+      this.tradesMayHaveGap = false;
+      if (this.mark.tradeSeq !== null && event.seq > this.mark.tradeSeq + 1) {
+        this.fanOut(
+          statusEvent(this.stream, {
+            kind: 'gap-unfilled',
+            fromTradeId: this.mark.tradeSeq + 1,
+            toTradeId: event.seq - 1,
+            detail: 'trades missed while the market bus connection was down',
+            timeMs: Date.now(),
+          }),
+        );
+      }
+    }
+    if (this.mark.accept(event)) this.fanOut(event);
+  }
+
+  private fanOut(event: MarketEvent): void {
+    for (const subscription of this.subscribers)
+      if (subscription.wants(event.type)) subscription.offer(event);
+  }
+
+  /**
+   * Reads the closed candles after the last delivered from the store and delivers them, holding
+   * live events meanwhile; `trigger` (the live candle that showed the gap) follows them.
+   */
+  private recover(trigger: CandleEvent | null): void {
+    const id = this.id;
+    if (id?.kind !== 'kline') return;
+    this.held = trigger ? [{ event: trigger, local: false }] : [];
+    const fromSeq = this.mark.closedSeq ?? this.baselineSeq;
+    const attempt = (tries: number) => {
+      if (this.closed || this.held === null) return;
+      if (fromSeq === null) {
+        this.release(trigger);
+        return;
+      }
+      const since = openTimeOfSeq(id.interval, fromSeq);
+      // From the oldest stored if the store no longer reaches back that far: what it lacks, no one can fill.
+      const read = this.host.history.range(this.stream, {
+        startTimeMs: since + 1,
+        limit: Number.MAX_SAFE_INTEGER,
+      });
+      read.then(
+        (candles) => {
+          if (this.closed || this.held === null) return;
+          let delivered = 0;
+          for (const candle of candles) {
+            const event = candleEvent(this.stream, candle);
+            if (this.mark.accept(event)) {
+              this.fanOut(event);
+              delivered++;
+            }
+          }
+          if (delivered > 0) this.host.recovered(this.stream, delivered);
+          this.release(trigger);
+        },
+        (err: unknown) => {
+          if (this.closed || this.host.isClosed) return;
+          this.host.recoveryFailed(this.stream, err);
+          setTimeout(() => attempt(tries + 1), Math.min(5_000, 100 * 2 ** Math.min(tries, 6))).unref();
+        },
+      );
+    };
+    attempt(0);
+  }
+
+  /** Ends a recovery: the gap before `trigger`, if the store did not fill it, is accepted. */
+  private release(trigger: CandleEvent | null): void {
+    const held = this.held ?? [];
+    this.held = null;
+    if (trigger && (this.mark.closedSeq === null || this.mark.closedSeq < trigger.seq - 1))
+      this.mark.closedSeq = trigger.seq - 1;
+    for (const { event, local } of held) this.receive(event, local);
+  }
+}
