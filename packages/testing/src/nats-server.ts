@@ -59,6 +59,8 @@ export class TestNatsServer {
 
   private constructor(
     readonly port: number,
+    /** The HTTP monitoring port (`/connz`, `/jsz`). */
+    readonly monitorPort: number,
     readonly storeDir: string,
     ownsStore: boolean,
   ) {
@@ -67,8 +69,9 @@ export class TestNatsServer {
 
   static async start(options: NatsServerOptions = {}): Promise<TestNatsServer> {
     const port = options.port ?? (await freePort());
+    const monitorPort = await freePort();
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'visualgo-nats-'));
-    const server = new TestNatsServer(port, storeDir, options.storeDir === undefined);
+    const server = new TestNatsServer(port, monitorPort, storeDir, options.storeDir === undefined);
     await server.launch();
     return server;
   }
@@ -93,7 +96,19 @@ export class TestNatsServer {
   private async launch(): Promise<void> {
     const child = spawn(
       natsServerBinary(),
-      ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir, '-n', `test-${this.port}`],
+      [
+        '-js',
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(this.port),
+        '-m',
+        String(this.monitorPort),
+        '-sd',
+        this.storeDir,
+        '-n',
+        `test-${this.port}`,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -131,6 +146,23 @@ export class TestNatsServer {
       running.delete(child);
       if (this.child === child) this.child = null;
     });
+  }
+
+  /**
+   * The subjects each client connection has subscribed to, by client name (from the server's
+   * monitoring endpoint `/connz?subs=1`): what interest the server sees.
+   */
+  async subscriptions(): Promise<Map<string, string[]>> {
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?subs=1&limit=1024`);
+    const body = (await response.json()) as {
+      connections?: { name?: string; subscriptions_list?: string[] }[];
+    };
+    const out = new Map<string, string[]>();
+    for (const c of body.connections ?? []) {
+      const name = c.name ?? '';
+      out.set(name, [...(out.get(name) ?? []), ...(c.subscriptions_list ?? [])].sort());
+    }
+    return out;
   }
 
   /** Sends `signal` to the server's PID and waits until it has exited. */

@@ -53,6 +53,8 @@ export interface KlineWriterOptions {
 export class KlineWriter {
   private readonly last = new Map<string, Last>();
   private readonly ackTimeoutMs: number;
+  /** Rejects when the connection has been re-established: answers to what was sent before are lost. */
+  private reconnection = interruption();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -60,6 +62,17 @@ export class KlineWriter {
     private readonly options: KlineWriterOptions,
   ) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5_000;
+  }
+
+  /**
+   * The connection to NATS was re-established: publishes waiting for an acknowledgement will not
+   * get one (the server that had them is gone, or forgot the request); they are sent again at once
+   * rather than after their timeout. Sending again is safe: same message id, same expectation.
+   */
+  reconnected(): void {
+    const previous = this.reconnection;
+    this.reconnection = interruption();
+    previous.interrupt();
   }
 
   /**
@@ -107,11 +120,14 @@ export class KlineWriter {
         }
         if (openTimeMs < last.openTimeMs) return 'stale';
         if (openTimeMs === last.openTimeMs) return 'present';
-        const ack = await this.js.publish(subject, data, {
-          msgID,
-          expect: { lastSubjectSequence: last.streamSeq },
-          timeout: this.ackTimeoutMs,
-        });
+        const ack = await Promise.race([
+          this.js.publish(subject, data, {
+            msgID,
+            expect: { lastSubjectSequence: last.streamSeq },
+            timeout: this.ackTimeoutMs,
+          }),
+          this.reconnection.promise,
+        ]);
         this.last.set(subject, { streamSeq: ack.seq, openTimeMs });
         return ack.duplicate ? 'present' : 'stored';
       } catch (err) {
@@ -122,8 +138,9 @@ export class KlineWriter {
         }
         if (err instanceof JetStreamApiError && err.status !== 503) return 'refused';
         if (!this.options.alive()) throw err;
-        onRetry?.(err);
         this.last.delete(subject);
+        if (err instanceof ReconnectedError) continue;
+        onRetry?.(err);
         await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
       }
     }
@@ -140,6 +157,20 @@ export class KlineWriter {
     }
     return { streamSeq: msg.seq, openTimeMs: Number.NEGATIVE_INFINITY };
   }
+}
+
+class ReconnectedError extends Error {
+  override readonly name = 'ReconnectedError';
+}
+
+/** A promise that only ever rejects, when interrupted (raced against pending publishes). */
+function interruption(): { readonly promise: Promise<never>; interrupt(): void } {
+  let interrupt = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    interrupt = () => reject(new ReconnectedError('reconnected to NATS'));
+  });
+  promise.catch(() => {});
+  return { promise, interrupt };
 }
 
 function sleep(ms: number): Promise<void> {

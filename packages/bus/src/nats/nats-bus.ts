@@ -95,6 +95,7 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
  */
 export class NatsBus implements MarketBus {
   readonly history: KlineHistory;
+  private readonly writer: KlineWriter;
   private readonly publisher: NatsPublisher;
   private readonly channels = new Map<string, StreamChannel>();
   /** Per stream published or subscribed here: what this process's subscribers have had. */
@@ -117,6 +118,7 @@ export class NatsBus implements MarketBus {
       onMalformed: (subject, reason) => observer?.malformed?.(subject, reason),
     });
     const writer = new KlineWriter(js, jsm, { venue, alive: () => !this.closed });
+    this.writer = writer;
     this.publisher = new NatsPublisher(connection, writer, {
       venue,
       maxPending: options.maxPending,
@@ -346,6 +348,7 @@ export class NatsBus implements MarketBus {
           }),
         );
       } else if (status.type === 'reconnect') {
+        this.writer.reconnected();
         this.options.observer?.connection?.('reconnected');
         this.channels.get(FEED_STREAM)?.offerLocal(
           statusEvent(FEED_STREAM, {

@@ -189,7 +189,7 @@ export class StreamChannel {
             const event = candleEvent(this.stream, candle);
             if (this.mark.accept(event)) {
               this.fanOut(event);
-              delivered++;
+              if (!trigger || event.seq < trigger.seq) delivered++;
             }
           }
           if (delivered > 0) this.host.recovered(this.stream, delivered);
