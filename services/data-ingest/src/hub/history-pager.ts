@@ -67,15 +67,9 @@ export class HistoryPager {
     });
   }
 
-  /** Candles in the cache. */
-  get cachedCandleCount(): number {
-    return this.cachedCandles;
-  }
-
   /**
-   * Every closed candle with open time in [fromMs, toMs] and before `beforeMs`, oldest first.
-   * Pages are fetched newest first, so that a caller stopping early has the most recent part.
-   * Throws what the source throws.
+   * Every closed candle with open time in [fromMs, toMs] and before `beforeMs`, oldest first,
+   * fetched page by page. Throws what the source throws.
    */
   async range(
     stream: PagedStream,
@@ -89,10 +83,9 @@ export class HistoryPager {
     if (lastMs < fromMs) return [];
     const firstPage = pageOf(interval, fromMs);
     const lastPage = pageOf(interval, lastMs);
-    const pages: CandleColumns[] = [];
-    for (let p = lastPage; p >= firstPage; p--) pages.push(await this.page(stream, p, beforeMs, signal));
     const out: Candle[] = [];
-    for (const page of pages.reverse()) {
+    for (let p = firstPage; p <= lastPage; p++) {
+      const page = await this.page(stream, p, beforeMs, signal);
       const lo = page.lowerBound(fromMs);
       const hi = page.lowerBound(lastMs + 1);
       for (let k = lo; k < hi; k++) out.push(page.get(k));
