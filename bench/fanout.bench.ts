@@ -4,15 +4,14 @@
  * many clients, against a single client measured in the same run.
  */
 import { credentials } from '@grpc/grpc-js';
-import { fromInt64, marketDataProto } from '@visualgo/contracts';
+import { candleEvent, WireForm } from '@visualgo/bus';
+import { binanceCombinedJson, binanceKlineEventJson, fromInt64, marketDataProto } from '@visualgo/contracts';
+import { startGrpcEdge, startIngestHttpEdge } from '@visualgo/data-ingest';
+import { FakeIngest, staticMetadata } from '@visualgo/data-ingest/testing';
+import { testCandle } from '@visualgo/testing';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
-import { startGrpcEdge } from '../services/data-ingest/src/grpc/grpc-server.js';
-import { startIngestHttpEdge } from '../services/data-ingest/src/http/ingest-http-edge.js';
-import { FakeHub, fakeCandle } from '../services/data-ingest/src/hub/fake-hub.js';
-import { PublishedEvent } from '../services/data-ingest/src/hub/published-event.js';
-import { staticMetadata } from '../services/data-ingest/src/testing/static-metadata.js';
 import { candleSeries } from './candle-series.js';
 import { type Check, measure } from './harness.js';
 
@@ -25,10 +24,11 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Publishes `events` candles, paced, and returns publish-to-receipt latencies (ms) over all clients. */
 async function wsLatency(clients: number, events: number): Promise<number[]> {
-  const hub = new FakeHub([STREAM]);
+  const hub = new FakeIngest([STREAM]);
   hub.ready = true;
   const edge = await startIngestHttpEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     metadata: staticMetadata(['BTCUSDT']),
     logger,
     metrics: new Registry(),
@@ -56,7 +56,7 @@ async function wsLatency(clients: number, events: number): Promise<number[]> {
   for (let i = 0; i < events; i++) {
     const openTimeMs = base + i * 60_000;
     sentAt.set(openTimeMs, process.hrtime.bigint());
-    hub.publishCandle(STREAM, fakeCandle({ openTimeMs, closed: true }));
+    hub.publishCandle(STREAM, testCandle({ openTimeMs, closed: true }));
     await new Promise((r) => setTimeout(r, 5));
   }
   for (let i = 0; i < 400 && received < clients * events; i++) await new Promise((r) => setTimeout(r, 5));
@@ -66,9 +66,16 @@ async function wsLatency(clients: number, events: number): Promise<number[]> {
 }
 
 async function grpcLatency(clients: number, events: number): Promise<number[]> {
-  const hub = new FakeHub([STREAM]);
+  const hub = new FakeIngest([STREAM]);
   hub.ready = true;
-  const edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0 });
+  const edge = await startGrpcEdge({
+    bus: hub.bus,
+    view: hub,
+    logger,
+    metrics: new Registry(),
+    host: '127.0.0.1',
+    port: 0,
+  });
   const client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
   const sentAt = new Map<number, bigint>();
   const latencies: number[] = [];
@@ -88,7 +95,7 @@ async function grpcLatency(clients: number, events: number): Promise<number[]> {
   for (let i = 0; i < events; i++) {
     const openTimeMs = base + i * 60_000;
     sentAt.set(openTimeMs, process.hrtime.bigint());
-    hub.publishCandle(STREAM, fakeCandle({ openTimeMs, closed: true }));
+    hub.publishCandle(STREAM, testCandle({ openTimeMs, closed: true }));
     await new Promise((r) => setTimeout(r, 5));
   }
   for (let i = 0; i < 400 && received < clients * events; i++) await new Promise((r) => setTimeout(r, 5));
@@ -103,16 +110,20 @@ export async function fanoutBenchmarks(): Promise<{ table: Record<string, number
   const candle = candleSeries(1)[0];
   if (!candle) throw new Error('no candle');
   let sink = 0;
+  const combined = new WireForm('bench-combined', (e: ReturnType<typeof candleEvent>) =>
+    binanceCombinedJson(e.stream, binanceKlineEventJson(e.candle)),
+  );
   const once = measure('serialise once, hand to 1000 clients', 1, () => {
     for (let r = 0; r < 100; r++) {
-      const e = new PublishedEvent(STREAM, { type: 'candle', candle }, { e: 'kline', k: candle });
-      for (let c = 0; c < CLIENTS; c++) sink += e.combinedJson.length;
+      const e = candleEvent(STREAM, candle);
+      for (let c = 0; c < CLIENTS; c++) sink += combined.of(e).length;
     }
   });
   const perClient = measure('serialise per client (1000 clients)', 1, () => {
     for (let r = 0; r < 100; r++) {
-      const payload = { e: 'kline', k: candle };
-      for (let c = 0; c < CLIENTS; c++) sink += JSON.stringify({ stream: STREAM, data: payload }).length;
+      const e = candleEvent(STREAM, candle);
+      for (let c = 0; c < CLIENTS; c++)
+        sink += binanceCombinedJson(e.stream, binanceKlineEventJson(e.candle)).length;
     }
   });
 

@@ -106,7 +106,7 @@ try {
   const manifests = [
     'package.json',
     'package-lock.json',
-    ...['market', 'contracts', 'platform'].map((p) => `packages/${p}/package.json`),
+    ...['market', 'contracts', 'platform', 'bus', 'testing'].map((p) => `packages/${p}/package.json`),
     ...services.map((s) => `${dirs[s]}/package.json`),
   ];
   for (const service of services) {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
-import type { Logger } from '@visualgo/platform';
+import { type Logger, listen, type RunningHttpServer } from '@visualgo/platform';
 import type { RuntimeConfig } from '../src/app/runtime-config.js';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -83,11 +82,7 @@ export interface StaticServerOptions {
   readonly runtimeConfig: (req: IncomingMessage) => RuntimeConfig;
 }
 
-export interface RunningStaticServer {
-  readonly server: Server;
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type RunningStaticServer = RunningHttpServer;
 
 /** Picks the smallest encoding the client accepts: brotli, then gzip, else identity. */
 export function chooseEncoding(acceptEncoding: string | undefined, asset: Asset): 'br' | 'gzip' | null {
@@ -203,25 +198,5 @@ export function startStaticServer(options: StaticServerOptions): Promise<Running
       else res.destroy();
     }
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        server,
-        port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listen(server, options.host, options.port);
 }

@@ -1,5 +1,6 @@
 export * from './bus-errors.js';
 export * from './candle-retention.js';
+export * from './follow.js';
 export * from './local-bus.js';
 export * from './market-bus.js';
 export * from './market-event.js';

@@ -1,7 +1,14 @@
 import type { Interval } from './interval.js';
 
+/** The exchanges (venues) market data comes from; the simulated one is named apart, always. */
+export const EXCHANGE_IDS = ['binance', 'binance-sim'] as const;
+
 /** Exchange identifier carried on every event so simulated prices can never pass for real ones. */
-export type ExchangeId = 'binance' | 'binance-sim';
+export type ExchangeId = (typeof EXCHANGE_IDS)[number];
+
+export function isExchangeId(value: string): value is ExchangeId {
+  return (EXCHANGE_IDS as readonly string[]).includes(value);
+}
 
 /** One kline state: the candle as of its latest update, or its final state when `closed`. */
 export interface Candle {

@@ -39,6 +39,35 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * Starts `server` listening: malformed requests are answered 400 and closed instead of left
+ * hanging, and the returned `close` stops accepting, then closes idle and open connections.
+ * Resolves once it listens (port 0 picks a free port).
+ */
+export function listen(server: Server, host: string, port: number): Promise<RunningHttpServer> {
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      resolve({
+        server,
+        port: address.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
 /** Thrown by handlers for a clean 4xx answer. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -145,27 +174,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
     }
     options.onUpgrade(req, socket, head, url);
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        server,
-        port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listen(server, options.host, options.port);
 }
 
 export interface HealthRoutesOptions {

@@ -1,8 +1,8 @@
 /** Start-up backfill against the simulated exchange: paging past 1000 rows and riding out 429s and 500s. */
 import { loadConfig } from '@visualgo/platform';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type SimExchange, startSimExchange } from '../../sim-exchange/src/sim-exchange.js';
 import { ingestConfigSchema } from '../src/app/config.js';
 import { type IngestService, startIngestService } from '../src/app/ingest-service.js';
 
@@ -37,7 +37,7 @@ describe('history backfill', () => {
     const { sim: s, config } = await start(1_500);
     ingest = await startIngestService(config, pino({ level: 'silent' }));
     await ingest.ready;
-    const history = ingest.hub.closedSince(STREAM, 0);
+    const history = ingest.store.stream(STREAM)?.book.closedSince(0) ?? [];
     const truth = s.truth.candles(STREAM, { startTimeMs: history[0]?.openTimeMs });
     expect(history).toHaveLength(1_500);
     expect(history.map((c) => [c.openTimeMs, c.open, c.high, c.low, c.close, c.volume, c.trades])).toEqual(
@@ -59,7 +59,7 @@ describe('history backfill', () => {
     });
     await ingest.ready;
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000);
-    expect(ingest.hub.closedSince(STREAM, 0)).toHaveLength(300);
+    expect(ingest.store.stream(STREAM)?.book.closedSince(0) ?? []).toHaveLength(300);
     expect(ingest.rest.stats().rateLimited).toBeGreaterThanOrEqual(1);
     expect(ingest.rest.stats().retries).toBeGreaterThanOrEqual(2);
   });

@@ -14,10 +14,10 @@ import {
 } from '@visualgo/contracts';
 import type { Candle, Trade } from '@visualgo/market';
 import { loadConfig } from '@visualgo/platform';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type SimExchange, startSimExchange } from '../../sim-exchange/src/sim-exchange.js';
 import { ingestConfigSchema } from '../src/app/config.js';
 import { type IngestService, startIngestService } from '../src/app/ingest-service.js';
 

@@ -4,10 +4,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { marketDataProto } from '@visualgo/contracts';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { type SimExchange, startSimExchange } from '../../sim-exchange/src/sim-exchange.js';
 
 const serviceDir = fileURLToPath(new URL('..', import.meta.url));
 const startedLine = z.object({

@@ -4,14 +4,13 @@
  * relative path, which only tests may do.
  */
 import type { IndicatorMessage } from '@visualgo/contracts';
+import { type IngestService, ingestConfigSchema, startIngestService } from '@visualgo/data-ingest';
 import { DEFAULT_INDICATOR_CONFIG, IndicatorSet } from '@visualgo/market';
 import { loadConfig, Shutdown } from '@visualgo/platform';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestConfigSchema } from '../../data-ingest/src/app/config.js';
-import { type IngestService, startIngestService } from '../../data-ingest/src/app/ingest-service.js';
-import { type SimExchange, startSimExchange } from '../../sim-exchange/src/sim-exchange.js';
 import { startTradingAlgo, type TradingAlgo } from './app.js';
 import { loadAlgoConfig } from './config.js';
 import { TestWsClient, waitFor } from './testing/ws-client.js';

@@ -12,14 +12,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WireIndicatorPoint } from '@visualgo/contracts';
+import { type IngestService, ingestConfigSchema, startIngestService } from '@visualgo/data-ingest';
 import { vwapAnchorStartMs } from '@visualgo/market';
 import { loadConfig, Shutdown } from '@visualgo/platform';
 import { loadReplay, type ReplayData, type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestConfigSchema } from '../../data-ingest/src/app/config.js';
-import { type IngestService, startIngestService } from '../../data-ingest/src/app/ingest-service.js';
 import { startTradingAlgo, type TradingAlgo } from '../src/app.js';
 import { loadAlgoConfig } from '../src/config.js';
 import { type ReferencePoint, referenceIndicators } from '../src/testing/reference-indicators.js';

@@ -1,5 +1,6 @@
 import {
   type AlgoServerMessage,
+  exchangeIdSchema,
   type IndicatorMessage,
   indicatorHistoryResponseSchema,
   type SnapshotMessage,
@@ -35,7 +36,7 @@ export interface ChartPort {
 
 export const streamInfoSchema = z.object({
   stream: z.string(),
-  exchange: z.enum(['binance', 'binance-sim']),
+  exchange: exchangeIdSchema,
   symbol: z.string(),
   interval: z.string(),
 });

@@ -1,9 +1,10 @@
 import type { IndicatorMessage, SnapshotMessage, WireIndicatorPoint } from '@visualgo/contracts/algo';
+import type { ExchangeId } from '@visualgo/market';
 
 /** The stream a series belongs to, as trading-algo labels it. */
 export interface StreamMeta {
   readonly stream: string;
-  readonly exchange: 'binance' | 'binance-sim';
+  readonly exchange: ExchangeId;
   readonly symbol: string;
   readonly interval: SnapshotMessage['interval'];
 }

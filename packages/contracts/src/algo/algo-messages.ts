@@ -3,7 +3,7 @@
  * The service builds its messages with these types and its tests validate every message it sends
  * against them; the dashboard parses with them. Documented with examples in docs/trading-algo.md.
  */
-import { INTERVALS } from '@visualgo/market';
+import { EXCHANGE_IDS, INTERVALS } from '@visualgo/market';
 import { z } from 'zod';
 
 const timeMs = z.number().int().nonnegative();
@@ -11,7 +11,7 @@ const timeMs = z.number().int().nonnegative();
 const value = z.number();
 const nullableValue = value.nullable();
 
-export const exchangeIdSchema = z.enum(['binance', 'binance-sim']);
+export const exchangeIdSchema = z.enum(EXCHANGE_IDS);
 export const rubberbandSignalSchema = z.enum(['overbought', 'oversold', 'none']);
 export const signalSideSchema = z.enum(['overbought', 'oversold']);
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { formatStreamName } from '@visualgo/market';
 import { ConfigError, loadConfig } from '@visualgo/platform';
 import { describe, expect, it } from 'vitest';
 import { ingestConfigSchema, upstreamOf } from './config.js';
@@ -25,7 +26,7 @@ describe('data-ingest config', () => {
     });
     expect(config.INGEST_GRPC_PORT).toBe(50051);
     expect(config.INGEST_HTTP_PORT).toBe(8080);
-    expect(streamsOf(config).map((s) => s.stream)).toEqual([
+    expect(streamsOf(config).map(formatStreamName)).toEqual([
       'btcusdt@kline_1m',
       'btcusdt@trade',
       'ethusdt@kline_1m',
@@ -45,7 +46,7 @@ describe('data-ingest config', () => {
 
   it('accepts symbols in any case and several intervals', () => {
     const config = load({ SYMBOLS: 'BTCUSDT', INTERVALS: '1m,1h', TRADES: 'false' });
-    expect(streamsOf(config).map((s) => s.stream)).toEqual(['btcusdt@kline_1m', 'btcusdt@kline_1h']);
+    expect(streamsOf(config).map(formatStreamName)).toEqual(['btcusdt@kline_1m', 'btcusdt@kline_1h']);
   });
 
   it('names the variable, the value and what is allowed', () => {

@@ -1,4 +1,4 @@
-import { isInterval } from '@visualgo/market';
+import { type ExchangeId, INTERVALS } from '@visualgo/market';
 import { env } from '@visualgo/platform';
 import { z } from 'zod';
 
@@ -6,8 +6,8 @@ const symbol = z
   .string()
   .transform((s) => s.toLowerCase())
   .pipe(z.string().regex(/^[a-z0-9]{2,20}$/, 'symbols are 2-20 letters or digits, e.g. btcusdt'));
-const interval = z.string().refine(isInterval, {
-  message: 'intervals are Binance codes: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M',
+const interval = z.enum(INTERVALS, {
+  error: 'intervals are Binance codes: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M',
 });
 const wsUrl = z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -87,7 +87,7 @@ export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
 /** The upstream endpoints and the exchange label every candle carries. */
 export function upstreamOf(config: IngestConfig): {
-  readonly exchange: 'binance' | 'binance-sim';
+  readonly exchange: ExchangeId;
   readonly wsUrl: string;
   readonly restUrl: string;
 } {

@@ -1,4 +1,5 @@
-import { klineStreamName } from '@visualgo/market';
+import type { LocalBus } from '@visualgo/bus';
+import { formatStreamName, type StreamId } from '@visualgo/market';
 import { BearerAuth, createMetrics, type Logger } from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
@@ -7,12 +8,18 @@ import { BinanceRestClient } from '../binance/binance-rest.js';
 import { UpstreamMetadata } from '../binance/exchange-metadata.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
 import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
-import { IngestHub } from '../hub/ingest-hub.js';
-import type { StreamDescriptor } from '../hub/market-hub.js';
+import type { CandleStore } from '../hub/candle-store.js';
+import { createIngestHub } from '../hub/create-ingest-hub.js';
+import type { IngestHub } from '../hub/ingest-hub.js';
 import { type IngestConfig, upstreamOf } from './config.js';
 
 export interface IngestService {
+  /** The producer: orders what the exchange sends, fills gaps, answers the edges' queries. */
   readonly hub: IngestHub;
+  /** The closed candles held, and the exchange's history behind them. */
+  readonly store: CandleStore;
+  /** Where the hub publishes and the edges subscribe. */
+  readonly bus: LocalBus;
   readonly client: BinanceStreamClient;
   readonly rest: BinanceRestClient;
   readonly grpcPort: number;
@@ -31,14 +38,12 @@ export interface IngestServiceOverrides {
   readonly fillBackoff?: { initialMs: number; maxMs: number };
 }
 
-export function streamsOf(config: IngestConfig): StreamDescriptor[] {
-  const out: StreamDescriptor[] = [];
+export function streamsOf(config: IngestConfig): StreamId[] {
+  const out: StreamId[] = [];
   for (const s of config.SYMBOLS) {
     const symbol = s.toUpperCase();
-    for (const interval of config.INTERVALS) {
-      out.push({ stream: klineStreamName(symbol, interval), kind: 'kline', symbol, interval });
-    }
-    if (config.TRADES) out.push({ stream: `${s}@trade`, kind: 'trade', symbol });
+    for (const interval of config.INTERVALS) out.push({ kind: 'kline', symbol, interval });
+    if (config.TRADES) out.push({ kind: 'trade', symbol });
   }
   return out;
 }
@@ -58,7 +63,7 @@ export async function startIngestService(
     logger: logger.child({ component: 'binance-rest' }),
     ...(overrides.restBackoff ? { backoff: overrides.restBackoff } : {}),
   });
-  const hub = new IngestHub({
+  const { hub, store, bus } = createIngestHub({
     exchange: upstream.exchange,
     streams,
     historyCandles: config.HISTORY_CANDLES,
@@ -76,7 +81,8 @@ export async function startIngestService(
   });
   const auth = new BearerAuth(config.AUTH_TOKEN);
   const http = await startIngestHttpEdge({
-    hub,
+    bus,
+    view: hub,
     metadata: new UpstreamMetadata({ rest, logger }),
     logger,
     metrics,
@@ -96,7 +102,8 @@ export async function startIngestService(
   let grpc: GrpcEdge;
   try {
     grpc = await startGrpcEdge({
-      hub,
+      bus,
+      view: hub,
       logger,
       metrics,
       host: config.INGEST_HOST,
@@ -114,7 +121,7 @@ export async function startIngestService(
 
   const client = new BinanceStreamClient({
     wsBaseUrl: upstream.wsUrl,
-    streams: streams.map((s) => s.stream),
+    streams: streams.map(formatStreamName),
     exchange: upstream.exchange,
     logger: logger.child({ component: 'binance-ws' }),
     maxStreamsPerConnection: config.UPSTREAM_MAX_STREAMS_PER_CONNECTION,
@@ -133,8 +140,8 @@ export async function startIngestService(
     grpc.setServing(isReady);
     if (isReady) readyResolve();
   };
-  client.on('kline', (u) => hub.ingestCandle(u.stream, u.candle, u.payload));
-  client.on('trade', (u) => hub.ingestTrade(u.stream, u.trade, u.payload));
+  client.on('kline', (u) => hub.ingestCandle(u.stream, u.candle));
+  client.on('trade', (u) => hub.ingestTrade(u.stream, u.trade));
   client.on('connected', (e) => {
     connectedIds.add(e.connectionId);
     hub.setConnected(true, `${e.streams.length} streams on ${e.connectionId}`);
@@ -170,6 +177,8 @@ export async function startIngestService(
 
   return {
     hub,
+    store,
+    bus,
     client,
     rest,
     grpcPort: grpc.port,

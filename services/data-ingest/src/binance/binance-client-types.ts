@@ -1,21 +1,20 @@
 /** The events, options and counters of {@link BinanceStreamClient} (binance-client.ts). */
-import type { BinanceAggTradeEvent, BinanceKlineEvent, BinanceTradeEvent } from '@visualgo/contracts';
+import type { BinanceAggTradeEvent } from '@visualgo/contracts';
 import type { Candle, ExchangeId, Trade } from '@visualgo/market';
 import type { BackoffOptions, Logger } from '@visualgo/platform';
 
+/** Kline and trade frames leave the adapter as domain values: Binance's wire format stops here. */
 export interface KlineUpdate {
   readonly stream: string;
   readonly candle: Candle;
-  /** The validated Binance event, for re-serialisation to Binance-format clients. */
-  readonly payload: BinanceKlineEvent;
   readonly connectionId: string;
 }
 export interface TradeUpdate {
   readonly stream: string;
   readonly trade: Trade;
-  readonly payload: BinanceTradeEvent;
   readonly connectionId: string;
 }
+/** Aggregate trades have no domain type (nothing here ingests them): the validated frame. */
 export interface AggTradeUpdate {
   readonly stream: string;
   readonly payload: BinanceAggTradeEvent;

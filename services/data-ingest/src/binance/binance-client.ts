@@ -437,12 +437,7 @@ export class BinanceStreamClient {
           this.malformed(connectionId, `${frame.stream}: ${candle.reason}`);
           return;
         }
-        this.emit('kline', {
-          stream: frame.stream,
-          candle: candle.value,
-          payload: frame.payload,
-          connectionId,
-        });
+        this.emit('kline', { stream: frame.stream, candle: candle.value, connectionId });
         return;
       }
       case 'trade': {
@@ -451,12 +446,7 @@ export class BinanceStreamClient {
           this.malformed(connectionId, `${frame.stream}: ${trade.reason}`);
           return;
         }
-        this.emit('trade', {
-          stream: frame.stream,
-          trade: trade.value,
-          payload: frame.payload,
-          connectionId,
-        });
+        this.emit('trade', { stream: frame.stream, trade: trade.value, connectionId });
         return;
       }
       case 'aggTrade':

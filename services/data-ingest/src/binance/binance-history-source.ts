@@ -1,28 +1,28 @@
-import { type Interval, intervalNominalMs, intervalOpenTimeMs, isInterval } from '@visualgo/market';
-import type { HistoricalCandle, HistoricalTrade, HistorySource } from '../hub/history-source.js';
-import type { StreamDescriptor } from '../hub/market-hub.js';
+import type { BinanceKlineRow } from '@visualgo/contracts';
 import {
-  historicalTradeToEvent,
-  historicalTradeToTrade,
-  klineRowToCandle,
-  klineRowToEvent,
-} from './binance-mapper.js';
+  type Candle,
+  type ExchangeId,
+  formatStreamName,
+  intervalNominalMs,
+  intervalOpenTimeMs,
+  type KlineStreamId,
+  type Trade,
+  type TradeStreamId,
+} from '@visualgo/market';
+import type { HistorySource } from '../hub/history-source.js';
+import { historicalTradeToTrade, klineRowToCandle } from './binance-mapper.js';
 import type { BinanceRestClient } from './binance-rest.js';
 
 /** The hub's history, from Binance's `GET /api/v3/klines` (paged, weight-aware). */
 export class BinanceHistorySource implements HistorySource {
   constructor(
     private readonly rest: BinanceRestClient,
-    private readonly exchange: 'binance' | 'binance-sim',
+    private readonly exchange: ExchangeId,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async latestClosed(
-    stream: StreamDescriptor,
-    count: number,
-    signal: AbortSignal,
-  ): Promise<readonly HistoricalCandle[]> {
-    const interval = intervalOf(stream);
+  async latestClosed(stream: KlineStreamId, count: number, signal: AbortSignal): Promise<readonly Candle[]> {
+    const { interval } = stream;
     // Exchange time, not local time: the simulated exchange may run faster than the wall clock.
     const serverNow = await this.rest.serverTime(signal);
     const currentOpen = intervalOpenTimeMs(interval, serverNow);
@@ -34,19 +34,18 @@ export class BinanceHistorySource implements HistorySource {
     );
     return this.map(
       stream,
-      interval,
       rows.filter((r) => r[6] < serverNow),
     ).slice(-count);
   }
 
   async closedBetween(
-    stream: StreamDescriptor,
+    stream: KlineStreamId,
     fromOpenTimeMs: number,
     toOpenTimeMs: number,
     signal: AbortSignal,
     limit?: number,
-  ): Promise<readonly HistoricalCandle[]> {
-    const interval = intervalOf(stream);
+  ): Promise<readonly Candle[]> {
+    const { interval } = stream;
     const rows = await this.rest.klinesRange(
       {
         symbol: stream.symbol,
@@ -59,53 +58,41 @@ export class BinanceHistorySource implements HistorySource {
     );
     return this.map(
       stream,
-      interval,
       rows.filter((r) => r[0] >= fromOpenTimeMs && r[0] <= toOpenTimeMs),
     );
   }
 
   async tradesBetween(
-    stream: StreamDescriptor,
+    stream: TradeStreamId,
     fromId: number,
     toId: number,
     signal: AbortSignal,
-  ): Promise<readonly HistoricalTrade[]> {
-    if (stream.kind !== 'trade') throw new RangeError(`${stream.stream} is not a trade stream`);
+  ): Promise<readonly Trade[]> {
     const rows = await this.rest.tradesRange({ symbol: stream.symbol, fromId, toId }, signal);
     const receivedTimeMs = this.now();
     return rows.map((row) => {
       const mapped = historicalTradeToTrade(row, stream.symbol, this.exchange, receivedTimeMs);
       // The REST client validated every trade against the schema, so this is a bug upstream of us.
-      if (!mapped.ok) throw new Error(`unmappable trade for ${stream.stream}: ${mapped.reason}`);
-      return { trade: mapped.value, payload: historicalTradeToEvent(row, stream.symbol) };
+      if (!mapped.ok) throw new Error(`unmappable trade for ${formatStreamName(stream)}: ${mapped.reason}`);
+      return mapped.value;
     });
   }
 
-  private map(
-    stream: StreamDescriptor,
-    interval: Interval,
-    rows: Parameters<typeof klineRowToEvent>[0][],
-  ): HistoricalCandle[] {
+  private map(stream: KlineStreamId, rows: readonly BinanceKlineRow[]): Candle[] {
     const receivedTimeMs = this.now();
-    const out: HistoricalCandle[] = [];
+    const out: Candle[] = [];
     for (const row of rows) {
       const mapped = klineRowToCandle(row, {
         exchange: this.exchange,
         symbol: stream.symbol,
-        interval,
+        interval: stream.interval,
         receivedTimeMs,
       });
       // The REST client validated every row against the schema, so a mapping failure is a bug upstream of us.
-      if (!mapped.ok) throw new Error(`unmappable kline row for ${stream.stream}: ${mapped.reason}`);
-      out.push({ candle: mapped.value, payload: klineRowToEvent(row, stream.symbol, interval) });
+      if (!mapped.ok)
+        throw new Error(`unmappable kline row for ${formatStreamName(stream)}: ${mapped.reason}`);
+      out.push(mapped.value);
     }
     return out;
   }
-}
-
-function intervalOf(stream: StreamDescriptor): Interval {
-  if (stream.kind !== 'kline' || !stream.interval || !isInterval(stream.interval)) {
-    throw new RangeError(`${stream.stream} is not a kline stream`);
-  }
-  return stream.interval;
 }

@@ -131,22 +131,20 @@ export function historicalTradeToTrade(
   exchange: ExchangeId,
   receivedTimeMs: number,
 ): MapResult<Trade> {
-  return tradeEventToTrade(historicalTradeToEvent(row, symbol), exchange, receivedTimeMs);
-}
-
-/** Rebuilds the trade stream event of a REST trade, keeping its decimal strings. */
-export function historicalTradeToEvent(row: BinanceHistoricalTrade, symbol: string): BinanceTradeEvent {
-  return {
-    e: 'trade',
-    E: row.time,
-    s: symbol.toUpperCase(),
-    t: row.id,
-    p: row.price,
-    q: row.qty,
-    T: row.time,
-    m: row.isBuyerMaker,
-    M: row.isBestMatch,
-  };
+  const bad = firstNonFinite({ price: row.price, quantity: row.qty });
+  if (bad !== undefined) return fail(`${bad} is not a finite number`);
+  return ok({
+    type: 'trade',
+    exchange,
+    symbol: symbol.toUpperCase(),
+    tradeId: row.id,
+    price: Number(row.price),
+    quantity: Number(row.qty),
+    tradeTimeMs: row.time,
+    buyerIsMaker: row.isBuyerMaker,
+    eventTimeMs: row.time,
+    receivedTimeMs,
+  });
 }
 
 export interface KlineRowContext {
@@ -199,20 +197,4 @@ export function klineRowToCandle(row: BinanceKlineRow, context: KlineRowContext)
     eventTimeMs: restEventTimeMs(row),
     receivedTimeMs: context.receivedTimeMs,
   });
-}
-
-/**
- * Rebuilds the final (closed) kline stream event of a REST row, keeping Binance's decimal
- * strings byte for byte, so backfilled candles reach Binance-format WebSocket clients exactly as
- * the live stream would have sent them. `E` is {@link restEventTimeMs}; `f`/`L` are -1 (unknown).
- */
-export function klineRowToEvent(row: BinanceKlineRow, symbol: string, interval: Interval): BinanceKlineEvent {
-  const [t, o, h, l, c, v, T, q, n, V, Q, B] = row;
-  const s = symbol.toUpperCase();
-  return {
-    e: 'kline',
-    E: restEventTimeMs(row),
-    s,
-    k: { t, T, s, i: interval, f: -1, L: -1, o, c, h, l, v, n, x: true, q, V, Q, B },
-  };
 }

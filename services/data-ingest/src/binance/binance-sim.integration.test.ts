@@ -5,8 +5,8 @@
  */
 import { nextOpenTimeMs } from '@visualgo/market';
 import { createLogger } from '@visualgo/platform';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimExchange, startSimExchange } from '../../../sim-exchange/src/sim-exchange.js';
 import { BinanceStreamClient, type DisconnectedEvent, type KlineUpdate } from './binance-client.js';
 import { BinanceHistorySource } from './binance-history-source.js';
 import { klineRowToCandle } from './binance-mapper.js';
@@ -67,7 +67,7 @@ describe('BinanceRestClient against the simulated exchange', () => {
     expect(rows.map((r) => r.id)).toEqual(truth.filter((t) => t.tradeId >= fromId).map((t) => t.tradeId));
     const source = new BinanceHistorySource(rest, 'binance-sim');
     const mapped = await source.tradesBetween(
-      { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
+      { kind: 'trade', symbol: 'ETHUSDT' },
       fromId,
       fromId + 1_499,
       new AbortController().signal,
@@ -79,10 +79,15 @@ describe('BinanceRestClient against the simulated exchange', () => {
       tradeTimeMs: number;
       buyerIsMaker: boolean;
     }) => [t.tradeId, t.price, t.quantity, t.tradeTimeMs, t.buyerIsMaker];
-    expect(mapped.map((m) => fields(m.trade))).toEqual(
+    expect(mapped.map(fields)).toEqual(
       truth.filter((t) => t.tradeId >= fromId && t.tradeId <= fromId + 1_499).map(fields),
     );
-    expect(mapped[0]?.payload).toMatchObject({ e: 'trade', s: 'ETHUSDT', t: fromId });
+    expect(mapped[0]).toMatchObject({
+      type: 'trade',
+      exchange: 'binance-sim',
+      symbol: 'ETHUSDT',
+      tradeId: fromId,
+    });
   });
 });
 

@@ -6,10 +6,11 @@
 import { type CallOptions, Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { fromInt64, marketDataProto } from '@visualgo/contracts';
 import { BearerAuth } from '@visualgo/platform';
+import { testCandle } from '@visualgo/testing';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeHub, fakeCandle } from '../hub/fake-hub.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { until } from '../ws/ws-test-client.js';
 import { type GrpcEdge, type GrpcEdgeOptions, startGrpcEdge } from './grpc-server.js';
 import { MAX_REQUEST_BYTES, MAX_STREAM_NAMES_PER_REQUEST } from './request-limits.js';
@@ -31,16 +32,17 @@ afterEach(async () => {
   edge = undefined;
 });
 
-async function start(options: Partial<GrpcEdgeOptions> = {}): Promise<{ hub: FakeHub; edge: GrpcEdge }> {
-  const hub = new FakeHub([STREAM, 'btcusdt@trade']);
+async function start(options: Partial<GrpcEdgeOptions> = {}): Promise<{ hub: FakeIngest; edge: GrpcEdge }> {
+  const hub = new FakeIngest([STREAM, 'btcusdt@trade']);
   hub.ready = true;
   hub.seed(
     STREAM,
-    [0, 1, 2].map((i) => fakeCandle({ openTimeMs: T0 + i * 60_000 })),
+    [0, 1, 2].map((i) => testCandle({ openTimeMs: T0 + i * 60_000 })),
   );
   registry = new Registry();
   edge = await startGrpcEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     logger: pino({ level: 'silent' }),
     metrics: registry,
     host: '127.0.0.1',
@@ -150,16 +152,32 @@ describe('gRPC int64 edges (issue 10, item 2)', () => {
     const { hub, edge } = await start();
     const client = newClient(edge.port);
     for (const since of [INT64_MAX, 2n ** 53n + 1n]) {
-      const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: since, closedOnly: true });
-      const first = firstOf(call);
-      call.on('error', () => {});
+      const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: since, closedOnly: false });
+      const got: unknown[] = [];
+      call.on('data', (c: unknown) => got.push(c));
+      let ended: ServiceError | null = null;
+      call.on('error', (e: ServiceError) => {
+        ended = e;
+      });
       await until(() => edge.openStreams === 1);
-      hub.publishCandle(STREAM, fakeCandle({ openTimeMs: T0 + 180_000 }));
-      const { data, error } = await first;
+      // A witness on the same connection, subscribed after it: the server writes to the first call
+      // before the witness, so once the witness has the live candle the first call has had its chance.
+      const witness = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: true });
+      const seen = firstOf(witness);
+      await until(() => edge.openStreams === 2);
+      hub.publishCandle(
+        STREAM,
+        testCandle({ openTimeMs: T0 + 180_000, closed: false, eventTimeMs: T0 + 180_001 }),
+      );
+      hub.publishCandle(STREAM, testCandle({ openTimeMs: T0 + 180_000 }));
+      const { data, error } = await seen;
       expect(error).toBeNull();
-      // Nothing replayed: the first message is the live candle.
       expect(fromInt64((data as marketDataProto.Candle).openTimeMs, 'open_time_ms')).toBe(T0 + 180_000);
+      // Accepted and open, and nothing at or before its point: no replay, no live candle, open or closed.
+      expect(ended).toBeNull();
+      expect(got).toEqual([]);
       call.cancel();
+      witness.cancel();
       await until(() => edge.openStreams === 0);
     }
     const negative = await firstOf(
@@ -212,7 +230,7 @@ describe('gRPC request limits (issue 10, item 1)', () => {
     call.on('data', (c: marketDataProto.Candle) => got.push(fromInt64(c.openTimeMs, 'open_time_ms')));
     call.on('error', () => {});
     await until(() => edge.openStreams === 1);
-    hub.publishCandle(STREAM, fakeCandle({ openTimeMs: T0 + 180_000 }));
+    hub.publishCandle(STREAM, testCandle({ openTimeMs: T0 + 180_000 }));
     await until(() => got.length >= 3);
     call.cancel();
     expect(got).toEqual([T0 + 60_000, T0 + 120_000, T0 + 180_000]);
@@ -267,11 +285,12 @@ describe('gRPC errors that echo input (issue 10, item 3)', () => {
 
   it('bounds the list of served streams in the message', async () => {
     const many = Array.from({ length: 500 }, (_, i) => `sym${i}usdt@kline_1m`);
-    const hub = new FakeHub(many);
+    const hub = new FakeIngest(many);
     hub.ready = true;
     registry = new Registry();
     edge = await startGrpcEdge({
-      hub,
+      bus: hub.bus,
+      view: hub,
       logger: pino({ level: 'silent' }),
       metrics: registry,
       host: '127.0.0.1',

@@ -7,11 +7,12 @@
  */
 import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { marketDataProto } from '@visualgo/contracts';
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeHub, fakeCandle } from '../hub/fake-hub.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { until } from '../ws/ws-test-client.js';
 import { type GrpcEdge, startGrpcEdge } from './grpc-server.js';
 
@@ -27,14 +28,15 @@ let client: InstanceType<typeof marketDataProto.MarketDataClient>;
 let raw: Client;
 
 beforeAll(async () => {
-  const hub = new FakeHub([KLINE, 'ethusdt@kline_1m', TRADE]);
+  const hub = new FakeIngest([KLINE, 'ethusdt@kline_1m', TRADE]);
   hub.ready = true;
   hub.seed(
     KLINE,
-    Array.from({ length: 20 }, (_, i) => fakeCandle({ openTimeMs: T0 + i * 60_000 })),
+    Array.from({ length: 20 }, (_, i) => testCandle({ openTimeMs: T0 + i * 60_000 })),
   );
   edge = await startGrpcEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
     host: '127.0.0.1',

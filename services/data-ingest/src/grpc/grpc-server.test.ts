@@ -9,13 +9,16 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import type { LocalBus } from '@visualgo/bus';
 import { fromInt64, marketDataProto, type seedProto } from '@visualgo/contracts';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CandleStore } from '../hub/candle-store.js';
+import { createIngestHub } from '../hub/create-ingest-hub.js';
 import type { HistorySource } from '../hub/history-source.js';
-import { IngestHub } from '../hub/ingest-hub.js';
-import { T0, testCandle } from '../testing/candles.js';
+import type { IngestHub } from '../hub/ingest-hub.js';
+import { ethCandle, T0 } from '../testing/candles.js';
 import { until } from '../ws/ws-test-client.js';
 import { type GrpcEdge, startGrpcEdge } from './grpc-server.js';
 import { findProtoDir } from './proto-files.js';
@@ -26,14 +29,14 @@ const STREAM = 'ethusdt@kline_1m';
 let exchangeDown = false;
 const historyRequests: [number, number][] = [];
 const history: HistorySource = {
-  latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } })),
+  latestClosed: async () => [0, 1, 2].map((i) => ethCandle(i, true)),
   closedBetween: async (_d, from, to, _signal, limit) => {
     historyRequests.push([from, to]);
     if (exchangeDown) throw new Error('HTTP 503');
     const out = [];
     for (let i = -3000; i <= 2; i++) {
-      const candle = testCandle(i, true);
-      if (candle.openTimeMs >= from && candle.openTimeMs <= to) out.push({ candle, payload: { i } });
+      const candle = ethCandle(i, true);
+      if (candle.openTimeMs >= from && candle.openTimeMs <= to) out.push(candle);
     }
     return limit === undefined ? out : out.slice(0, limit);
   },
@@ -41,30 +44,33 @@ const history: HistorySource = {
 };
 
 let hub: IngestHub;
+let bus: LocalBus;
+let store: CandleStore;
 let edge: GrpcEdge;
 let client: InstanceType<typeof marketDataProto.MarketDataClient>;
 let edgeMetrics: Registry;
 
 async function start(maxQueued = 10_000, maxStreams = 1_000) {
-  hub = new IngestHub({
+  ({ hub, bus, store } = createIngestHub({
     exchange: 'binance-sim',
     streams: [
-      { stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
-      { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
+      { kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
+      { kind: 'trade', symbol: 'ETHUSDT' },
     ],
     historyCandles: 100,
     maxReplayCandles: 2_000,
     history,
     logger,
     metrics: new Registry(),
-  });
+  }));
   exchangeDown = false;
   historyRequests.length = 0;
   await hub.loadHistory();
   hub.setConnected(true);
   edgeMetrics = new Registry();
   edge = await startGrpcEdge({
-    hub,
+    bus,
+    view: hub,
     logger,
     metrics: edgeMetrics,
     host: '127.0.0.1',
@@ -98,11 +104,11 @@ function collect<T>(
   });
 }
 const openTime = (c: marketDataProto.Candle) => fromInt64(c.openTimeMs, 'open_time_ms');
-/** Waits until `n` subscribers listen to the hub: a replay has been prepared and the call is live. */
+/** Waits until `n` calls subscribe to the bus: from then on nothing published is missed. */
 async function waitForListeners(n: number): Promise<void> {
   const started = Date.now();
-  while (hub.listenerCount < n) {
-    if (Date.now() - started > 5_000) throw new Error(`${n} hub subscribers did not appear`);
+  while (bus.subscriberCount < n) {
+    if (Date.now() - started > 5_000) throw new Error(`${n} bus subscribers did not appear`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -114,10 +120,10 @@ describe('gRPC MarketData', () => {
     const call = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0), closedOnly: true });
     const got = collect<marketDataProto.Candle>(call, 4);
     await waitForListeners(1);
-    hub.ingestCandle(STREAM, testCandle(2, true), {}); // duplicate of history: dropped by the hub
-    hub.ingestCandle(STREAM, testCandle(3, false), {});
-    hub.ingestCandle(STREAM, testCandle(3, true), {});
-    hub.ingestCandle(STREAM, testCandle(4, true), {});
+    hub.ingestCandle(STREAM, ethCandle(2, true)); // duplicate of history: dropped by the hub
+    hub.ingestCandle(STREAM, ethCandle(3, false));
+    hub.ingestCandle(STREAM, ethCandle(3, true));
+    hub.ingestCandle(STREAM, ethCandle(4, true));
     const { items, error } = await got;
     call.cancel();
     expect(error).toBeNull();
@@ -136,7 +142,7 @@ describe('gRPC MarketData', () => {
     near.cancel();
     expect(got.error).toBeNull();
     expect(got.items.map((c) => (openTime(c) - T0) / 60_000)).toEqual([-3, -2, -1, 0, 1]);
-    expect(hub.coveredFromMs(STREAM)).toBe(T0 - 180_000);
+    expect(store.stream(STREAM)?.book.coveredFromMs).toBe(T0 - 180_000);
     // 1,500 candles back: more than the book has room for, served from two exchange pages.
     const far = client.streamCandles({
       streams: [STREAM],
@@ -145,7 +151,7 @@ describe('gRPC MarketData', () => {
     });
     const farGot = collect<marketDataProto.Candle>(far, 1_504);
     await waitForListeners(1);
-    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    hub.ingestCandle(STREAM, ethCandle(3, true));
     const { items, error } = await farGot;
     expect(error).toBeNull();
     expect(items.map((c) => (openTime(c) - T0) / 60_000)).toEqual(
@@ -187,8 +193,8 @@ describe('gRPC MarketData', () => {
     const gb = collect<marketDataProto.Candle>(b, 20);
     await waitForListeners(2);
     for (let i = 3; i < 13; i++) {
-      hub.ingestCandle(STREAM, testCandle(i, false), {});
-      hub.ingestCandle(STREAM, testCandle(i, true), {});
+      hub.ingestCandle(STREAM, ethCandle(i, false));
+      hub.ingestCandle(STREAM, ethCandle(i, true));
     }
     const [ra, rb] = await Promise.all([ga, gb]);
     a.cancel();
@@ -246,23 +252,30 @@ describe('gRPC while history is loading', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    hub = new IngestHub({
+    ({ hub, bus, store } = createIngestHub({
       exchange: 'binance-sim',
-      streams: [{ stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' }],
+      streams: [{ kind: 'kline', symbol: 'ETHUSDT', interval: '1m' }],
       historyCandles: 100,
       history: {
         latestClosed: async () => {
           await gate;
-          return [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: { i } }));
+          return [0, 1, 2].map((i) => ethCandle(i, true));
         },
         closedBetween: async () => [],
         tradesBetween: async () => [],
       },
       logger,
       metrics: new Registry(),
-    });
+    }));
     const loading = hub.loadHistory();
-    edge = await startGrpcEdge({ hub, logger, metrics: new Registry(), host: '127.0.0.1', port: 0 });
+    edge = await startGrpcEdge({
+      bus,
+      view: hub,
+      logger,
+      metrics: new Registry(),
+      host: '127.0.0.1',
+      port: 0,
+    });
     client = new marketDataProto.MarketDataClient(`127.0.0.1:${edge.port}`, credentials.createInsecure());
     const resumed = await collect(
       client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: BigInt(T0), closedOnly: true }),
@@ -281,7 +294,7 @@ describe('gRPC while history is loading', () => {
     await waitForListeners(1);
     release();
     await loading;
-    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    hub.ingestCandle(STREAM, ethCandle(3, true));
     const { items } = await liveGot;
     live.cancel();
     expect(items.map(openTime)).toEqual([T0 + 3 * 60_000]);
@@ -300,7 +313,7 @@ describe('gRPC stream limit', () => {
     expect(third.error?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(third.error?.details).toContain('at most 2');
     a.cancel();
-    await until(() => hub.listenerCount === 1 && edge.openStreams === 1);
+    await until(() => bus.subscriberCount === 1 && edge.openStreams === 1);
     const again = client.streamFeedStatus({});
     const { items, error } = await collect<marketDataProto.FeedStatus>(again, 1);
     again.cancel();
@@ -344,7 +357,7 @@ describe('gRPC slow consumers', () => {
     const fastGot = collect<marketDataProto.Candle>(fast, N);
     await waitForListeners(2);
     for (let i = 3; i < 3 + N; i++) {
-      hub.ingestCandle(STREAM, testCandle(i, true), {});
+      hub.ingestCandle(STREAM, ethCandle(i, true));
       if (i % 4 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     const { items, error: fastError } = await fastGot;
@@ -375,8 +388,8 @@ describe('seed KlineService', () => {
     const call = streamKlines.call(seedClient, { message: 'hello' }, new Metadata());
     const got = collect<seedProto.KlineData & { openTime: unknown }>(call, 2);
     await waitForListeners(1);
-    hub.ingestCandle(STREAM, testCandle(3, false), {});
-    hub.ingestCandle(STREAM, testCandle(3, true), {});
+    hub.ingestCandle(STREAM, ethCandle(3, false));
+    hub.ingestCandle(STREAM, ethCandle(3, true));
     const { items } = await got;
     call.cancel();
     seedClient.close();

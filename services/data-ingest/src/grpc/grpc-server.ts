@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import type { MarketBus } from '@visualgo/bus';
 import {
   type BearerAuth,
   clientAddress,
@@ -12,9 +13,8 @@ import {
 } from '@visualgo/platform';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { MarketHubView } from '../hub/market-hub.js';
+import type { IngestView } from '../hub/ingest-view.js';
 import { bearerInterceptor } from './bearer-interceptor.js';
-import type { BoundedWriter } from './bounded-writer.js';
 import {
   createKlineHandlers,
   createMarketDataHandlers,
@@ -23,9 +23,13 @@ import {
 } from './market-data-service.js';
 import { findProtoDir } from './proto-files.js';
 import { MAX_REQUEST_BYTES } from './request-limits.js';
+import type { StreamCall } from './stream-call.js';
 
 export interface GrpcEdgeOptions {
-  readonly hub: MarketHubView;
+  /** Where streaming calls take their events from. */
+  readonly bus: MarketBus;
+  /** Streams, history (GetCandles), readiness. */
+  readonly view: IngestView;
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly host: string;
@@ -58,7 +62,7 @@ export type GrpcRefusal = 'streams' | 'streams_per_address' | 'connections_per_a
 
 export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge> {
   const logger = options.logger.child({ component: 'grpc' });
-  const active = new Set<BoundedWriter<Buffer>>();
+  const active = new Set<StreamCall>();
   const slow = new Counter({
     name: 'ingest_grpc_slow_consumers_total',
     help: 'gRPC streams ended with RESOURCE_EXHAUSTED because the client could not keep up',
@@ -86,7 +90,8 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
     if (suppressed !== null) logger.warn({ reason, address, suppressed }, 'gRPC client refused');
   };
   const deps = {
-    hub: options.hub,
+    bus: options.bus,
+    view: options.view,
     logger,
     maxQueued: options.maxQueued ?? 10_000,
     maxStreams: options.maxStreams ?? 1_000,
@@ -159,7 +164,7 @@ export async function startGrpcEdge(options: GrpcEdgeOptions): Promise<GrpcEdge>
     },
     close(timeoutMs = 3_000) {
       for (const s of ['', ...SERVICES]) health.setStatus(s, 'NOT_SERVING');
-      for (const writer of [...active]) writer.fail(status.UNAVAILABLE, 'server shutting down');
+      for (const call of [...active]) call.fail(status.UNAVAILABLE, 'server shutting down');
       listener.close();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

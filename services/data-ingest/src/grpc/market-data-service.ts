@@ -1,5 +1,18 @@
 import { type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
 import {
+  type CandleEvent,
+  FEED_STREAM,
+  type FeedStatus,
+  HistoryUnavailable,
+  type MarketBus,
+  type MarketEvent,
+  ReplayOutOfRange,
+  SlowConsumerError,
+  type SubscribeOptions,
+  type TradeEvent,
+  WireForm,
+} from '@visualgo/bus';
+import {
   candleToKlineData,
   candleToProto,
   int64Bound,
@@ -8,7 +21,7 @@ import {
   toInt64,
   tradeToProto,
 } from '@visualgo/contracts';
-import type { Candle } from '@visualgo/market';
+import { type Candle, formatStreamName } from '@visualgo/market';
 import {
   boundMessage,
   clientAddress,
@@ -17,10 +30,7 @@ import {
   type PerAddressLimit,
   truncateInput,
 } from '@visualgo/platform';
-import { HistoryUnavailable, ReplayOutOfRange } from '../hub/candle-history.js';
-import type { FeedStatusEvent, MarketHubView } from '../hub/market-hub.js';
-import type { PublishedEvent } from '../hub/published-event.js';
-import { BoundedWriter } from './bounded-writer.js';
+import type { IngestView } from '../hub/ingest-view.js';
 import {
   compactStreamNames,
   MAX_STREAM_NAMES_PER_REQUEST,
@@ -29,6 +39,7 @@ import {
   requestDecoder,
   type WireRequest,
 } from './request-limits.js';
+import { StreamCall } from './stream-call.js';
 
 const {
   Candle: CandleMsg,
@@ -44,9 +55,6 @@ type GetCandlesRequest = WireRequest<marketDataProto.GetCandlesRequest>;
 type GetCandlesResponse = marketDataProto.GetCandlesResponse;
 type ListStreamsResponse = marketDataProto.ListStreamsResponse;
 
-const CANDLE_BYTES = Symbol('grpc-candle');
-const TRADE_BYTES = Symbol('grpc-trade');
-const KLINE_DATA_BYTES = Symbol('grpc-seed-kline');
 const passthrough = (bytes: Buffer): Buffer => bytes;
 
 /**
@@ -103,11 +111,16 @@ export const KlineWire = {
 export const encodeCandle = (c: Candle, stream: string): Buffer =>
   Buffer.from(CandleMsg.encode(candleToProto(c, stream)).finish());
 
-function eventCandleBytes(e: PublishedEvent): Buffer {
-  return e.data.type === 'candle' ? encodeCandle(e.data.candle, e.stream) : Buffer.alloc(0);
-}
+/** Each bus event is encoded once per message type, however many calls receive it. */
+const candleBytes = new WireForm('grpc-candle', (e: CandleEvent) => encodeCandle(e.candle, e.stream));
+const tradeBytes = new WireForm('grpc-trade', (e: TradeEvent) =>
+  Buffer.from(TradeMsg.encode(tradeToProto(e.trade, e.stream)).finish()),
+);
+const klineDataBytes = new WireForm('grpc-seed-kline', (e: CandleEvent) =>
+  Buffer.from(seedProto.KlineData.encode(candleToKlineData(e.candle)).finish()),
+);
 
-const STATUS_KIND: Record<FeedStatusEvent['kind'], marketDataProto.FeedStatusKind> = {
+const STATUS_KIND: Record<FeedStatus['kind'], marketDataProto.FeedStatusKind> = {
   connected: FeedStatusKind.FEED_STATUS_KIND_CONNECTED,
   disconnected: FeedStatusKind.FEED_STATUS_KIND_DISCONNECTED,
   'gap-detected': FeedStatusKind.FEED_STATUS_KIND_GAP_DETECTED,
@@ -116,9 +129,12 @@ const STATUS_KIND: Record<FeedStatusEvent['kind'], marketDataProto.FeedStatusKin
 };
 
 export interface StreamingDeps {
-  readonly hub: MarketHubView;
+  /** Where streaming calls take their events from. */
+  readonly bus: MarketBus;
+  /** Streams, history, readiness. */
+  readonly view: IngestView;
   readonly logger: Logger;
-  /** Live messages queued per subscriber before it is cut off. */
+  /** Live messages queued per subscriber (its bus subscription) before it is cut off. */
   readonly maxQueued: number;
   /** Open streaming calls at most; each may hold a replay of history, so they are bounded. */
   readonly maxStreams: number;
@@ -127,26 +143,25 @@ export interface StreamingDeps {
   /** Counts calls refused for a limit: `streams` (all clients), `streams_per_address`. */
   readonly onRefused?: (reason: 'streams' | 'streams_per_address') => void;
   /** Every open streaming call, so shutdown can end them. */
-  readonly active: Set<BoundedWriter<Buffer>>;
+  readonly active: Set<StreamCall>;
   readonly onSlowConsumer?: (method: string) => void;
 }
 
 class InvalidArgument extends Error {}
 
-function validateStreams(
-  hub: MarketHubView,
-  requested: readonly string[],
-  kind: 'kline' | 'trade',
-): string[] {
+function validateStreams(view: IngestView, requested: readonly string[], kind: 'kline' | 'trade'): string[] {
   if (requested.length > MAX_STREAM_NAMES_PER_REQUEST) {
     throw new InvalidArgument(`a request may name at most ${MAX_STREAM_NAMES_PER_REQUEST} streams`);
   }
-  const served = hub.streams().filter((s) => s.kind === kind);
-  if (requested.length === 0) return served.map((s) => s.stream);
-  const known = new Set(served.map((s) => s.stream));
+  const served = view
+    .streams()
+    .filter((s) => s.kind === kind)
+    .map(formatStreamName);
+  if (requested.length === 0) return served;
+  const known = new Set(served);
   for (const stream of requested) {
     if (!known.has(stream)) {
-      const list = listForMessage(served.map((s) => s.stream));
+      const list = listForMessage(served);
       throw new InvalidArgument(
         `unknown ${kind} stream "${truncateInput(stream)}"; this server serves: ${list} (ListStreams lists them all)`,
       );
@@ -161,11 +176,11 @@ function wellFormed<T>(request: WireRequest<T>, what: string): T {
   return request;
 }
 
-function track(
-  deps: StreamingDeps,
-  call: ServerWritableStream<unknown, Buffer>,
-  method: string,
-): BoundedWriter<Buffer> | null {
+/**
+ * Admits a streaming call under the service-wide and per-address caps, or refuses it with
+ * RESOURCE_EXHAUSTED; an admitted call is tracked until it ends.
+ */
+function track(deps: StreamingDeps, call: ServerWritableStream<unknown, Buffer>): StreamCall | null {
   if (deps.active.size >= deps.maxStreams) {
     deps.onRefused?.('streams');
     call.emit('error', {
@@ -184,93 +199,49 @@ function track(
     });
     return null;
   }
-  const writer = new BoundedWriter<Buffer>(call, {
-    maxQueued: deps.maxQueued,
-    onOverflow: () => {
-      deps.logger.warn({ method, peer: call.getPeer() }, 'slow gRPC consumer cut off');
-      deps.onSlowConsumer?.(method);
-    },
-  });
-  deps.active.add(writer);
-  if (perAddress) {
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      perAddress.release(address);
-    };
-    for (const event of ['cancelled', 'close', 'finish', 'error']) call.on(event, release);
-  }
-  return writer;
+  const stream = new StreamCall(call);
+  deps.active.add(stream);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    deps.active.delete(stream);
+    perAddress?.release(address);
+  };
+  for (const event of ['cancelled', 'close', 'finish', 'error']) call.on(event, release);
+  return stream;
 }
 
 /**
- * Undoes the subscription `set` later receives, and the tracking, when the call ends for any
- * reason; `ended` tells an asynchronous start that the call is already gone.
+ * Serves one streaming call from the bus: admits it (`track`), subscribes for it (live from this
+ * moment, replay joined by the bus), writes `first` when given (a snapshot that must follow the
+ * subscription), then every event `encode` gives bytes for. The call ends with the right status
+ * when the subscription fails: RESOURCE_EXHAUSTED for a slow consumer (counted and logged),
+ * OUT_OF_RANGE or UNAVAILABLE for a replay that cannot be served.
  */
-function bindLifetime(
+function serve(
   deps: StreamingDeps,
   call: ServerWritableStream<unknown, Buffer>,
-  writer: BoundedWriter<Buffer>,
-): { set(unsubscribe: () => void): void; readonly ended: boolean } {
-  let done = false;
-  let unsubscribe: (() => void) | null = null;
-  const cleanup = () => {
-    if (done) return;
-    done = true;
-    unsubscribe?.();
-    deps.active.delete(writer);
-  };
-  call.on('cancelled', cleanup);
-  call.on('close', cleanup);
-  call.on('finish', cleanup);
-  call.on('error', cleanup);
-  return {
-    set(u) {
-      if (done) u();
-      else unsubscribe = u;
-    },
-    get ended() {
-      return done;
-    },
-  };
-}
-
-interface OlderPart {
-  readonly candles: readonly Candle[];
-  /** The held history started here when the older part was fetched up to it. */
-  readonly coveredFromMs: number | null;
-}
-
-/** Fetches, per stream, the part of a replay from `since` that is older than the held history. */
-async function prepareReplay(
-  hub: MarketHubView,
-  streams: readonly string[],
-  since: number,
-): Promise<Map<string, OlderPart>> {
-  const older = new Map<string, OlderPart>();
-  if (since <= 0) return older;
-  for (const s of streams) {
-    const coveredFromMs = hub.coveredFromMs(s);
-    older.set(s, { candles: await hub.olderThanHeld(s, since), coveredFromMs });
-  }
-  return older;
-}
-
-/** Whether the held history still continues where each stream's older part ended. */
-function replayStillCovered(
-  hub: MarketHubView,
-  older: ReadonlyMap<string, OlderPart>,
-  since: number,
-): boolean {
-  for (const [s, part] of older) {
-    const now = hub.coveredFromMs(s);
-    if (now === null || now <= since + 1) continue;
-    // The older part reached the history as it was; history that has since moved forward
-    // would leave a hole. (Kept in the book, the older part lowered the start instead.)
-    if (part.coveredFromMs === null || now > part.coveredFromMs) return false;
-  }
-  return true;
+  method: string,
+  subscription: Omit<SubscribeOptions, 'signal' | 'maxQueued'>,
+  encode: (event: MarketEvent) => Buffer | null,
+  first?: () => Buffer,
+): void {
+  const admitted = track(deps, call);
+  if (!admitted) return;
+  const events = deps.bus.subscribe({ ...subscription, signal: admitted.signal, maxQueued: deps.maxQueued });
+  if (first) void admitted.write(first());
+  void admitted.pump(events, encode, (err) => {
+    if (err instanceof SlowConsumerError) {
+      deps.logger.warn({ method, peer: call.getPeer() }, 'slow gRPC consumer cut off');
+      deps.onSlowConsumer?.(method);
+      return {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `client too slow: more than ${deps.maxQueued} messages queued`,
+      };
+    }
+    return historyError(err);
+  });
 }
 
 /** The gRPC status for a failed history request. */
@@ -289,7 +260,7 @@ function invalid(call: ServerWritableStream<unknown, Buffer>, err: unknown): voi
 }
 
 export function createMarketDataHandlers(deps: StreamingDeps) {
-  const { hub } = deps;
+  const { view } = deps;
   return {
     streamCandles(call: ServerWritableStream<StreamCandlesRequest, Buffer>): void {
       let streams: string[];
@@ -297,7 +268,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
       let closedOnly: boolean;
       try {
         const request = wellFormed(call.request, 'StreamCandlesRequest');
-        streams = validateStreams(hub, request.streams, 'kline');
+        streams = validateStreams(view, request.streams, 'kline');
         // Past 2^53 ms is past every candle: such a bound replays nothing, like any future one.
         since = int64Bound(request.sinceOpenTimeMs);
         closedOnly = request.closedOnly;
@@ -306,85 +277,38 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         invalid(call, err);
         return;
       }
-      if (since > 0 && !hub.isHistoryLoaded()) {
+      if (since > 0 && !view.isHistoryLoaded()) {
         // Replaying now would start from whatever happens to be loaded; the client retries.
         call.emit('error', { code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
         return;
       }
-      const wanted = new Set(streams);
-      const writer = track(deps, call, 'StreamCandles');
-      if (!writer) return;
-      const lifetime = bindLifetime(deps, call, writer);
-      void prepareReplay(hub, streams, since).then(
-        (older) => {
-          if (lifetime.ended) return;
-          if (!replayStillCovered(hub, older, since)) {
-            // The held history moved on (a full book evicts its oldest candles) while the older
-            // part was fetched: what lies between would be missing. The client resumes again.
-            call.emit('error', {
-              code: status.UNAVAILABLE,
-              details: 'history moved on while the replay was prepared; retry',
-            });
-            return;
-          }
-          // History snapshot and subscription happen in the same tick: nothing can be published
-          // in between, so the seam has no gap and no duplicate.
-          lifetime.set(
-            hub.subscribe((event) => {
-              if (event.data.type !== 'candle' || !wanted.has(event.stream)) return;
-              if (closedOnly && !event.data.candle.closed) return;
-              writer.push(event.memo(CANDLE_BYTES, eventCandleBytes));
-            }),
-          );
-          const replay: Buffer[] = [];
-          if (since > 0) {
-            const merged: { s: string; candle: Candle }[] = [];
-            for (const s of streams) {
-              const held = hub.closedSince(s, since);
-              const first = held[0]?.openTimeMs ?? Number.POSITIVE_INFINITY;
-              for (const candle of older.get(s)?.candles ?? [])
-                if (candle.openTimeMs < first) merged.push({ s, candle });
-              for (const candle of held) merged.push({ s, candle });
-            }
-            merged.sort((a, b) => a.candle.openTimeMs - b.candle.openTimeMs);
-            for (const { s, candle } of merged) replay.push(encodeCandle(candle, s));
-          }
-          if (!closedOnly) {
-            for (const s of streams) {
-              const open = hub.openCandle(s);
-              if (open) replay.push(encodeCandle(open, s));
-            }
-          }
-          writer.replay(replay);
+      // Live events are taken from the moment of subscribing; the bus joins the replay to them by
+      // sequence number, however long the replay takes to fetch.
+      serve(
+        deps,
+        call,
+        'StreamCandles',
+        {
+          streams,
+          types: ['candle'],
+          ...(since > 0 ? { sinceOpenTimeMs: since } : {}),
+          withOpenCandle: !closedOnly,
         },
-        (err: unknown) => {
-          if (!lifetime.ended) call.emit('error', historyError(err));
-        },
+        (e) => (e.type === 'candle' && (e.candle.closed || !closedOnly) ? candleBytes.of(e) : null),
       );
     },
 
     streamTrades(call: ServerWritableStream<StreamTradesRequest, Buffer>): void {
       let streams: string[];
       try {
-        streams = validateStreams(hub, wellFormed(call.request, 'StreamTradesRequest').streams, 'trade');
+        streams = validateStreams(view, wellFormed(call.request, 'StreamTradesRequest').streams, 'trade');
       } catch (err) {
         invalid(call, err);
         return;
       }
-      const wanted = new Set(streams);
-      const writer = track(deps, call, 'StreamTrades');
-      if (!writer) return;
-      const unsubscribe = hub.subscribe((event) => {
-        if (event.data.type !== 'trade' || !wanted.has(event.stream)) return;
-        writer.push(
-          event.memo(TRADE_BYTES, (e) =>
-            e.data.type === 'trade'
-              ? Buffer.from(TradeMsg.encode(tradeToProto(e.data.trade, e.stream)).finish())
-              : Buffer.alloc(0),
-          ),
-        );
-      });
-      bindLifetime(deps, call, writer).set(unsubscribe);
+      serve(deps, call, 'StreamTrades', { streams, types: ['trade'] }, (e) =>
+        e.type === 'trade' ? tradeBytes.of(e) : null,
+      );
     },
 
     streamFeedStatus(call: ServerWritableStream<WireRequest<unknown>, Buffer>): void {
@@ -392,13 +316,11 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         invalid(call, new InvalidArgument(`malformed StreamFeedStatusRequest: ${call.request.reason}`));
         return;
       }
-      const writer = track(deps, call, 'StreamFeedStatus');
-      if (!writer) return;
-      const encode = (e: FeedStatusEvent) =>
+      const encode = (stream: string, e: FeedStatus) =>
         Buffer.from(
           FeedStatusMsg.encode({
             kind: STATUS_KIND[e.kind],
-            stream: e.stream,
+            stream,
             fromOpenTimeMs: toInt64(e.fromOpenTimeMs ?? 0),
             toOpenTimeMs: toInt64(e.toOpenTimeMs ?? 0),
             fromTradeId: toInt64(e.fromTradeId ?? 0),
@@ -406,24 +328,30 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
             detail: e.detail ?? '',
             lost: e.lost ?? false,
             timeMs: toInt64(e.timeMs),
-            exchange: hub.exchange,
+            exchange: view.exchange,
           }).finish(),
         );
-      const unsubscribe = hub.onStatus((e) => writer.push(encode(e)));
       // The current state first, so a new subscriber knows where it stands: the kind is the
-      // service's readiness, the detail says why it is not ready.
-      const { ready, reasons } = hub.readiness();
-      writer.replay([
-        encode({
+      // service's readiness, the detail says why it is not ready. It is taken after subscribing,
+      // so that no change can fall between the two.
+      const current = () => {
+        const { ready, reasons } = view.readiness();
+        return encode(FEED_STREAM, {
           kind: ready ? 'connected' : 'disconnected',
-          stream: '',
           timeMs: Date.now(),
           detail: boundMessage(
             ready ? 'current state: ready' : `current state: not ready: ${reasons.join('; ')}`,
           ),
-        }),
-      ]);
-      bindLifetime(deps, call, writer).set(unsubscribe);
+        });
+      };
+      serve(
+        deps,
+        call,
+        'StreamFeedStatus',
+        { streams: [...view.streams().map(formatStreamName), FEED_STREAM], types: ['status'] },
+        (e) => (e.type === 'status' ? encode(e.stream, e.status) : null),
+        current,
+      );
     },
 
     getCandles(
@@ -443,7 +371,7 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         endTimeMs = int64Bound(request.endTimeMs);
         limit = request.limit;
         heldOnly = request.heldOnly;
-        validateStreams(hub, [stream], 'kline');
+        validateStreams(view, [stream], 'kline');
         if (limit < 0 || limit > 1000)
           throw new InvalidArgument('limit must be between 0 (default 500) and 1000');
         if (startTimeMs < 0 || endTimeMs < 0)
@@ -458,11 +386,11 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         });
         return;
       }
-      if (!hub.isHistoryLoaded()) {
+      if (!view.isHistoryLoaded()) {
         callback({ code: status.UNAVAILABLE, details: 'history is still loading; retry shortly' });
         return;
       }
-      hub
+      view
         .candles(stream, {
           ...(startTimeMs > 0 ? { startTimeMs } : {}),
           ...(endTimeMs > 0 ? { endTimeMs } : {}),
@@ -487,12 +415,12 @@ export function createMarketDataHandlers(deps: StreamingDeps) {
         return;
       }
       callback(null, {
-        streams: hub.streams().map((s) => ({
-          stream: s.stream,
+        streams: view.streams().map((s) => ({
+          stream: formatStreamName(s),
           symbol: s.symbol,
-          interval: s.interval ?? '',
+          interval: s.kind === 'kline' ? s.interval : '',
           kind: s.kind === 'kline' ? StreamKind.STREAM_KIND_KLINE : StreamKind.STREAM_KIND_TRADE,
-          exchange: hub.exchange,
+          exchange: view.exchange,
         })),
       });
     },
@@ -507,19 +435,13 @@ export function createKlineHandlers(deps: StreamingDeps) {
         invalid(call, new InvalidArgument(`malformed TradeRequest: ${call.request.reason}`));
         return;
       }
-      const writer = track(deps, call, 'StreamKlines');
-      if (!writer) return;
-      const unsubscribe = deps.hub.subscribe((event) => {
-        if (event.data.type !== 'candle') return;
-        writer.push(
-          event.memo(KLINE_DATA_BYTES, (e) =>
-            e.data.type === 'candle'
-              ? Buffer.from(seedProto.KlineData.encode(candleToKlineData(e.data.candle)).finish())
-              : Buffer.alloc(0),
-          ),
-        );
-      });
-      bindLifetime(deps, call, writer).set(unsubscribe);
+      const streams = deps.view
+        .streams()
+        .filter((s) => s.kind === 'kline')
+        .map(formatStreamName);
+      serve(deps, call, 'StreamKlines', { streams, types: ['candle'] }, (e) =>
+        e.type === 'candle' ? klineDataBytes.of(e) : null,
+      );
     },
   };
 }

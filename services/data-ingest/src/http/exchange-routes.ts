@@ -1,7 +1,7 @@
 import type { BinanceRestError } from '@visualgo/contracts';
 import { HttpError, type RouteHandler, sendJson } from '@visualgo/platform';
 import type { ExchangeMetadata } from '../binance/exchange-metadata.js';
-import type { MarketHubView } from '../hub/market-hub.js';
+import type { IngestView } from '../hub/ingest-view.js';
 
 const SYMBOL = /^[A-Z0-9\-_.]{1,20}$/;
 
@@ -34,8 +34,8 @@ function parseSymbols(value: string): string[] {
  * exchange's, limited to the symbols this service serves; `symbol=` or `symbols=[...]` narrow it
  * further, and a symbol that is not served is `-1121 Invalid symbol.`).
  */
-export function exchangeRoutes(hub: MarketHubView, metadata: ExchangeMetadata): Record<string, RouteHandler> {
-  const served = () => new Set(hub.streams().map((d) => d.symbol));
+export function exchangeRoutes(view: IngestView, metadata: ExchangeMetadata): Record<string, RouteHandler> {
+  const served = () => new Set(view.streams().map((d) => d.symbol));
   return {
     '/api/v3/ping': (_req, _url, res) => sendJson(res, 200, {}),
     '/api/v3/time': async (_req, _url, res) =>

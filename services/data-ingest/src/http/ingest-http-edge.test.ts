@@ -1,12 +1,17 @@
-import { binanceExchangeInfo, binanceKlineRows, binanceRestError } from '@visualgo/contracts';
+import {
+  binanceExchangeInfo,
+  binanceKlineRows,
+  binanceRestError,
+  toBinanceKlineRow,
+} from '@visualgo/contracts';
 import { BearerAuth, createMetrics } from '@visualgo/platform';
+import { testCandle, testTrade } from '@visualgo/testing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { staticMetadata } from '../testing/static-metadata.js';
 import { connectClient, refusedUpgrade, terminateClients, until } from '../ws/ws-test-client.js';
 import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
-import { candleToKlineRow } from './klines-route.js';
 
 const BTC = 'btcusdt@kline_1m';
 const ETH = 'ethusdt@kline_1m';
@@ -23,10 +28,11 @@ afterEach(async () => {
 
 async function start(
   options: { closeTimeoutMs?: number; auth?: BearerAuth } = {},
-): Promise<{ hub: FakeHub; base: string }> {
-  const hub = new FakeHub([BTC, ETH, TRADE]);
+): Promise<{ hub: FakeIngest; base: string }> {
+  const hub = new FakeIngest([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),
@@ -39,12 +45,12 @@ async function start(
 }
 
 /** Three closed BTC candles and the open one after them. */
-function seedBtc(hub: FakeHub): void {
+function seedBtc(hub: FakeIngest): void {
   hub.seed(
     BTC,
-    [0, 1, 2].map((i) => fakeCandle({ openTimeMs: T0 + i * MINUTE, close: 100 + i })),
+    [0, 1, 2].map((i) => testCandle({ openTimeMs: T0 + i * MINUTE, close: 100 + i })),
   );
-  hub.seed(BTC, [fakeCandle({ openTimeMs: T0 + 3 * MINUTE, close: 1983.55, closed: false })]);
+  hub.seed(BTC, [testCandle({ openTimeMs: T0 + 3 * MINUTE, close: 1983.55, closed: false })]);
 }
 
 async function klines(base: string, query: string): Promise<{ status: number; body: unknown }> {
@@ -54,7 +60,7 @@ async function klines(base: string, query: string): Promise<{ status: number; bo
 
 describe('GET /api/v3/klines', () => {
   it("answers in Binance's 12-field row format with 8-decimal strings", () => {
-    const c = fakeCandle({
+    const c = testCandle({
       openTimeMs: T0,
       open: 1983.5,
       high: 1990.01,
@@ -66,7 +72,7 @@ describe('GET /api/v3/klines', () => {
       takerBuyQuoteVolume: 198.355,
       trades: 42,
     });
-    expect(candleToKlineRow(c)).toEqual([
+    expect(toBinanceKlineRow(c)).toEqual([
       T0,
       '1983.50000000',
       '1990.01000000',
@@ -149,9 +155,9 @@ describe('health, readiness and metrics', () => {
   it('/healthz and /health describe the source and each stream; /readyz is 503 until the hub is ready', async () => {
     const { hub, base } = await start();
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    hub.publishCandle(BTC, fakeCandle({ openTimeMs: T0, eventTimeMs: T0 + 5, receivedTimeMs: T0 + 9 }));
-    hub.publishTrade(TRADE, fakeTrade({ tradeId: 1 }));
-    hub.emitStatus({ kind: 'gap-filled', stream: BTC, timeMs: T0 });
+    hub.publishCandle(BTC, testCandle({ openTimeMs: T0, eventTimeMs: T0 + 5, receivedTimeMs: T0 + 9 }));
+    hub.publishTrade(TRADE, testTrade({ tradeId: 1 }));
+    hub.publishStatus(BTC, { kind: 'gap-filled', timeMs: T0 });
     hub.ready = true;
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
@@ -181,8 +187,8 @@ describe('health, readiness and metrics', () => {
   it('/metrics exposes WebSocket clients and messages out per stream', async () => {
     const { hub, base } = await start();
     const client = await connectClient(`ws://127.0.0.1:${edge?.port}/ws/${BTC}`);
-    hub.publishCandle(BTC, fakeCandle({ openTimeMs: T0 }));
-    hub.publishCandle(ETH, fakeCandle({ openTimeMs: T0, symbol: 'ETHUSDT' }));
+    hub.publishCandle(BTC, testCandle({ openTimeMs: T0 }));
+    hub.publishCandle(ETH, testCandle({ openTimeMs: T0, symbol: 'ETHUSDT' }));
     await until(() => client.messages.length === 1);
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain('ingest_ws_clients{service="data-ingest"} 1');

@@ -1,3 +1,4 @@
+import type { MarketBus } from '@visualgo/bus';
 import {
   type BearerAuth,
   healthRoutes,
@@ -8,14 +9,17 @@ import {
 } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
 import type { ExchangeMetadata } from '../binance/exchange-metadata.js';
-import type { MarketHubView } from '../hub/market-hub.js';
+import type { IngestView } from '../hub/ingest-view.js';
 import { MarketWsEndpoint, type MarketWsOptions } from '../ws/market-ws-endpoint.js';
 import { exchangeRoutes } from './exchange-routes.js';
 import { klinesRoute } from './klines-route.js';
 import { StreamActivity } from './stream-activity.js';
 
 export interface IngestHttpEdgeOptions {
-  readonly hub: MarketHubView;
+  /** Where the WebSocket endpoints and `/healthz` take events from. */
+  readonly bus: MarketBus;
+  /** Streams, history, readiness. */
+  readonly view: IngestView;
   /** The upstream exchange's clock and symbols, for `/api/v3/time` and `/api/v3/exchangeInfo`. */
   readonly metadata: ExchangeMetadata;
   readonly logger: Logger;
@@ -44,13 +48,14 @@ export interface IngestHttpEdge {
  * `/readyz`, `/metrics`.
  */
 export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promise<IngestHttpEdge> {
-  const { hub, metrics } = options;
+  const { bus, view, metrics } = options;
   const logger = options.logger.child({ component: 'http-edge' });
   const closeTimeoutMs = options.closeTimeoutMs ?? 3_000;
-  const activity = new StreamActivity(hub);
+  const activity = new StreamActivity(bus, view);
   const auth = options.auth;
   const ws = new MarketWsEndpoint({
-    hub,
+    bus,
+    view,
     logger: logger.child({ component: 'ws' }),
     metrics,
     ws: auth?.enabled ? { ...options.ws, authorize: (req) => auth.authorizes(req) } : options.ws,
@@ -62,19 +67,19 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
     ...(auth?.enabled ? { authorize: (req) => auth.authorizes(req) } : {}),
     cors: { origins: options.corsOrigins ?? [], pathPrefixes: ['/api/'] },
     routes: {
-      '/api/v3/klines': klinesRoute(hub),
-      ...exchangeRoutes(hub, options.metadata),
+      '/api/v3/klines': klinesRoute(view),
+      ...exchangeRoutes(view, options.metadata),
       ...healthRoutes({
         health: () => ({
           service: 'data-ingest',
-          exchange: hub.exchange,
-          ready: hub.isReady(),
+          exchange: view.exchange,
+          ready: view.isReady(),
           wsClients: ws.clientCount,
           streams: activity.snapshot(),
         }),
         ready: () => {
-          const { ready, reasons } = hub.readiness();
-          return { ready, exchange: hub.exchange, reasons };
+          const { ready, reasons } = view.readiness();
+          return { ready, exchange: view.exchange, reasons };
         },
         metrics,
       }),

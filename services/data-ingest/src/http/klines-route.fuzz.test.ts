@@ -5,10 +5,11 @@
  */
 import { binanceKlineRows, binanceRestError } from '@visualgo/contracts';
 import { createMetrics } from '@visualgo/platform';
+import { testCandle } from '@visualgo/testing';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeHub, fakeCandle } from '../hub/fake-hub.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { staticMetadata } from '../testing/static-metadata.js';
 import { type IngestHttpEdge, startIngestHttpEdge } from './ingest-http-edge.js';
 
@@ -17,13 +18,14 @@ const T0 = 1_700_000_040_000;
 let edge: IngestHttpEdge;
 
 beforeAll(async () => {
-  const hub = new FakeHub([BTC, 'ethusdt@kline_1m', 'btcusdt@trade']);
+  const hub = new FakeIngest([BTC, 'ethusdt@kline_1m', 'btcusdt@trade']);
   hub.seed(
     BTC,
-    Array.from({ length: 30 }, (_, i) => fakeCandle({ openTimeMs: T0 + i * 60_000 })),
+    Array.from({ length: 30 }, (_, i) => testCandle({ openTimeMs: T0 + i * 60_000 })),
   );
   edge = await startIngestHttpEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),

@@ -1,40 +1,13 @@
-import type { BinanceKlineRow, BinanceRestError } from '@visualgo/contracts';
+import { HistoryUnavailable } from '@visualgo/bus';
+import { type BinanceRestError, toBinanceKlineRow } from '@visualgo/contracts';
 import { type Candle, isInterval, klineStreamName } from '@visualgo/market';
 import { HttpError, type RouteHandler, sendJson } from '@visualgo/platform';
-import { HistoryUnavailable } from '../hub/candle-history.js';
-import type { MarketHubView } from '../hub/market-hub.js';
+import type { IngestView } from '../hub/ingest-view.js';
 
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 1000;
 const DIGITS = /^[0-9]{1,20}$/;
 const SYMBOL = /^[A-Z0-9\-_.]{1,20}$/;
-
-/**
- * Prices and quantities as Binance spot sends them for the pairs we serve: fixed 8 decimals
- * ("1983.55000000"). Our candles hold doubles, so this is the faithful rendering of values that
- * arrived with at most 8 decimals.
- */
-export function formatDecimal(value: number): string {
-  return value.toFixed(8);
-}
-
-/** One `GET /api/v3/klines` row: Binance's 12 fields, decimals as strings, the last one unused ("0"). */
-export function candleToKlineRow(c: Candle): BinanceKlineRow {
-  return [
-    c.openTimeMs,
-    formatDecimal(c.open),
-    formatDecimal(c.high),
-    formatDecimal(c.low),
-    formatDecimal(c.close),
-    formatDecimal(c.volume),
-    c.closeTimeMs,
-    formatDecimal(c.quoteVolume),
-    c.trades,
-    formatDecimal(c.takerBuyVolume),
-    formatDecimal(c.takerBuyQuoteVolume),
-    '0',
-  ];
-}
 
 function binanceError(code: number, msg: string): HttpError {
   const body: BinanceRestError = { code, msg };
@@ -67,7 +40,7 @@ function optionalInteger(url: URL, name: string): number | undefined {
  * up to `endTime`, with the still-open candle as the last row when it is in range. `limit`
  * defaults to 500 and is capped at 1000 like Binance; errors are Binance's `{"code","msg"}` with 400.
  */
-export function klinesRoute(hub: MarketHubView): RouteHandler {
+export function klinesRoute(view: IngestView): RouteHandler {
   return async (_req, url, res) => {
     const symbol = mandatory(url, 'symbol').toUpperCase();
     if (!SYMBOL.test(symbol)) {
@@ -80,12 +53,12 @@ export function klinesRoute(hub: MarketHubView): RouteHandler {
     const startTimeMs = optionalInteger(url, 'startTime');
     const endTimeMs = optionalInteger(url, 'endTime');
     const requestedLimit = optionalInteger(url, 'limit');
-    const served = hub.streams().filter((d) => d.kind === 'kline' && d.symbol === symbol);
+    const served = view.streams().filter((d) => d.kind === 'kline' && d.symbol === symbol);
     if (served.length === 0) throw binanceError(-1121, 'Invalid symbol.');
     if (!isInterval(interval)) throw binanceError(-1120, 'Invalid interval.');
     const stream = klineStreamName(symbol, interval);
-    if (!hub.hasStream(stream)) {
-      const intervals = served.map((d) => d.interval).join(', ');
+    if (!view.hasStream(stream)) {
+      const intervals = served.map((d) => (d.kind === 'kline' ? d.interval : '')).join(', ');
       throw binanceError(-1120, `Invalid interval. This service serves ${symbol} klines for: ${intervals}.`);
     }
     if (requestedLimit !== undefined && requestedLimit < 1) {
@@ -97,7 +70,7 @@ export function klinesRoute(hub: MarketHubView): RouteHandler {
     const limit = Math.min(requestedLimit ?? DEFAULT_LIMIT, MAX_LIMIT);
     let candles: Candle[];
     try {
-      candles = [...(await hub.candles(stream, { startTimeMs, endTimeMs, limit }))];
+      candles = [...(await view.candles(stream, { startTimeMs, endTimeMs, limit }))];
     } catch (err) {
       if (!(err instanceof HistoryUnavailable)) throw err;
       // Binance answers an upstream failure with 5xx and its error shape.
@@ -107,7 +80,7 @@ export function klinesRoute(hub: MarketHubView): RouteHandler {
       };
       throw new HttpError(503, body.msg, body);
     }
-    const open = hub.openCandle(stream);
+    const open = view.openCandle(stream);
     const lastClosed = candles.at(-1);
     if (
       open &&
@@ -120,7 +93,7 @@ export function klinesRoute(hub: MarketHubView): RouteHandler {
     }
     // Anchored at the start the open candle only fits below the limit; anchored at the end it pushes out the oldest.
     const rows = (startTimeMs === undefined ? candles.slice(-limit) : candles.slice(0, limit)).map(
-      candleToKlineRow,
+      toBinanceKlineRow,
     );
     sendJson(res, 200, rows);
   };

@@ -1,4 +1,6 @@
-import type { FeedStatusKind, MarketHubView } from '../hub/market-hub.js';
+import { FEED_STREAM, type FeedStatusKind, follow, type MarketBus } from '@visualgo/bus';
+import { formatStreamName } from '@visualgo/market';
+import type { IngestView } from '../hub/ingest-view.js';
 
 export interface StreamActivitySnapshot {
   readonly stream: string;
@@ -22,33 +24,42 @@ interface Activity {
   lastStatus: FeedStatusKind | null;
 }
 
-/** Per-stream last event and last feed status, for `/healthz`. */
+/** Per-stream last event and last feed status, for `/healthz`, followed on the bus. */
 export class StreamActivity {
   private readonly byStream = new Map<string, Activity>();
-  private readonly unsubscribe: () => void;
-  private readonly unsubscribeStatus: () => void;
+  private readonly abort = new AbortController();
+  private readonly names: readonly string[];
+  readonly following: Promise<void>;
 
   constructor(
-    private readonly hub: MarketHubView,
+    bus: MarketBus,
+    private readonly view: IngestView,
     private readonly now: () => number = Date.now,
   ) {
-    this.unsubscribe = hub.subscribe((event) => {
-      const a = this.activity(event.stream);
-      const data = event.data.type === 'candle' ? event.data.candle : event.data.trade;
-      a.events++;
-      a.lastEventTimeMs = data.eventTimeMs;
-      a.lastReceivedTimeMs = data.receivedTimeMs;
-    });
-    this.unsubscribeStatus = hub.onStatus((event) => {
-      if (event.stream === '') for (const d of hub.streams()) this.activity(d.stream).lastStatus = event.kind;
-      else this.activity(event.stream).lastStatus = event.kind;
-    });
+    this.names = view.streams().map(formatStreamName);
+    // Counters only: after being cut off (a blocked event loop) they simply go on.
+    this.following = follow(
+      bus,
+      { streams: [...this.names, FEED_STREAM], signal: this.abort.signal, maxQueued: 100_000 },
+      (event) => {
+        if (event.type === 'status') {
+          const streams = event.stream === FEED_STREAM ? this.names : [event.stream];
+          for (const stream of streams) this.activity(stream).lastStatus = event.status.kind;
+          return;
+        }
+        const a = this.activity(event.stream);
+        const data = event.type === 'candle' ? event.candle : event.trade;
+        a.events++;
+        a.lastEventTimeMs = data.eventTimeMs;
+        a.lastReceivedTimeMs = data.receivedTimeMs;
+      },
+    );
   }
 
   snapshot(): StreamActivitySnapshot[] {
     const t = this.now();
-    const stalls = new Map(this.hub.stalledStreams().map((s) => [s.stream, s.reason]));
-    return this.hub.streams().map(({ stream }) => {
+    const stalls = new Map(this.view.stalledStreams().map((s) => [s.stream, s.reason]));
+    return this.names.map((stream) => {
       const a = this.byStream.get(stream);
       const received = a?.lastReceivedTimeMs ?? null;
       return {
@@ -65,8 +76,7 @@ export class StreamActivity {
   }
 
   close(): void {
-    this.unsubscribe();
-    this.unsubscribeStatus();
+    this.abort.abort();
   }
 
   private activity(stream: string): Activity {

@@ -1,13 +1,10 @@
-import { type Candle, intervalCloseTimeMs, openTimeOfCandleIndex } from '@visualgo/market';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import { HistoryUnavailable, ReplayOutOfRange } from '@visualgo/bus';
+import { type Candle, formatStreamName, intervalCloseTimeMs, openTimeOfCandleIndex } from '@visualgo/market';
 import { describe, expect, it } from 'vitest';
-import { MINUTE_MS, T0, testCandle } from '../testing/candles.js';
-import { HistoryUnavailable, ReplayOutOfRange } from './candle-history.js';
+import { ethCandle, MINUTE_MS, T0 } from '../testing/candles.js';
+import { hubWith } from '../testing/recording-bus.js';
 import type { HistorySource } from './history-source.js';
-import { IngestHub } from './ingest-hub.js';
 
-const logger = pino({ level: 'silent' });
 const STREAM = 'ethusdt@kline_1m';
 const WEEKLY = 'ethusdt@kline_1w';
 
@@ -21,7 +18,7 @@ function exchange() {
   const weekly = (k: number): Candle => {
     const openTimeMs = Date.UTC(2017, 7, 14) + k * 7 * 86_400_000;
     return {
-      ...testCandle(0, true),
+      ...ethCandle(0, true),
       interval: '1w',
       openTimeMs,
       closeTimeMs: intervalCloseTimeMs('1w', openTimeMs),
@@ -29,28 +26,24 @@ function exchange() {
   };
   const source: HistorySource = {
     latestClosed: async (d, count) => {
-      if (d.stream === WEEKLY)
-        return Array.from({ length: 3 }, (_, k) => ({ candle: weekly(300 + k), payload: {} }));
-      return Array.from({ length: count }, (_, k) => ({
-        candle: testCandle(10 - count + k, true),
-        payload: {},
-      }));
+      if (d.interval === '1w') return Array.from({ length: 3 }, (_, k) => weekly(300 + k));
+      return Array.from({ length: count }, (_, k) => ethCandle(10 - count + k, true));
     },
     closedBetween: async (d, from, to, _signal, limit) => {
-      calls.push({ stream: d.stream, from, to, limit });
+      calls.push({ stream: formatStreamName(d), from, to, limit });
       if (state.delayMs > 0) await new Promise((r) => setTimeout(r, state.delayMs));
       if (state.down) throw new Error('HTTP 502');
-      const out: { candle: Candle; payload: unknown }[] = [];
-      if (d.stream === WEEKLY) {
+      const out: Candle[] = [];
+      if (d.interval === '1w') {
         for (let k = 0; k < 303; k++) {
           const c = weekly(k);
-          if (c.openTimeMs >= from && c.openTimeMs <= to) out.push({ candle: c, payload: {} });
+          if (c.openTimeMs >= from && c.openTimeMs <= to) out.push(c);
         }
       } else {
         const first = Math.ceil((from - T0) / MINUTE_MS);
         for (let i = Math.max(first, -20_000); T0 + i * MINUTE_MS <= to && i < 10; i++) {
           if (i >= -7_000 && i <= -6_001) continue;
-          out.push({ candle: testCandle(i, true), payload: {} });
+          out.push(ethCandle(i, true));
         }
       }
       return limit === undefined ? out : out.slice(0, limit);
@@ -64,30 +57,30 @@ async function makeHub(
   options: { holdDays?: number; cacheCandles?: number; maxReplayCandles?: number } = {},
 ) {
   const ex = exchange();
-  const hub = new IngestHub({
-    exchange: 'binance-sim',
-    streams: [
-      { stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
-      { stream: WEEKLY, kind: 'kline', symbol: 'ETHUSDT', interval: '1w' },
+  const { hub, store } = hubWith(
+    [
+      { kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
+      { kind: 'kline', symbol: 'ETHUSDT', interval: '1w' },
     ],
-    historyCandles: 10,
-    holdDays: options.holdDays ?? 0,
-    cacheCandles: options.cacheCandles ?? 200_000,
-    maxReplayCandles: options.maxReplayCandles ?? 100_000,
-    history: ex.source,
-    logger,
-    metrics: new Registry(),
-  });
+    ex.source,
+    {
+      historyCandles: 10,
+      holdDays: options.holdDays ?? 0,
+      cacheCandles: options.cacheCandles ?? 200_000,
+      maxReplayCandles: options.maxReplayCandles ?? 100_000,
+    },
+  );
   await hub.loadHistory();
-  return { hub, ...ex };
+  const coveredFromMs = (stream: string) => store.stream(stream)?.book.coveredFromMs ?? null;
+  return { hub, store, coveredFromMs, ...ex };
 }
 
 const minutes = (cs: readonly Candle[]) => cs.map((c) => (c.openTimeMs - T0) / MINUTE_MS);
 
 describe('history beyond what is held', () => {
   it('answers ranges before the held candles from the exchange, Binance style', async () => {
-    const { hub } = await makeHub();
-    expect(hub.coveredFromMs(STREAM)).toBe(T0);
+    const { hub, coveredFromMs } = await makeHub();
+    expect(coveredFromMs(STREAM)).toBe(T0);
     const from = await hub.candles(STREAM, { startTimeMs: T0 - 1_500 * MINUTE_MS, limit: 1_000 });
     expect(minutes(from)).toEqual(Array.from({ length: 1_000 }, (_, k) => k - 1_500));
     // Reaching into the held candles, across the boundary.
@@ -151,22 +144,24 @@ describe('history beyond what is held', () => {
   });
 
   it('keeps older history it has room for, so that later requests need no exchange', async () => {
-    const { hub, calls } = await makeHub({ holdDays: 3 });
-    const older = await hub.olderThanHeld(STREAM, T0 - 2_001 * MINUTE_MS);
-    expect(older).toEqual([]);
-    expect(hub.coveredFromMs(STREAM)).toBe(T0 - 2_000 * MINUTE_MS);
+    const { hub, store, calls, coveredFromMs } = await makeHub({ holdDays: 3 });
+    const replay = await store.closedSince(STREAM, T0 - 2_001 * MINUTE_MS);
+    expect(minutes(replay)).toEqual(Array.from({ length: 2_010 }, (_, k) => k - 2_000));
+    expect(coveredFromMs(STREAM)).toBe(T0 - 2_000 * MINUTE_MS);
     calls.length = 0;
-    expect(minutes(hub.closedSince(STREAM, T0 - 2_001 * MINUTE_MS)).slice(0, 2)).toEqual([-2_000, -1_999]);
+    expect(minutes(await store.closedSince(STREAM, T0 - 2_001 * MINUTE_MS)).slice(0, 2)).toEqual([
+      -2_000, -1_999,
+    ]);
     const served = await hub.candles(STREAM, { startTimeMs: T0 - 1_000 * MINUTE_MS, limit: 1_000 });
     expect(served).toHaveLength(1_000);
     expect(calls).toHaveLength(0);
   });
 
   it('refuses a replay beyond its limit and reports an exchange that fails', async () => {
-    const { hub, state } = await makeHub({ maxReplayCandles: 1_000 });
-    await expect(hub.olderThanHeld(STREAM, T0 - 1_002 * MINUTE_MS)).rejects.toBeInstanceOf(ReplayOutOfRange);
-    const older = await hub.olderThanHeld(STREAM, T0 - 1_001 * MINUTE_MS);
-    expect(minutes(older)).toEqual(Array.from({ length: 1_000 }, (_, k) => k - 1_000));
+    const { hub, store, state } = await makeHub({ maxReplayCandles: 1_000 });
+    await expect(store.closedSince(STREAM, T0 - 1_002 * MINUTE_MS)).rejects.toBeInstanceOf(ReplayOutOfRange);
+    const replay = await store.closedSince(STREAM, T0 - 1_001 * MINUTE_MS);
+    expect(minutes(replay)).toEqual(Array.from({ length: 1_010 }, (_, k) => k - 1_000));
     state.down = true;
     await expect(
       hub.candles(STREAM, { startTimeMs: T0 - 5_000 * MINUTE_MS, limit: 10 }),

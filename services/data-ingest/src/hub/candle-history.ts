@@ -1,3 +1,4 @@
+import { HistoryUnavailable, ReplayOutOfRange } from '@visualgo/bus';
 import {
   type Candle,
   type CandleBook,
@@ -5,21 +6,11 @@ import {
   candleIndexOf,
   type Interval,
   intervalOpenTimeMs,
+  type KlineStreamId,
   nextOpenTimeMs,
   openTimeOfCandleIndex,
 } from '@visualgo/market';
 import { type HistoryPager, PAGE_CANDLES } from './history-pager.js';
-import type { StreamDescriptor } from './market-hub.js';
-
-/** A resume point so far back that replaying from it would exceed `maxReplayCandles`. */
-export class ReplayOutOfRange extends Error {
-  override readonly name = 'ReplayOutOfRange';
-}
-
-/** The exchange did not serve history the request needs. */
-export class HistoryUnavailable extends Error {
-  override readonly name = 'HistoryUnavailable';
-}
 
 export interface CandleHistoryOptions {
   readonly pager: HistoryPager;
@@ -36,7 +27,9 @@ export interface HistoryQuery {
 
 /** One kline stream as the history queries need it. */
 export interface HistoryStream {
-  readonly descriptor: StreamDescriptor;
+  /** Its name, `btcusdt@kline_1m`. */
+  readonly name: string;
+  readonly id: KlineStreamId;
   readonly series: CandleSeriesId;
   readonly book: CandleBook;
 }
@@ -89,7 +82,7 @@ export class CandleHistory {
     const count = candleIndexOf(series.interval, covered) - candleIndexOf(series.interval, from);
     if (count > this.options.maxReplayCandles) {
       throw new ReplayOutOfRange(
-        `since_open_time_ms ${sinceOpenTimeMs} is ${count} candles before the history held for ${stream.descriptor.stream} (from ${covered}); at most ${this.options.maxReplayCandles} are replayed from the exchange: page older candles with GetCandles`,
+        `since_open_time_ms ${sinceOpenTimeMs} is ${count} candles before the history held for ${stream.name} (from ${covered}); at most ${this.options.maxReplayCandles} are replayed from the exchange: page older candles with GetCandles`,
       );
     }
     if (await this.extend(stream, from)) return [];
@@ -123,14 +116,7 @@ export class CandleHistory {
     while (out.length < limit && cursor <= lastMs) {
       const pageEnd = pageEndMs(interval, cursor);
       const rows = await this.fetch(() =>
-        this.options.pager.range(
-          stream.descriptor,
-          stream.series,
-          cursor,
-          Math.min(pageEnd, lastMs),
-          beforeMs,
-          this.options.signal,
-        ),
+        this.options.pager.range(stream, cursor, Math.min(pageEnd, lastMs), beforeMs, this.options.signal),
       );
       if (rows.length > 0) {
         for (const c of rows) if (out.length < limit) out.push(c);
@@ -140,7 +126,7 @@ export class CandleHistory {
       // An empty page (before the market's first candle, or an outage): ask where data resumes
       // instead of walking empty pages one by one.
       const next = await this.fetch(() =>
-        this.options.pager.firstFrom(stream.descriptor, pageEnd + 1, lastMs, this.options.signal),
+        this.options.pager.firstFrom(stream, pageEnd + 1, lastMs, this.options.signal),
       );
       if (next === null) break;
       cursor = next;
@@ -162,14 +148,7 @@ export class CandleHistory {
     while (got < need && before > 0) {
       const pageStart = pageStartMs(interval, before - 1);
       const rows = await this.fetch(() =>
-        this.options.pager.range(
-          stream.descriptor,
-          stream.series,
-          pageStart,
-          before - 1,
-          coveredMs,
-          this.options.signal,
-        ),
+        this.options.pager.range(stream, pageStart, before - 1, coveredMs, this.options.signal),
       );
       // A page with nothing in it: before the market's first candle (or a long outage). Stop.
       if (rows.length === 0) break;

@@ -1,15 +1,17 @@
 import {
   type Candle,
   CandleColumns,
-  type CandleSeriesId,
   candleIndexOf,
   type Interval,
   openTimeOfCandleIndex,
 } from '@visualgo/market';
 import type { Logger } from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { HistoryStream } from './candle-history.js';
 import type { HistorySource } from './history-source.js';
-import type { StreamDescriptor } from './market-hub.js';
+
+/** What the pager needs of a stream. */
+type PagedStream = Pick<HistoryStream, 'name' | 'id' | 'series'>;
 
 /** Candles per page: one REST request on Binance. */
 export const PAGE_CANDLES = 1_000;
@@ -65,34 +67,25 @@ export class HistoryPager {
     });
   }
 
-  /** Candles in the cache. */
-  get cachedCandleCount(): number {
-    return this.cachedCandles;
-  }
-
   /**
-   * Every closed candle with open time in [fromMs, toMs] and before `beforeMs`, oldest first.
-   * Pages are fetched newest first, so that a caller stopping early has the most recent part.
-   * Throws what the source throws.
+   * Every closed candle with open time in [fromMs, toMs] and before `beforeMs`, oldest first,
+   * fetched page by page. Throws what the source throws.
    */
   async range(
-    stream: StreamDescriptor,
-    series: CandleSeriesId,
+    stream: PagedStream,
     fromMs: number,
     toMs: number,
     beforeMs: number,
     signal: AbortSignal,
   ): Promise<Candle[]> {
-    const { interval } = series;
+    const { interval } = stream.series;
     const lastMs = Math.min(toMs, beforeMs - 1);
     if (lastMs < fromMs) return [];
     const firstPage = pageOf(interval, fromMs);
     const lastPage = pageOf(interval, lastMs);
-    const pages: CandleColumns[] = [];
-    for (let p = lastPage; p >= firstPage; p--)
-      pages.push(await this.page(stream, series, p, beforeMs, signal));
     const out: Candle[] = [];
-    for (const page of pages.reverse()) {
+    for (let p = firstPage; p <= lastPage; p++) {
+      const page = await this.page(stream, p, beforeMs, signal);
       const lo = page.lowerBound(fromMs);
       const hi = page.lowerBound(lastMs + 1);
       for (let k = lo; k < hi; k++) out.push(page.get(k));
@@ -105,30 +98,30 @@ export class HistoryPager {
    * single-row request, not cached. Finds where history resumes after an empty stretch.
    */
   async firstFrom(
-    stream: StreamDescriptor,
+    stream: PagedStream,
     fromMs: number,
     toMs: number,
     signal: AbortSignal,
   ): Promise<number | null> {
     if (toMs < fromMs) return null;
-    const rows = await this.options.source.closedBetween(stream, fromMs, toMs, signal, 1);
+    const rows = await this.options.source.closedBetween(stream.id, fromMs, toMs, signal, 1);
     this.m.requests.inc({ outcome: 'fetched' });
-    return rows[0]?.candle.openTimeMs ?? null;
+    return rows[0]?.openTimeMs ?? null;
   }
 
   private async page(
-    stream: StreamDescriptor,
-    series: CandleSeriesId,
+    stream: PagedStream,
     page: number,
     beforeMs: number,
     signal: AbortSignal,
   ): Promise<CandleColumns> {
+    const { series } = stream;
     const { interval } = series;
     const startMs = openTimeOfCandleIndex(interval, page * PAGE_CANDLES);
     const fullEndMs = openTimeOfCandleIndex(interval, (page + 1) * PAGE_CANDLES) - 1;
     const endMs = Math.min(fullEndMs, beforeMs - 1);
     const complete = endMs === fullEndMs;
-    const key = `${stream.stream}:${page}:${complete ? 'full' : endMs}`;
+    const key = `${stream.name}:${page}:${complete ? 'full' : endMs}`;
     const cached = this.cache.get(key);
     if (cached) {
       // Most recently used last.
@@ -143,11 +136,11 @@ export class HistoryPager {
       return shared;
     }
     const fetch = (async () => {
-      const rows = await this.options.source.closedBetween(stream, startMs, endMs, signal);
+      const rows = await this.options.source.closedBetween(stream.id, startMs, endMs, signal);
       const columns = new CandleColumns(series, Math.max(1, rows.length));
-      for (const row of rows) {
+      for (const candle of rows) {
         const newest = columns.newestOpenTimeMs;
-        if (newest === null || row.candle.openTimeMs > newest) columns.push(row.candle);
+        if (newest === null || candle.openTimeMs > newest) columns.push(candle);
       }
       return columns;
     })();
@@ -159,7 +152,7 @@ export class HistoryPager {
       return columns;
     } catch (err) {
       this.m.requests.inc({ outcome: 'failed' });
-      this.log.warn({ err, stream: stream.stream, startMs, endMs }, 'history page request failed');
+      this.log.warn({ err, stream: stream.name, startMs, endMs }, 'history page request failed');
       throw err;
     } finally {
       this.inFlight.delete(key);

@@ -1,42 +1,41 @@
 import {
+  candleEvent,
+  FEED_STREAM,
+  type FeedStatus,
+  type FeedStatusKind,
+  type MarketBus,
+  statusEvent,
+  tradeEvent,
+} from '@visualgo/bus';
+import {
   type Candle,
-  CandleBook,
   type CandleGap,
-  type Interval,
-  intervalNominalMs,
-  isInterval,
+  type ExchangeId,
+  formatStreamName,
+  type StreamId,
   type Trade,
   TradeBook,
   type TradeGap,
+  type TradeStreamId,
 } from '@visualgo/market';
 import { Backoff, type Logger, sleep } from '@visualgo/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { CandleHistory, type HistoryStream } from './candle-history.js';
-import { HistoryPager } from './history-pager.js';
+import type { HistoryStream } from './candle-history.js';
+import type { CandleQuery, CandleStore } from './candle-store.js';
 import type { HistorySource } from './history-source.js';
-import type {
-  CandleQuery,
-  FeedStatusEvent,
-  FeedStatusKind,
-  MarketHubView,
-  StreamDescriptor,
-} from './market-hub.js';
-import { PublishedEvent } from './published-event.js';
+import type { IngestView } from './ingest-view.js';
 import { StreamLiveness, type StreamStall } from './stream-liveness.js';
 
 export interface IngestHubOptions {
-  readonly exchange: 'binance' | 'binance-sim';
-  readonly streams: readonly StreamDescriptor[];
+  readonly exchange: ExchangeId;
+  readonly streams: readonly StreamId[];
   /** Closed candles loaded per stream at start. */
   readonly historyCandles: number;
-  /** Days of closed candles held per stream once asked for; older ones are paged from `history`. Default 0. */
-  readonly holdDays?: number;
-  /** Upper bound on the candles held per stream. Default 50 000. */
-  readonly holdMaxCandles?: number;
-  /** Candles of older history kept in the page cache, across streams. Default 200 000. */
-  readonly cacheCandles?: number;
-  /** Candles a resume may replay from beyond the held history. Default 100 000. */
-  readonly maxReplayCandles?: number;
+  /** Where the closed candles are kept (the record the bus replays from). */
+  readonly store: CandleStore;
+  /** Where the hub publishes what it releases. */
+  readonly bus: MarketBus;
+  /** The exchange's REST API: the start-up backfill and gap fills. */
   readonly history: HistorySource;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -53,48 +52,38 @@ export interface IngestHubOptions {
   readonly now?: () => number;
 }
 
-interface KlineState extends HistoryStream {
+interface KlineState {
+  readonly stream: HistoryStream;
   filling: boolean;
-  lastEventTimeMs: number;
 }
 
 interface TradeState {
-  readonly descriptor: StreamDescriptor;
+  readonly name: string;
+  readonly id: TradeStreamId;
   readonly book: TradeBook;
   filling: boolean;
-  lastEventTimeMs: number;
 }
 
 type Fetched<T> =
   | { readonly value: T; readonly failure: null }
   | { readonly value: null; readonly failure: string };
 
-const DEFAULT_LIMIT = 500;
-const MAX_LIMIT = 1000;
-
-/** Candles a stream's book holds: `holdDays` of them, bounded, and at least the start-up backfill. */
-function holdCapacity(options: IngestHubOptions, interval: Interval): number {
-  const days = options.holdDays ?? 0;
-  const wanted = Math.ceil((days * 86_400_000) / intervalNominalMs(interval));
-  return Math.max(options.historyCandles, Math.min(options.holdMaxCandles ?? 50_000, wanted));
-}
-
 /**
- * The ingest hub: takes live events from the exchange connector, keeps a candle book per kline
- * stream (exactly-once, in-order closed candles) and a trade book per trade stream (every trade
- * id once, in order), fills gaps in either from REST, and publishes to the edges.
+ * The ingest hub, the producer of the bus: takes live events from the exchange connector, offers
+ * kline updates to each stream's candle book in the {@link CandleStore} (exactly-once, in-order
+ * closed candles) and trades to a trade book per trade stream (every trade id once, in order),
+ * fills gaps in either from REST, and publishes what they release, and its feed status, on the
+ * bus. It also answers the edges' questions ({@link IngestView}).
  */
-export class IngestHub implements MarketHubView {
-  readonly exchange: 'binance' | 'binance-sim';
+export class IngestHub implements IngestView {
+  readonly exchange: ExchangeId;
   private readonly klines = new Map<string, KlineState>();
   private readonly trades = new Map<string, TradeState>();
-  private readonly listeners = new Set<(event: PublishedEvent) => void>();
-  private readonly statusListeners = new Set<(event: FeedStatusEvent) => void>();
-  /** Binance payloads of candles and trades, for the Binance-format WebSocket endpoints. */
-  private readonly payloads = new WeakMap<Candle | Trade, unknown>();
+  private readonly names: ReadonlySet<string>;
+  private readonly store: CandleStore;
+  private readonly bus: MarketBus;
   private readonly abort = new AbortController();
   private readonly fills = new Set<Promise<void>>();
-  private readonly candleHistory: CandleHistory;
   private connected = false;
   private historyLoaded = false;
   private readonly now: () => number;
@@ -110,60 +99,24 @@ export class IngestHub implements MarketHubView {
 
   constructor(private readonly options: IngestHubOptions) {
     this.exchange = options.exchange;
+    this.store = options.store;
+    this.bus = options.bus;
     this.now = options.now ?? Date.now;
     this.liveness = new StreamLiveness(options.stallGraceMs ?? 60_000, this.now);
     this.log = options.logger.child({ component: 'hub' });
-    for (const d of options.streams) {
-      if (d.kind === 'kline') {
-        if (!d.interval || !isInterval(d.interval))
-          throw new RangeError(`stream ${d.stream} has no valid interval`);
-        const interval: Interval = d.interval;
-        this.liveness.add(d.stream, interval);
-        const series = { exchange: options.exchange, symbol: d.symbol, interval };
-        this.klines.set(d.stream, {
-          descriptor: d,
-          series,
-          book: new CandleBook(series, holdCapacity(options, interval)),
-          filling: false,
-          lastEventTimeMs: 0,
-        });
+    this.names = new Set(options.streams.map(formatStreamName));
+    for (const id of options.streams) {
+      const name = formatStreamName(id);
+      if (id.kind === 'kline') {
+        const stream = this.store.stream(name);
+        if (!stream) throw new RangeError(`stream ${name} is not in the candle store`);
+        this.liveness.add(name, id.interval);
+        this.klines.set(name, { stream, filling: false });
       } else {
-        this.trades.set(d.stream, {
-          descriptor: d,
-          book: new TradeBook(),
-          filling: false,
-          lastEventTimeMs: 0,
-        });
+        this.trades.set(name, { name, id, book: new TradeBook(), filling: false });
       }
     }
     const r = options.metrics;
-    this.candleHistory = new CandleHistory({
-      pager: new HistoryPager({
-        source: options.history,
-        cacheCandles: options.cacheCandles ?? 200_000,
-        logger: this.log,
-        metrics: r,
-      }),
-      maxReplayCandles: options.maxReplayCandles ?? 100_000,
-      signal: this.abort.signal,
-    });
-    const hub = this;
-    new Gauge({
-      name: 'ingest_history_held_candles',
-      help: 'Closed candles held in memory, over every stream (older ones are paged from the exchange)',
-      registers: [r],
-      collect() {
-        this.set(hub.heldCandles().candles);
-      },
-    });
-    new Gauge({
-      name: 'ingest_history_held_bytes',
-      help: 'Bytes allocated for the closed candles held in memory (about 100 a candle)',
-      registers: [r],
-      collect() {
-        this.set(hub.heldCandles().bytes);
-      },
-    });
     this.m = {
       events: new Counter({
         name: 'ingest_events_published_total',
@@ -198,72 +151,20 @@ export class IngestHub implements MarketHubView {
     };
   }
 
-  streams(): readonly StreamDescriptor[] {
+  streams(): readonly StreamId[] {
     return this.options.streams;
   }
 
   hasStream(stream: string): boolean {
-    return this.klines.has(stream) || this.trades.has(stream);
+    return this.names.has(stream);
   }
 
-  /** Subscribers to published events. */
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
-
-  subscribe(listener: (event: PublishedEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  onStatus(listener: (event: FeedStatusEvent) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
-  }
-
-  async candles(stream: string, query: CandleQuery): Promise<readonly Candle[]> {
-    const state = this.klines.get(stream);
-    if (!state) return [];
-    const limit = Math.min(MAX_LIMIT, query.limit && query.limit > 0 ? query.limit : DEFAULT_LIMIT);
-    if (query.heldOnly) return state.book.range(query.startTimeMs, query.endTimeMs, limit);
-    return this.candleHistory.range(state, {
-      ...(query.startTimeMs === undefined ? {} : { startTimeMs: query.startTimeMs }),
-      ...(query.endTimeMs === undefined ? {} : { endTimeMs: query.endTimeMs }),
-      limit,
-    });
-  }
-
-  async olderThanHeld(stream: string, sinceOpenTimeMs: number): Promise<readonly Candle[]> {
-    const state = this.klines.get(stream);
-    return state ? this.candleHistory.olderThanHeld(state, sinceOpenTimeMs) : [];
-  }
-
-  closedSince(stream: string, sinceOpenTimeMs: number): readonly Candle[] {
-    return this.klines.get(stream)?.book.closedSince(sinceOpenTimeMs) ?? [];
-  }
-
-  coveredFromMs(stream: string): number | null {
-    return this.klines.get(stream)?.book.coveredFromMs ?? null;
-  }
-
-  /** Closed candles held in memory, and the bytes allocated for them, over every stream. */
-  heldCandles(): { readonly candles: number; readonly bytes: number } {
-    let candles = 0;
-    let bytes = 0;
-    for (const state of this.klines.values()) {
-      candles += state.book.size;
-      bytes += state.book.byteLength;
-    }
-    return { candles, bytes };
+  candles(stream: string, query: CandleQuery): Promise<readonly Candle[]> {
+    return this.store.candles(stream, query);
   }
 
   openCandle(stream: string): Candle | undefined {
-    return this.klines.get(stream)?.book.openCandle;
-  }
-
-  /** The Binance payload a candle arrived with (or was rebuilt with, for backfill). */
-  payloadOf(candle: Candle): unknown {
-    return this.payloads.get(candle);
+    return this.store.openCandle(stream);
   }
 
   isReady(): boolean {
@@ -325,22 +226,21 @@ export class IngestHub implements MarketHubView {
         const state = s;
         let backfill: readonly Candle[] = [];
         try {
-          const rows = await this.options.history.latestClosed(
-            state.descriptor,
+          // Kept in the store, not published: the backfill is history, not news.
+          backfill = await this.options.history.latestClosed(
+            state.stream.id,
             this.options.historyCandles,
             this.abort.signal,
           );
-          // History is never published live: its exchange payloads are not kept.
-          backfill = rows.map((r) => r.candle);
         } catch (err) {
           if (this.abort.signal.aborted) return;
-          this.log.error({ err, stream: state.descriptor.stream }, 'history backfill failed');
-          this.emitStatus('gap-unfilled', state.descriptor.stream, {
+          this.log.error({ err, stream: state.stream.name }, 'history backfill failed');
+          this.emitStatus('gap-unfilled', state.stream.name, {
             detail: 'initial history backfill failed',
           });
         }
-        this.handle(state, state.book.anchor(backfill));
-        this.log.info({ stream: state.descriptor.stream, candles: backfill.length }, 'history loaded');
+        this.handle(state, state.stream.book.anchor(backfill));
+        this.log.info({ stream: state.stream.name, candles: backfill.length }, 'history loaded');
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
@@ -348,13 +248,11 @@ export class IngestHub implements MarketHubView {
     this.liveness.restart();
   }
 
-  ingestCandle(stream: string, candle: Candle, payload: unknown): void {
+  ingestCandle(stream: string, candle: Candle): void {
     const state = this.klines.get(stream);
     if (!state) return;
-    this.payloads.set(candle, payload);
-    state.lastEventTimeMs = Math.max(state.lastEventTimeMs, candle.eventTimeMs);
     this.m.lag.observe({ kind: 'candle' }, Math.max(0, candle.receivedTimeMs - candle.eventTimeMs) / 1000);
-    const result = state.book.offer(candle);
+    const result = state.stream.book.offer(candle);
     if (result.dropped === 'duplicate' || result.dropped === 'stale') {
       this.m.dropped.inc({ stream, reason: result.dropped });
       this.liveness.dropped(stream, result.dropped);
@@ -364,17 +262,15 @@ export class IngestHub implements MarketHubView {
     this.handle(state, result);
   }
 
-  ingestTrade(stream: string, trade: Trade, payload: unknown): void {
+  ingestTrade(stream: string, trade: Trade): void {
     const state = this.trades.get(stream);
     if (!state) return;
-    state.lastEventTimeMs = Math.max(state.lastEventTimeMs, trade.eventTimeMs);
     this.m.lag.observe({ kind: 'trade' }, Math.max(0, trade.receivedTimeMs - trade.eventTimeMs) / 1000);
     const result = state.book.offer(trade);
     if (result.dropped === 'duplicate') {
       this.m.dropped.inc({ stream, reason: 'duplicate' });
       return;
     }
-    this.payloads.set(trade, payload);
     for (const t of result.publish) this.publishTrade(stream, t);
     if (result.gap) this.startTradeFill(state, result.gap);
   }
@@ -384,44 +280,39 @@ export class IngestHub implements MarketHubView {
     this.connected = connected;
     if (connected) this.liveness.restart();
     this.m.connected.set(connected ? 1 : 0);
-    this.emitStatus(connected ? 'connected' : 'disconnected', '', detail === undefined ? {} : { detail });
+    this.emitStatus(
+      connected ? 'connected' : 'disconnected',
+      FEED_STREAM,
+      detail === undefined ? {} : { detail },
+    );
   }
 
-  /** Stops gap filling; waits for fills in flight to notice. */
+  /** Stops gap filling and fetching history; waits for fills in flight to notice. */
   async stop(): Promise<void> {
     this.abort.abort(new Error('hub stopped'));
+    this.store.stop();
     await Promise.allSettled([...this.fills]);
   }
 
   private handle(state: KlineState, result: { publish: readonly Candle[]; gap: CandleGap | null }): void {
-    for (const candle of result.publish) this.publishCandle(state.descriptor.stream, candle);
+    for (const candle of result.publish) this.publishCandle(state.stream.name, candle);
     if (result.gap) this.startFill(state, result.gap);
   }
 
   private publishCandle(stream: string, candle: Candle): void {
     this.m.events.inc({ stream, kind: candle.closed ? 'candle_closed' : 'candle_open' });
-    this.publish(new PublishedEvent(stream, { type: 'candle', candle }, this.payloads.get(candle)));
+    this.bus.publish(candleEvent(stream, candle));
   }
 
   private publishTrade(stream: string, trade: Trade): void {
     this.m.events.inc({ stream, kind: 'trade' });
-    this.publish(new PublishedEvent(stream, { type: 'trade', trade }, this.payloads.get(trade)));
-  }
-
-  private publish(event: PublishedEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.log.error({ err, stream: event.stream }, 'subscriber failed');
-      }
-    }
+    this.bus.publish(tradeEvent(stream, trade));
   }
 
   private startFill(state: KlineState, gap: CandleGap): void {
     if (state.filling) return;
     state.filling = true;
-    const stream = state.descriptor.stream;
+    const stream = state.stream.name;
     this.m.gaps.inc({ stream, outcome: 'detected' });
     this.emitStatus('gap-detected', stream, {
       fromOpenTimeMs: gap.fromOpenTimeMs,
@@ -436,29 +327,24 @@ export class IngestHub implements MarketHubView {
   }
 
   private async fillLoop(state: KlineState, first: CandleGap): Promise<void> {
-    const stream = state.descriptor.stream;
+    const stream = state.stream.name;
     const attempts = this.options.fillAttempts ?? 5;
     const backoff = this.fillBackoff();
     let gap: CandleGap | null = first;
     while (gap && !this.abort.signal.aborted) {
       const range: CandleGap = gap;
-      const got = await this.fetchWithRetry(stream, range, backoff, async () =>
-        (
-          await this.options.history.closedBetween(
-            state.descriptor,
-            range.fromOpenTimeMs,
-            range.toOpenTimeMs,
-            this.abort.signal,
-          )
-        ).map((r) => {
-          if (!this.payloads.has(r.candle)) this.payloads.set(r.candle, r.payload);
-          return r.candle;
-        }),
+      const got = await this.fetchWithRetry(stream, range, backoff, () =>
+        this.options.history.closedBetween(
+          state.stream.id,
+          range.fromOpenTimeMs,
+          range.toOpenTimeMs,
+          this.abort.signal,
+        ),
       );
       if (got === 'aborted') return;
       const fetched = got.value ?? [];
       const failure = got.failure;
-      const result = state.book.fill(fetched, gap);
+      const result = state.stream.book.fill(fetched, gap);
       // Holes first, so that a consumer knows of one before the candles that follow it.
       for (const hole of result.unfilled) {
         this.m.gaps.inc({ stream, outcome: 'unfilled' });
@@ -503,7 +389,7 @@ export class IngestHub implements MarketHubView {
   }
 
   private async tradeFillLoop(state: TradeState, first: TradeGap): Promise<void> {
-    const stream = state.descriptor.stream;
+    const stream = state.name;
     const attempts = this.options.fillAttempts ?? 5;
     const maxFill = this.options.maxTradeGapFill ?? 10_000;
     const backoff = this.fillBackoff();
@@ -518,18 +404,8 @@ export class IngestHub implements MarketHubView {
       if (range.toId - range.fromId + 1 > maxFill) {
         failure = `${range.toId - range.fromId + 1} trades missing, more than the ${maxFill} filled at most`;
       } else {
-        const got = await this.fetchWithRetry(stream, range, backoff, async () =>
-          (
-            await this.options.history.tradesBetween(
-              state.descriptor,
-              range.fromId,
-              range.toId,
-              this.abort.signal,
-            )
-          ).map((r) => {
-            if (!this.payloads.has(r.trade)) this.payloads.set(r.trade, r.payload);
-            return r.trade;
-          }),
+        const got = await this.fetchWithRetry(stream, range, backoff, () =>
+          this.options.history.tradesBetween(state.id, range.fromId, range.toId, this.abort.signal),
         );
         if (got === 'aborted') return;
         fetched = got.value ?? [];
@@ -587,25 +463,7 @@ export class IngestHub implements MarketHubView {
     return { value: null, failure };
   }
 
-  private emitStatus(
-    kind: FeedStatusKind,
-    stream: string,
-    extra: {
-      fromOpenTimeMs?: number;
-      toOpenTimeMs?: number;
-      fromTradeId?: number;
-      toTradeId?: number;
-      detail?: string;
-      lost?: boolean;
-    },
-  ): void {
-    const event: FeedStatusEvent = { kind, stream, timeMs: this.now(), ...extra };
-    for (const listener of this.statusListeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.log.error({ err }, 'status subscriber failed');
-      }
-    }
+  private emitStatus(kind: FeedStatusKind, stream: string, extra: Omit<FeedStatus, 'kind' | 'timeMs'>): void {
+    this.bus.publish(statusEvent(stream, { kind, timeMs: this.now(), ...extra }));
   }
 }

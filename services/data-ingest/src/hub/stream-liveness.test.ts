@@ -1,9 +1,6 @@
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { testCandle } from '../testing/candles.js';
-import { IngestHub } from './ingest-hub.js';
-import type { FeedStatusEvent } from './market-hub.js';
+import { ethCandle } from '../testing/candles.js';
+import { hubWith } from '../testing/recording-bus.js';
 import { StreamLiveness } from './stream-liveness.js';
 
 const STREAM = 'ethusdt@kline_1m';
@@ -58,35 +55,28 @@ describe('StreamLiveness', () => {
 describe('IngestHub readiness when the exchange clock moves back', () => {
   it('is not ready, and says why, while every update is dropped as stale; ready again after', async () => {
     let t = 1_000_000;
-    const hub = new IngestHub({
-      exchange: 'binance-sim',
-      streams: [
-        { stream: STREAM, kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
-        { stream: 'ethusdt@trade', kind: 'trade', symbol: 'ETHUSDT' },
+    const { hub, status } = hubWith(
+      [
+        { kind: 'kline', symbol: 'ETHUSDT', interval: '1m' },
+        { kind: 'trade', symbol: 'ETHUSDT' },
       ],
-      historyCandles: 50,
-      history: {
-        latestClosed: async () => [0, 1, 2].map((i) => ({ candle: testCandle(i, true), payload: {} })),
+      {
+        latestClosed: async () => [0, 1, 2].map((i) => ethCandle(i, true)),
         closedBetween: async () => [],
         tradesBetween: async () => [],
       },
-      logger: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      stallGraceMs: 60_000,
-      now: () => t,
-    });
-    const status: FeedStatusEvent[] = [];
-    hub.onStatus((s) => status.push(s));
+      { stallGraceMs: 60_000, now: () => t },
+    );
     await hub.loadHistory();
     hub.setConnected(true);
-    hub.ingestCandle(STREAM, testCandle(3, false), {});
+    hub.ingestCandle(STREAM, ethCandle(3, false));
     expect(hub.readiness()).toEqual({ ready: true, reasons: [] });
 
     // The exchange's clock is three hours behind from now on: every update it sends (one every
     // 2 s, of the candle open three hours ago) is older than what was already received.
     for (let i = 0; i < 65; i++) {
       t += 2_000;
-      hub.ingestCandle(STREAM, testCandle(3 - 180, false, 'ETHUSDT', 1_000 + i * 100), {});
+      hub.ingestCandle(STREAM, ethCandle(3 - 180, false, 'ETHUSDT', 1_000 + i * 100));
       hub.checkLiveness();
     }
     const { ready, reasons } = hub.readiness();
@@ -104,7 +94,7 @@ describe('IngestHub readiness when the exchange clock moves back', () => {
       }),
     ]);
 
-    hub.ingestCandle(STREAM, testCandle(3, true), {}); // the right clock again
+    hub.ingestCandle(STREAM, ethCandle(3, true)); // the right clock again
     hub.checkLiveness();
     expect(hub.readiness()).toEqual({ ready: true, reasons: [] });
     expect(status.filter((s) => s.stream === STREAM).map((s) => [s.kind, s.detail])).toEqual([

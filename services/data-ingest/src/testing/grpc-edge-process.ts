@@ -5,10 +5,11 @@
  * `{"heapUsed":bytes,"openStreams":n}` after two full collections.
  */
 import { createInterface } from 'node:readline';
+import { testCandle } from '@visualgo/testing';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { startGrpcEdge } from '../grpc/grpc-server.js';
-import { FakeHub, fakeCandle } from '../hub/fake-hub.js';
+import { FakeIngest } from './fake-ingest.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -16,12 +17,13 @@ if (!gc) {
   process.exit(2);
 }
 const STREAM = 'btcusdt@kline_1m';
-const hub = new FakeHub([STREAM, 'btcusdt@trade']);
-hub.ready = true;
+const ingest = new FakeIngest([STREAM, 'btcusdt@trade']);
+ingest.ready = true;
 // An open candle, so an accepted StreamCandles call gets a first message at once.
-hub.publishCandle(STREAM, fakeCandle({ openTimeMs: Date.UTC(2024, 0, 1), closed: false }));
+ingest.publishCandle(STREAM, testCandle({ openTimeMs: Date.UTC(2024, 0, 1), closed: false }));
 const edge = await startGrpcEdge({
-  hub,
+  bus: ingest.bus,
+  view: ingest,
   logger: pino({ level: 'silent' }),
   metrics: new Registry(),
   host: '127.0.0.1',

@@ -1,12 +1,14 @@
+import type { CandleEvent, TradeEvent } from '@visualgo/bus';
 import { binanceCombinedFrame, binanceKlineEvent, binanceMethodError } from '@visualgo/contracts';
 import { createMetrics } from '@visualgo/platform';
+import { testCandle, testTrade } from '@visualgo/testing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
-import { FakeHub, fakeCandle, fakeTrade } from '../hub/fake-hub.js';
-import { PublishedEvent } from '../hub/published-event.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { staticMetadata } from '../testing/static-metadata.js';
+import { binanceCombinedText, binanceEventText } from './binance-frames.js';
 import type { MarketWsOptions } from './market-ws-endpoint.js';
 import { connectClient, refusedUpgrade, type TestClient, terminateClients, until } from './ws-test-client.js';
 
@@ -28,10 +30,11 @@ afterEach(async () => {
 async function start(
   ws: MarketWsOptions = {},
   logger = pino({ level: 'silent' }),
-): Promise<{ hub: FakeHub; base: string }> {
-  const hub = new FakeHub([BTC, ETH, TRADE]);
+): Promise<{ hub: FakeIngest; base: string }> {
+  const hub = new FakeIngest([BTC, ETH, TRADE]);
   edge = await startIngestHttpEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger,
     metrics: createMetrics('data-ingest', false),
@@ -42,11 +45,17 @@ async function start(
   return { hub, base: `ws://127.0.0.1:${edge.port}` };
 }
 
-function publishAll(hub: FakeHub, i: number): PublishedEvent[] {
+type Event = CandleEvent | TradeEvent;
+/** What `/ws` and `/ws/<stream>` send for an event: Binance's raw event JSON. */
+const raw = (e: Event | undefined) => (e ? binanceEventText.of(e) : undefined);
+/** What `/stream` sends: the combined `{"stream","data"}` frame. */
+const combined = (e: Event | undefined) => (e ? binanceCombinedText.of(e) : undefined);
+
+function publishAll(hub: FakeIngest, i: number): Event[] {
   return [
-    hub.publishCandle(BTC, fakeCandle({ openTimeMs: T0 + i * 60_000, closed: false })),
-    hub.publishCandle(ETH, fakeCandle({ openTimeMs: T0 + i * 60_000, symbol: 'ETHUSDT', close: 1983.55 })),
-    hub.publishTrade(TRADE, fakeTrade({ tradeId: i })),
+    hub.publishCandle(BTC, testCandle({ openTimeMs: T0 + i * 60_000, closed: false })),
+    hub.publishCandle(ETH, testCandle({ openTimeMs: T0 + i * 60_000, symbol: 'ETHUSDT', close: 1983.55 })),
+    hub.publishTrade(TRADE, testTrade({ tradeId: i })),
   ];
 }
 
@@ -62,7 +71,7 @@ describe('WebSocket endpoints', () => {
     const client = await connectClient(`${base}/ws`);
     const events = [...publishAll(hub, 0), ...publishAll(hub, 1)];
     await expectCount(client, 6);
-    expect(client.messages).toEqual(events.map((e) => e.binanceJson));
+    expect(client.messages).toEqual(events.map(raw));
     expect(binanceKlineEvent.safeParse(JSON.parse(client.messages[0] ?? '')).success).toBe(true);
   });
 
@@ -71,7 +80,7 @@ describe('WebSocket endpoints', () => {
     const client = await connectClient(`${base}/ws/${ETH}`);
     const events = [...publishAll(hub, 0), ...publishAll(hub, 1)];
     await expectCount(client, 2);
-    expect(client.messages).toEqual(events.filter((e) => e.stream === ETH).map((e) => e.binanceJson));
+    expect(client.messages).toEqual(events.filter((e) => e.stream === ETH).map(raw));
   });
 
   it('/ws/<a>/<b> accepts several raw streams and an upper-case symbol', async () => {
@@ -79,7 +88,7 @@ describe('WebSocket endpoints', () => {
     const client = await connectClient(`${base}/ws/BTCUSDT@trade/${ETH}`);
     const events = publishAll(hub, 0);
     await expectCount(client, 2);
-    expect(client.messages).toEqual([events[1]?.binanceJson, events[2]?.binanceJson]);
+    expect(client.messages).toEqual([raw(events[1]), raw(events[2])]);
   });
 
   it('/stream?streams=a/b wraps events as {"stream","data"}', async () => {
@@ -87,7 +96,7 @@ describe('WebSocket endpoints', () => {
     const client = await connectClient(`${base}/stream?streams=${BTC}/${TRADE}`);
     const events = publishAll(hub, 0);
     await expectCount(client, 2);
-    expect(client.messages).toEqual([events[0]?.combinedJson, events[2]?.combinedJson]);
+    expect(client.messages).toEqual([combined(events[0]), combined(events[2])]);
     const frame = binanceCombinedFrame.parse(JSON.parse(client.messages[0] ?? ''));
     expect(frame.stream).toBe(BTC);
     expect(binanceKlineEvent.parse(frame.data).k.x).toBe(false);
@@ -106,7 +115,7 @@ describe('WebSocket endpoints', () => {
     });
     let events = publishAll(hub, 0);
     await expectCount(client, 4);
-    expect(client.messages.slice(2)).toEqual([events[0]?.binanceJson, events[1]?.binanceJson]);
+    expect(client.messages.slice(2)).toEqual([raw(events[0]), raw(events[1])]);
     expect(await client.request({ method: 'UNSUBSCRIBE', params: [BTC], id: 3 })).toEqual({
       result: null,
       id: 3,
@@ -117,7 +126,7 @@ describe('WebSocket endpoints', () => {
     });
     events = publishAll(hub, 1);
     await expectCount(client, 7);
-    expect(client.messages[6]).toBe(events[1]?.binanceJson);
+    expect(client.messages[6]).toBe(raw(events[1]));
   });
 
   it('switches a raw connection to the combined wrapper with SET_PROPERTY and reports it with GET_PROPERTY', async () => {
@@ -137,7 +146,7 @@ describe('WebSocket endpoints', () => {
     });
     const [btc] = publishAll(hub, 0);
     await expectCount(client, 4);
-    expect(client.messages[3]).toBe(btc?.combinedJson);
+    expect(client.messages[3]).toBe(combined(btc));
   });
 
   it('bare /ws lists every stream, and after a SUBSCRIBE sends only what was asked for', async () => {
@@ -153,7 +162,7 @@ describe('WebSocket endpoints', () => {
     });
     const events = publishAll(hub, 0);
     await expectCount(client, 3);
-    expect(client.messages[2]).toBe(events[2]?.binanceJson);
+    expect(client.messages[2]).toBe(raw(events[2]));
   });
 
   it('bare /ws turns an UNSUBSCRIBE into every other stream, explicitly', async () => {
@@ -169,7 +178,7 @@ describe('WebSocket endpoints', () => {
     });
     const events = publishAll(hub, 0);
     await expectCount(client, 4);
-    expect(client.messages.slice(2)).toEqual([events[0]?.binanceJson, events[2]?.binanceJson]);
+    expect(client.messages.slice(2)).toEqual([raw(events[0]), raw(events[2])]);
   });
 
   it('answers bad input with Binance error objects and keeps the connection usable', async () => {
@@ -227,7 +236,7 @@ describe('WebSocket endpoints', () => {
     expect(await client.request({ method: 'LIST_SUBSCRIPTIONS', id: 12 })).toEqual({ result: [BTC], id: 12 });
     const [btc] = publishAll(hub, 0);
     await expectCount(client, cases.length + 2);
-    expect(client.messages.at(-1)).toBe(btc?.binanceJson);
+    expect(client.messages.at(-1)).toBe(raw(btc));
   });
 
   it('refuses an upgrade naming an unknown or malformed stream with 400 and an unknown path with 404', async () => {
@@ -253,21 +262,21 @@ describe('WebSocket endpoints', () => {
     const before = client.messages.length;
     const events = publishAll(hub, 0);
     await until(() => client.messages.length === before + 1);
-    expect(client.messages.at(-1)).toBe(events.find((e) => e.stream === BTC)?.binanceJson);
+    expect(client.messages.at(-1)).toBe(raw(events.find((e) => e.stream === BTC)));
   });
 
   it('gives two concurrent clients every update', async () => {
     const { hub, base } = await start();
     const a = await connectClient(`${base}/ws`);
     const b = await connectClient(`${base}/stream?streams=${BTC}/${ETH}/${TRADE}`);
-    const events: PublishedEvent[] = [];
+    const events: Event[] = [];
     for (let i = 0; i < 200; i++) events.push(...publishAll(hub, i));
     await until(() => a.messages.length === 600 && b.messages.length === 600);
-    expect(a.messages).toEqual(events.map((e) => e.binanceJson));
-    expect(b.messages).toEqual(events.map((e) => e.combinedJson));
+    expect(a.messages).toEqual(events.map(raw));
+    expect(b.messages).toEqual(events.map(combined));
   });
 
-  it('serialises each event once however many clients receive it', async () => {
+  it('renders each event once per wire form however many clients receive it', async () => {
     const { hub, base } = await start();
     const clients = await Promise.all([
       connectClient(`${base}/ws`),
@@ -276,59 +285,50 @@ describe('WebSocket endpoints', () => {
       connectClient(`${base}/stream?streams=${BTC}`),
       connectClient(`${base}/stream?streams=${BTC}`),
     ]);
-    const candle = fakeCandle({ openTimeMs: T0 });
-    const payload = { e: 'kline', E: candle.eventTimeMs, s: 'BTCUSDT', k: { t: candle.openTimeMs } };
-    const event = new PublishedEvent(BTC, { type: 'candle', candle }, payload);
     const stringify = vi.spyOn(JSON, 'stringify');
+    let event: Event | undefined;
     try {
-      hub.publish(event);
-      // The payload once for the raw form, the stream name once for the combined wrapper.
-      expect(stringify.mock.calls.map(([value]) => value)).toEqual([payload, BTC]);
+      event = hub.publishCandle(BTC, testCandle({ openTimeMs: T0 }));
+      await until(() => clients.every((c) => c.messages.length === 1));
+      // The raw form quotes the symbol and the interval once, the combined wrapper the stream once.
+      expect(stringify.mock.calls.map(([value]) => value)).toEqual(['BTCUSDT', '1m', BTC]);
     } finally {
       stringify.mockRestore();
     }
-    await until(() => clients.every((c) => c.messages.length === 1));
     expect(clients.map((c) => c.messages[0])).toEqual([
-      event.binanceJson,
-      event.binanceJson,
-      event.binanceJson,
-      event.combinedJson,
-      event.combinedJson,
+      raw(event),
+      raw(event),
+      raw(event),
+      combined(event),
+      combined(event),
     ]);
   });
 
   it('closes a consumer that stops reading with 1008 while a fast client receives everything', async () => {
-    const { hub, base } = await start({ maxBufferedBytes: 128 * 1024, slowConsumerCloseGraceMs: 5_000 });
+    const { hub, base } = await start({ maxBufferedBytes: 16 * 1024, slowConsumerCloseGraceMs: 5_000 });
     const fast = await connectClient(`${base}/ws/${BTC}`);
     const slow = await connectClient(`${base}/ws/${BTC}`);
     (await slow.tcp).pause();
-    const padding = 'p'.repeat(16 * 1024);
-    const candle = fakeCandle({ openTimeMs: T0, closed: false });
     let published = 0;
+    const publish = () =>
+      hub.publishCandle(BTC, testCandle({ openTimeMs: T0 + published++ * 60_000, closed: false }));
     const slowGone = slow.closed.then(() => true);
     let cutOff = false;
     void slowGone.then((v) => {
       cutOff = v;
     });
-    // Bursts the fast client drains between; the slow one's buffers fill until it is cut off.
-    while (published < 4_000 && !(await metricValue('ingest_ws_slow_consumers_dropped_total'))) {
-      for (let i = 0; i < 16; i++) {
-        hub.publish(
-          new PublishedEvent(BTC, { type: 'candle', candle }, { e: 'kline', n: published++, padding }),
-        );
-      }
+    // Bursts the fast client drains between; the slow one's kernel and user-space buffers fill
+    // until it is cut off.
+    while (published < 200_000 && !(await metricValue('ingest_ws_slow_consumers_dropped_total'))) {
+      for (let i = 0; i < 256; i++) publish();
       await until(() => fast.messages.length === published);
     }
     expect(await metricValue('ingest_ws_slow_consumers_dropped_total')).toBe(1);
     expect(cutOff).toBe(false); // it has not read its close frame yet
-    for (let i = 0; i < 16; i++) {
-      hub.publish(
-        new PublishedEvent(BTC, { type: 'candle', candle }, { e: 'kline', n: published++, padding }),
-      );
-    }
+    for (let i = 0; i < 16; i++) publish();
     await until(() => fast.messages.length === published);
-    expect(fast.messages.map((m) => z.object({ n: z.number() }).parse(JSON.parse(m)).n)).toEqual(
-      Array.from({ length: published }, (_, i) => i),
+    expect(fast.messages.map((m) => binanceKlineEvent.parse(JSON.parse(m)).k.t)).toEqual(
+      Array.from({ length: published }, (_, i) => T0 + i * 60_000),
     );
     (await slow.tcp).resume();
     expect(await slow.closed).toEqual({ code: 1008, reason: 'slow consumer' });

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { type CandleEvent, follow, type MarketBus, type TradeEvent } from '@visualgo/bus';
 import { formatStreamName, parseStreamName } from '@visualgo/market';
 import {
   createWsFanoutMetrics,
@@ -13,8 +14,8 @@ import {
   type WsUpgradeDecision,
 } from '@visualgo/platform';
 import { Counter, type Registry } from 'prom-client';
-import type { MarketHubView } from '../hub/market-hub.js';
-import type { PublishedEvent } from '../hub/published-event.js';
+import type { IngestView } from '../hub/ingest-view.js';
+import { binanceCombinedText, binanceEventText } from './binance-frames.js';
 import {
   errorReply,
   type MethodError,
@@ -51,7 +52,8 @@ export type MarketWsOptions = Pick<
 };
 
 export interface MarketWsEndpointOptions {
-  readonly hub: MarketHubView;
+  readonly bus: MarketBus;
+  readonly view: IngestView;
   readonly logger: Logger;
   readonly metrics: Registry;
   readonly ws?: MarketWsOptions;
@@ -70,11 +72,12 @@ type StreamCheck =
  * - `/ws/<stream>[/<stream>...]`: raw payloads of those streams;
  * - `/stream?streams=a/b`: `{"stream","data"}` frames;
  * and on every connection the `SUBSCRIBE`/`UNSUBSCRIBE`/`LIST_SUBSCRIPTIONS`/`SET_PROPERTY`/
- * `GET_PROPERTY` methods. Each event is serialised once (cached on the `PublishedEvent`) and
- * encoded once per wire form, then handed to its subscribers only.
+ * `GET_PROPERTY` methods. The endpoint follows the bus with one subscription for every client; each
+ * event is rendered in Binance's wire form from the neutral event once per form (raw, combined),
+ * encoded once, and handed to its subscribers only.
  */
 export class MarketWsEndpoint {
-  private readonly hub: MarketHubView;
+  private readonly view: IngestView;
   private readonly fanout: WsFanout<MarketSession>;
   private readonly raw = new SubscriberIndex<Client>();
   private readonly combined = new SubscriberIndex<Client>();
@@ -83,13 +86,13 @@ export class MarketWsEndpoint {
   private readonly maxStreams: number;
   private readonly streamMessagesOut: Counter<'stream'>;
   private readonly streamCounters = new Map<string, { inc(n: number): void }>();
-  private readonly unsubscribeHub: () => void;
+  private readonly following = new AbortController();
   private readonly clientErrors: Counter<'code'>;
   private readonly log: Logger;
   private readonly throttle = new LogThrottle();
 
   constructor(options: MarketWsEndpointOptions) {
-    this.hub = options.hub;
+    this.view = options.view;
     const { maxStreamsPerConnection, ...fanoutOptions } = options.ws ?? {};
     this.maxStreams = maxStreamsPerConnection ?? 1024;
     this.streamMessagesOut = new Counter({
@@ -113,7 +116,29 @@ export class MarketWsEndpoint {
       onMessage: (client, text) => this.onMessage(client, text),
       onClose: (client) => this.index(client, client.state.streams, false),
     });
-    this.unsubscribeHub = this.hub.subscribe((event) => this.publish(event));
+    const streams = this.view.streams().map(formatStreamName);
+    void follow(
+      options.bus,
+      {
+        streams,
+        types: ['candle', 'trade'],
+        signal: this.following.signal,
+        // One subscription carries every client: it only falls behind when the whole process does.
+        maxQueued: 100_000,
+        onCutOff: () => {
+          // Clients missed events: make them reconnect rather than serve them a hole.
+          this.log.error(
+            { clients: this.fanout.size },
+            'websocket edge fell behind the bus, closing its clients',
+          );
+          for (const client of this.fanout.clients()) client.close(1013, 'server fell behind; reconnect');
+        },
+        onError: (err) => this.log.error({ err }, 'websocket edge stopped following the bus'),
+      },
+      (event) => {
+        if (event.type !== 'status') this.publish(event);
+      },
+    );
   }
 
   get clientCount(): number {
@@ -138,7 +163,7 @@ export class MarketWsEndpoint {
 
   /** Sends 1001 to every client and stops publishing; bounded by `timeoutMs`. */
   async close(timeoutMs = 2_000): Promise<void> {
-    this.unsubscribeHub();
+    this.following.abort();
     await this.fanout.closeAll(1001, 'server shutting down', timeoutMs);
   }
 
@@ -182,7 +207,7 @@ export class MarketWsEndpoint {
       const stream = canonicalStream(name);
       if (stream === null)
         return { ok: false, msg: `Invalid request: invalid stream '${truncateInput(name)}'` };
-      if (!this.hub.hasStream(stream)) {
+      if (!this.view.hasStream(stream)) {
         return {
           ok: false,
           msg: `Invalid request: unknown stream '${truncateInput(stream)}', not ingested by this service`,
@@ -197,17 +222,17 @@ export class MarketWsEndpoint {
     return `Invalid request: too many streams, at most ${this.maxStreams} per connection`;
   }
 
-  private publish(event: PublishedEvent): void {
+  private publish(event: CandleEvent | TradeEvent): void {
     const raw = this.raw.get(event.stream);
     const combined = this.combined.get(event.stream);
     let sent = 0;
     if (raw.size + this.firehoseRaw.size > 0) {
-      const frame = Buffer.from(event.binanceJson);
+      const frame = Buffer.from(binanceEventText.of(event));
       sent += this.fanout.broadcast(raw, frame);
       sent += this.fanout.broadcast(this.firehoseRaw, frame);
     }
     if (combined.size + this.firehoseCombined.size > 0) {
-      const frame = Buffer.from(event.combinedJson);
+      const frame = Buffer.from(binanceCombinedText.of(event));
       sent += this.fanout.broadcast(combined, frame);
       sent += this.fanout.broadcast(this.firehoseCombined, frame);
     }
@@ -302,10 +327,7 @@ export class MarketWsEndpoint {
             };
           streams.push(stream);
         }
-        this.leaveFirehose(
-          client,
-          this.hub.streams().map((d) => d.stream),
-        );
+        this.leaveFirehose(client, this.view.streams().map(formatStreamName));
         const removed = streams.filter((s) => session.streams.delete(s));
         this.index(client, removed, false);
         return resultReply(null, request.id);
@@ -321,7 +343,7 @@ export class MarketWsEndpoint {
   }
 
   private subscriptions(session: MarketSession): readonly string[] {
-    return session.firehose ? this.hub.streams().map((d) => d.stream) : [...session.streams];
+    return session.firehose ? this.view.streams().map(formatStreamName) : [...session.streams];
   }
 
   /** Turns a firehose client into one subscribed to `streams` explicitly; no-op otherwise. */

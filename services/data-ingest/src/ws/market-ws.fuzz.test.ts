@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type IngestHttpEdge, startIngestHttpEdge } from '../http/ingest-http-edge.js';
-import { FakeHub } from '../hub/fake-hub.js';
+import { FakeIngest } from '../testing/fake-ingest.js';
 import { staticMetadata } from '../testing/static-metadata.js';
 import { parseMethodRequest } from './binance-method.js';
 import { connectClient, refusedUpgrade, terminateClients } from './ws-test-client.js';
@@ -100,9 +100,10 @@ let edge: IngestHttpEdge;
 let base: string;
 
 beforeAll(async () => {
-  const hub = new FakeHub(SERVED);
+  const hub = new FakeIngest(SERVED);
   edge = await startIngestHttpEdge({
-    hub,
+    bus: hub.bus,
+    view: hub,
     metadata: staticMetadata(['BTCUSDT', 'ETHUSDT']),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('data-ingest', false),

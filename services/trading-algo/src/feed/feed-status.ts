@@ -1,6 +1,6 @@
 import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { type FeedState, feedStatusNumbers, marketDataProto, type StatusMessage } from '@visualgo/contracts';
-import type { ExchangeId } from '@visualgo/market';
+import { type ExchangeId, isExchangeId } from '@visualgo/market';
 
 const { FeedStatusKind } = marketDataProto;
 
@@ -13,7 +13,7 @@ const UPSTREAM_STATE: Partial<Record<marketDataProto.FeedStatusKind, FeedState>>
 };
 
 export function exchangeIdOf(value: string): ExchangeId | null {
-  return value === 'binance' || value === 'binance-sim' ? value : null;
+  return isExchangeId(value) ? value : null;
 }
 
 /** data-ingest's view of its exchange connection as a `status` message; null for an unknown kind. */

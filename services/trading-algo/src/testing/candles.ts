@@ -1,4 +1,5 @@
-import { type Candle, intervalCloseTimeMs } from '@visualgo/market';
+import type { Candle } from '@visualgo/market';
+import { testCandle } from '@visualgo/testing';
 
 export const MINUTE_MS = 60_000;
 /** 2024-03-04T00:00:00Z, a Monday: day, week and month anchors all start here. */
@@ -14,19 +15,18 @@ export interface Ohlcv {
   readonly volume: number;
 }
 
-/** The 1m candle number `i` after T0 with the given prices; an open update when `closed` is false. */
+/**
+ * The 1m candle number `i` after T0 with the given prices, from the shared test-candle factory
+ * (quote volume from the typical price, half of it bought by takers, ten trades); an open update,
+ * half-way through its minute, when `closed` is false.
+ */
 export function candleAt(i: number, prices: Ohlcv, closed = true, symbol = 'BTCUSDT'): Candle {
   const openTimeMs = T0 + i * MINUTE_MS;
   const typical = (prices.high + prices.low + prices.close) / 3;
-  return {
-    type: 'candle',
-    exchange: 'binance-sim',
+  return testCandle({
     symbol,
-    interval: '1m',
     openTimeMs,
-    closeTimeMs: intervalCloseTimeMs('1m', openTimeMs),
     ...prices,
-    quoteVolume: typical * prices.volume,
     takerBuyVolume: prices.volume / 2,
     takerBuyQuoteVolume: (typical * prices.volume) / 2,
     trades: 10,
@@ -35,7 +35,7 @@ export function candleAt(i: number, prices: Ohlcv, closed = true, symbol = 'BTCU
     closed,
     eventTimeMs: closed ? openTimeMs + MINUTE_MS : openTimeMs + 30_000,
     receivedTimeMs: closed ? openTimeMs + MINUTE_MS + 2 : openTimeMs + 30_002,
-  };
+  });
 }
 
 /** A deterministic wandering price series: candle `i` of it. */

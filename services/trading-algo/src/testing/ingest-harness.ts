@@ -1,15 +1,18 @@
 /**
- * Test support: a real data-ingest gRPC edge in-process, fed by hand. It imports data-ingest's
- * source by relative path, which only tests may do; the service itself talks to data-ingest over
- * gRPC alone.
+ * Test support: a real data-ingest (hub, bus and gRPC edge) in-process, fed by hand, from its
+ * workspace package; the service itself talks to data-ingest over gRPC alone.
  */
-import type { Candle } from '@visualgo/market';
+import {
+  createIngestHub,
+  type GrpcEdge,
+  type HistorySource,
+  type IngestParts,
+  startGrpcEdge,
+} from '@visualgo/data-ingest';
+import { type Candle, parseStreamName, type StreamId } from '@visualgo/market';
 import { BearerAuth } from '@visualgo/platform';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { type GrpcEdge, startGrpcEdge } from '../../../data-ingest/src/grpc/grpc-server.js';
-import type { HistorySource } from '../../../data-ingest/src/hub/history-source.js';
-import { IngestHub } from '../../../data-ingest/src/hub/ingest-hub.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -30,7 +33,7 @@ export class IngestHarness {
   private edge: GrpcEdge | null = null;
 
   private constructor(
-    readonly hub: IngestHub,
+    readonly ingest: IngestParts,
     public port: number,
     private readonly auth: BearerAuth,
   ) {}
@@ -38,7 +41,7 @@ export class IngestHarness {
   static async start(options: IngestHarnessOptions): Promise<IngestHarness> {
     const history: HistorySource = {
       latestClosed: async (d, count) =>
-        (options.streams[d.stream] ?? []).slice(-count).map((candle) => ({ candle, payload: {} })),
+        (options.streams[`${d.symbol.toLowerCase()}@kline_${d.interval}`] ?? []).slice(-count),
       closedBetween: async (_d, _from, to) => {
         const failsFrom = options.exchangeFailsFromMs;
         if (failsFrom !== undefined && to >= failsFrom) throw new Error('HTTP 502 from the exchange');
@@ -46,14 +49,15 @@ export class IngestHarness {
       },
       tradesBetween: async () => [],
     };
-    const descriptors = Object.entries(options.streams).map(([stream, candles]) => {
-      const first = candles[0];
-      if (!first) throw new Error(`stream ${stream} needs at least one history candle`);
-      return { stream, kind: 'kline' as const, symbol: first.symbol, interval: first.interval };
+    const streams = Object.entries(options.streams).map(([stream, candles]): StreamId => {
+      const id = parseStreamName(stream);
+      if (!id || !candles[0])
+        throw new Error(`stream ${stream} needs a name and at least one history candle`);
+      return id;
     });
-    const hub = new IngestHub({
+    const ingest = createIngestHub({
       exchange: 'binance-sim',
-      streams: descriptors,
+      streams,
       historyCandles: options.historyCandles ?? 10_000,
       history,
       logger,
@@ -61,9 +65,9 @@ export class IngestHarness {
       fillAttempts: 1,
       fillBackoff: { initialMs: 1, maxMs: 1 },
     });
-    await hub.loadHistory();
-    hub.setConnected(true);
-    const harness = new IngestHarness(hub, 0, new BearerAuth(options.authToken));
+    await ingest.hub.loadHistory();
+    ingest.hub.setConnected(true);
+    const harness = new IngestHarness(ingest, 0, new BearerAuth(options.authToken));
     await harness.startEdge();
     return harness;
   }
@@ -72,14 +76,19 @@ export class IngestHarness {
     return `127.0.0.1:${this.port}`;
   }
 
+  get hub(): IngestParts['hub'] {
+    return this.ingest.hub;
+  }
+
   publish(stream: string, candle: Candle): void {
-    this.hub.ingestCandle(stream, candle, {});
+    this.ingest.hub.ingestCandle(stream, candle);
   }
 
   /** Starts the gRPC edge, on the port it had before when restarted. */
   async startEdge(): Promise<void> {
     this.edge = await startGrpcEdge({
-      hub: this.hub,
+      bus: this.ingest.bus,
+      view: this.ingest.hub,
       logger,
       metrics: new Registry(),
       host: '127.0.0.1',
@@ -98,6 +107,6 @@ export class IngestHarness {
 
   async close(): Promise<void> {
     await this.stopEdge();
-    await this.hub.stop();
+    await this.ingest.hub.stop();
   }
 }

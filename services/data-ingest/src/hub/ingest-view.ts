@@ -1,0 +1,33 @@
+import type { Candle, ExchangeId, StreamId } from '@visualgo/market';
+import type { CandleQuery } from './candle-store.js';
+
+/**
+ * What the edges (gRPC, WebSocket, HTTP) ask of ingestion besides its events, which they take
+ * from the bus (`MarketBus`): the streams served, history ranges, the open candle, readiness.
+ */
+export interface IngestView {
+  readonly exchange: ExchangeId;
+  /** Every stream this service ingests, in configuration order. */
+  streams(): readonly StreamId[];
+  hasStream(stream: string): boolean;
+  /**
+   * Closed candles, oldest first, within the bounds (open time, inclusive), at any depth: what is
+   * not held comes from the exchange. Rejects with `HistoryUnavailable` when the exchange fails.
+   */
+  candles(stream: string, query: CandleQuery): Promise<readonly Candle[]>;
+  /** The current open candle of a kline stream, if any. */
+  openCandle(stream: string): Candle | undefined;
+  /**
+   * True once upstream is connected and the initial history is loaded, while every kline stream
+   * still accepts events (see `StreamLiveness`).
+   */
+  isReady(): boolean;
+  /** `isReady`, and why not: one sentence per cause. */
+  readiness(): { readonly ready: boolean; readonly reasons: readonly string[] };
+  /** Kline streams accepting no events although the exchange is connected, with why. */
+  stalledStreams(): readonly { readonly stream: string; readonly reason: string }[];
+  /** True while at least one exchange stream connection is up. */
+  isUpstreamConnected(): boolean;
+  /** True once the initial history is loaded (or its loading has failed and been reported). */
+  isHistoryLoaded(): boolean;
+}
