@@ -31,6 +31,18 @@ export function trueRange(high: number, low: number, previousClose: number): num
  * The `technicalindicators` package's `ATR` has the same warm-up and seed; it smooths as
  * ATR + (TR − ATR)·(1/N), which is the same value up to rounding (about 1e-15 relative).
  */
+/** Everything an {@link Atr} holds, as plain data ({@link Atr.saveState}). */
+export interface AtrState {
+  readonly count: number;
+  readonly lastClose: number;
+  readonly seedSum: number;
+  readonly value: number | null;
+  readonly prevCount: number;
+  readonly prevLastClose: number;
+  readonly prevSeedSum: number;
+  readonly prevValue: number | null;
+}
+
 export class Atr implements StreamingIndicator<AtrInput> {
   readonly period: number;
 
@@ -97,6 +109,24 @@ export class Atr implements StreamingIndicator<AtrInput> {
   }
 
   /** `count` candles are committed, so `tr` is the true range number `count`. */
+  /** The whole state, as plain data: restored into an ATR of the same period, it continues bit for bit. */
+  saveState(): AtrState {
+    const { count, lastClose, seedSum, value, prevCount, prevLastClose, prevSeedSum, prevValue } = this;
+    return { count, lastClose, seedSum, value, prevCount, prevLastClose, prevSeedSum, prevValue };
+  }
+
+  /** Takes over a state from {@link saveState} (of an ATR with the same period). */
+  restoreState(state: AtrState): void {
+    this.count = state.count;
+    this.lastClose = state.lastClose;
+    this.seedSum = state.seedSum;
+    this.value = state.value;
+    this.prevCount = state.prevCount;
+    this.prevLastClose = state.prevLastClose;
+    this.prevSeedSum = state.prevSeedSum;
+    this.prevValue = state.prevValue;
+  }
+
   private next(count: number, seedSum: number, value: number | null, tr: number): number | null {
     if (value !== null) return (value * (this.period - 1) + tr) / this.period;
     if (count < this.period) return null;

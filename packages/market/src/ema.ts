@@ -12,6 +12,16 @@ export const DEFAULT_EMA_PERIOD = 9;
  * Matches TA-Lib's `TA_EMA` in its default compatibility mode (SMA seed, same operation order, so
  * the same doubles) and the `technicalindicators` package's `EMA`, which also seeds with the SMA.
  */
+/** Everything an {@link Ema} holds, as plain data ({@link Ema.saveState}). */
+export interface EmaState {
+  readonly count: number;
+  readonly seedSum: number;
+  readonly value: number | null;
+  readonly prevCount: number;
+  readonly prevSeedSum: number;
+  readonly prevValue: number | null;
+}
+
 export class Ema implements StreamingIndicator<number> {
   readonly period: number;
   private readonly k: number;
@@ -63,6 +73,22 @@ export class Ema implements StreamingIndicator<number> {
   preview(x: number): number | null {
     assertFinite('EMA input', x);
     return this.next(this.count, this.seedSum, this.value, x);
+  }
+
+  /** The whole state, as plain data: restored into an EMA of the same period, it continues bit for bit. */
+  saveState(): EmaState {
+    const { count, seedSum, value, prevCount, prevSeedSum, prevValue } = this;
+    return { count, seedSum, value, prevCount, prevSeedSum, prevValue };
+  }
+
+  /** Takes over a state from {@link saveState} (of an EMA with the same period). */
+  restoreState(state: EmaState): void {
+    this.count = state.count;
+    this.seedSum = state.seedSum;
+    this.value = state.value;
+    this.prevCount = state.prevCount;
+    this.prevSeedSum = state.prevSeedSum;
+    this.prevValue = state.prevValue;
   }
 
   private next(count: number, seedSum: number, value: number | null, x: number): number | null {

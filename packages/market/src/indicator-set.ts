@@ -1,12 +1,13 @@
-import { Atr, DEFAULT_ATR_PERIOD } from './atr.js';
+import { Atr, type AtrState, DEFAULT_ATR_PERIOD } from './atr.js';
 import type { Candle, ExchangeId } from './candle.js';
-import { DEFAULT_EMA_PERIOD, Ema } from './ema.js';
+import { DEFAULT_EMA_PERIOD, Ema, type EmaState } from './ema.js';
 import type { Interval } from './interval.js';
 import {
   DEFAULT_RUBBERBAND_K,
   Rubberband,
   type RubberbandInput,
   type RubberbandSignal,
+  type RubberbandState,
 } from './rubberband.js';
 import { SeriesOrigin } from './series-origin.js';
 import {
@@ -17,6 +18,7 @@ import {
   type VwapAnchor,
   VwapReading,
   type VwapSource,
+  type VwapState,
 } from './vwap.js';
 
 /** Parameters of one stream's indicators; the service maps its env config onto this. */
@@ -90,6 +92,36 @@ export interface CandleRejection {
   readonly reason: CandleRejectionReason;
   readonly openTimeMs: number;
   readonly lastClosedOpenTimeMs: number | null;
+}
+
+/**
+ * Everything an {@link IndicatorSet} holds, as plain data ({@link IndicatorSet.saveState}): a set
+ * of the same config restored from it gives the same points, bit for bit, as the set it was saved
+ * from. Numbers may be non-finite (±∞ bounds, NaN before the first candle): an encoding must carry them.
+ */
+export interface IndicatorSetState {
+  readonly version: 1;
+  readonly config: IndicatorConfig;
+  readonly chains: readonly {
+    readonly epoch: number;
+    readonly startMs: number;
+    readonly exact: boolean;
+    readonly ema: EmaState;
+    readonly atr: AtrState;
+  }[];
+  readonly completeFrom: number;
+  readonly periodClean: boolean;
+  readonly cleanPeriodStart: number;
+  readonly vwap: VwapState;
+  readonly rubberband: RubberbandState;
+  readonly stream: {
+    readonly exchange: ExchangeId;
+    readonly symbol: string;
+    readonly interval: Interval;
+  } | null;
+  readonly lastClosedOpenTime: number | null;
+  readonly lastPoint: IndicatorPoint | null;
+  readonly closed: number;
 }
 
 type MutableRubberbandInput = { -readonly [K in keyof RubberbandInput]: RubberbandInput[K] };
@@ -194,6 +226,56 @@ export class IndicatorSet {
     if (!(openTimeMs > this.completeFrom)) return;
     this.completeFrom = openTimeMs;
     for (const chain of this.chains) if (chain.startMs < openTimeMs) chain.exact = false;
+  }
+
+  /** The whole state, as plain data (see {@link IndicatorSetState}); the set is unchanged. */
+  saveState(): IndicatorSetState {
+    return {
+      version: 1,
+      config: { ...this.config, vwapBands: [...this.config.vwapBands] },
+      chains: this.chains.map((c) => ({
+        epoch: c.epoch,
+        startMs: c.startMs,
+        exact: c.exact,
+        ema: c.ema.saveState(),
+        atr: c.atr.saveState(),
+      })),
+      completeFrom: this.completeFrom,
+      periodClean: this.periodClean,
+      cleanPeriodStart: this.cleanPeriodStart,
+      vwap: this.vwap.saveState(),
+      rubberband: this.rubberband.saveState(),
+      stream: this.stream === null ? null : { ...this.stream },
+      lastClosedOpenTime: this.lastClosedOpenTime,
+      lastPoint: this.lastPoint,
+      closed: this.closed,
+    };
+  }
+
+  /**
+   * A set that continues from a saved state. Throws a `RangeError` when the state was saved with
+   * another indicator config (its values would not be this config's).
+   */
+  static restore(state: IndicatorSetState): IndicatorSet {
+    if (state.version !== 1) throw new RangeError(`unknown indicator state version ${String(state.version)}`);
+    const set = new IndicatorSet(state.config);
+    set.chains = state.chains.map((c) => {
+      const ema = new Ema(set.config.emaPeriod);
+      ema.restoreState(c.ema);
+      const atr = new Atr(set.config.atrPeriod);
+      atr.restoreState(c.atr);
+      return { epoch: c.epoch, startMs: c.startMs, exact: c.exact, ema, atr };
+    });
+    set.completeFrom = state.completeFrom;
+    set.periodClean = state.periodClean;
+    set.cleanPeriodStart = state.cleanPeriodStart;
+    set.vwap.restoreState(state.vwap);
+    set.rubberband.restoreState(state.rubberband);
+    set.stream = state.stream === null ? null : { ...state.stream };
+    set.lastClosedOpenTime = state.lastClosedOpenTime;
+    set.lastPoint = state.lastPoint;
+    set.closed = state.closed;
+    return set;
   }
 
   /** Commits a closed candle and returns its final point. */

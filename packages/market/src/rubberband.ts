@@ -47,6 +47,23 @@ export function rubberbandStretch(close: number, ema: number | null, atr: number
  * `getResult()` is the stretch of the last committed candle, `getSignal()` its signal. There is no
  * external reference for this indicator; it is specified by the trading-algo issue.
  */
+/** Everything a {@link Rubberband} holds, as plain data ({@link Rubberband.saveState}). */
+export interface RubberbandState {
+  readonly count: number;
+  readonly stretch: number | null;
+  readonly signal: RubberbandSignal;
+  readonly armedUp: boolean;
+  readonly armedDown: boolean;
+  /** NaN before the first candle. */
+  readonly anchorStartMs: number;
+  readonly prevCount: number;
+  readonly prevStretch: number | null;
+  readonly prevSignal: RubberbandSignal;
+  readonly prevArmedUp: boolean;
+  readonly prevArmedDown: boolean;
+  readonly prevAnchorStartMs: number;
+}
+
 export class Rubberband implements StreamingIndicator<RubberbandInput> {
   readonly k: number;
 
@@ -138,6 +155,40 @@ export class Rubberband implements StreamingIndicator<RubberbandInput> {
   previewSignal(x: RubberbandInput): RubberbandSignal {
     checkInput(x);
     return this.evaluate(x, rubberbandStretch(x.close, x.ema, x.atr));
+  }
+
+  /** The whole state, as plain data: restored into a rubberband of the same K, it continues exactly. */
+  saveState(): RubberbandState {
+    return {
+      count: this.count,
+      stretch: this.stretch,
+      signal: this.signal,
+      armedUp: this.armedUp,
+      armedDown: this.armedDown,
+      anchorStartMs: this.anchorStartMs,
+      prevCount: this.prevCount,
+      prevStretch: this.prevStretch,
+      prevSignal: this.prevSignal,
+      prevArmedUp: this.prevArmedUp,
+      prevArmedDown: this.prevArmedDown,
+      prevAnchorStartMs: this.prevAnchorStartMs,
+    };
+  }
+
+  /** Takes over a state from {@link saveState} (of a rubberband with the same K). */
+  restoreState(state: RubberbandState): void {
+    this.count = state.count;
+    this.stretch = state.stretch;
+    this.signal = state.signal;
+    this.armedUp = state.armedUp;
+    this.armedDown = state.armedDown;
+    this.anchorStartMs = state.anchorStartMs;
+    this.prevCount = state.prevCount;
+    this.prevStretch = state.prevStretch;
+    this.prevSignal = state.prevSignal;
+    this.prevArmedUp = state.prevArmedUp;
+    this.prevArmedDown = state.prevArmedDown;
+    this.prevAnchorStartMs = state.prevAnchorStartMs;
   }
 
   private rearms(x: RubberbandInput, s: number | null): boolean {

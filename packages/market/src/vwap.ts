@@ -61,7 +61,7 @@ export class VwapReading {
  * that carried volume): σ² = Σv·d²/Σv − (Σv·d/Σv)² with d = p − origin is the same quantity as
  * Σv·p²/Σv − VWAP² but does not lose the digits of σ² to the cancellation of two numbers near p².
  */
-interface Sums {
+export interface VwapSums {
   periodStartMs: number;
   /** First instant after the period, so that candles inside it need no calendar arithmetic. */
   periodEndMs: number;
@@ -75,7 +75,7 @@ interface Sums {
 }
 
 /** Sums of no candles, in an empty period that every candle lies outside of. */
-function emptySums(): Sums {
+function emptySums(): VwapSums {
   const never = Number.NEGATIVE_INFINITY;
   return {
     periodStartMs: never,
@@ -89,7 +89,7 @@ function emptySums(): Sums {
   };
 }
 
-function copySums(from: Sums, to: Sums): void {
+function copySums(from: VwapSums, to: VwapSums): void {
   to.periodStartMs = from.periodStartMs;
   to.periodEndMs = from.periodEndMs;
   to.firstOpenTimeMs = from.firstOpenTimeMs;
@@ -115,16 +115,23 @@ function copySums(from: Sums, to: Sums): void {
  * VWAP ± m·σ. A period whose volume is zero so far has no VWAP: the result is `null`, never NaN.
  * Candles with zero volume contribute nothing. Volumes must be ≥ 0.
  */
+/** Everything a {@link Vwap} holds, as plain data ({@link Vwap.saveState}); bounds may be ±∞. */
+export interface VwapState {
+  readonly count: number;
+  readonly sums: Readonly<VwapSums>;
+  readonly prevSums: Readonly<VwapSums>;
+}
+
 export class Vwap implements StreamingIndicator<VwapInput> {
   readonly anchor: VwapAnchor;
   readonly source: VwapSource;
   readonly bands: readonly number[];
 
   private count = 0;
-  private readonly sums: Sums = emptySums();
-  private readonly prevSums: Sums = emptySums();
+  private readonly sums: VwapSums = emptySums();
+  private readonly prevSums: VwapSums = emptySums();
   /** Scratch for `preview`, so it can reuse the accumulation code without touching `sums`. */
-  private readonly scratch: Sums = emptySums();
+  private readonly scratch: VwapSums = emptySums();
 
   constructor(options: VwapOptions = {}) {
     this.anchor = options.anchor ?? DEFAULT_VWAP_ANCHOR;
@@ -209,6 +216,18 @@ export class Vwap implements StreamingIndicator<VwapInput> {
     return readSums(this.scratch, out);
   }
 
+  /** The whole state, as plain data: restored into a VWAP of the same options, it continues bit for bit. */
+  saveState(): VwapState {
+    return { count: this.count, sums: { ...this.sums }, prevSums: { ...this.prevSums } };
+  }
+
+  /** Takes over a state from {@link saveState} (of a VWAP with the same options). */
+  restoreState(state: VwapState): void {
+    this.count = state.count;
+    copySums(state.sums, this.sums);
+    copySums(state.prevSums, this.prevSums);
+  }
+
   private band(index: number, side: 1 | -1): number | null {
     const m = this.bands[index];
     if (m === undefined) throw new RangeError(`no VWAP band at index ${index}`);
@@ -217,7 +236,7 @@ export class Vwap implements StreamingIndicator<VwapInput> {
     return vwap === null || sigma === null ? null : vwap + side * m * sigma;
   }
 
-  private accumulate(sums: Sums, candle: VwapInput): void {
+  private accumulate(sums: VwapSums, candle: VwapInput): void {
     const t = candle.openTimeMs;
     // Resetting sums that are still empty is harmless, so the first candle needs no special case.
     if (!(t >= sums.periodStartMs && t < sums.periodEndMs)) {
@@ -250,18 +269,18 @@ export class Vwap implements StreamingIndicator<VwapInput> {
   }
 }
 
-function readSums(sums: Sums, out: VwapReading): VwapReading {
+function readSums(sums: VwapSums, out: VwapReading): VwapReading {
   out.vwap = vwapOf(sums);
   out.sigma = sigmaOf(sums);
   out.fromMs = out.vwap === null ? null : sums.firstOpenTimeMs;
   return out;
 }
 
-function vwapOf(sums: Sums): number | null {
+function vwapOf(sums: VwapSums): number | null {
   return sums.volume > 0 ? sums.priceVolume / sums.volume : null;
 }
 
-function sigmaOf(sums: Sums): number | null {
+function sigmaOf(sums: VwapSums): number | null {
   if (!(sums.volume > 0)) return null;
   const meanShift = sums.shiftedVolume / sums.volume;
   const variance = sums.shiftedSquareVolume / sums.volume - meanShift * meanShift;
