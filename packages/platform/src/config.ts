@@ -172,6 +172,26 @@ export const env = {
           .filter((s) => s.length > 0),
       )
       .pipe(z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be IP addresses' }))),
+  /**
+   * NATS server URLs, comma-separated (`nats://nats:4222,nats://nats-2:4222`); unset or empty:
+   * undefined (the service runs without NATS).
+   */
+  natsServers: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0),
+      )
+      .pipe(
+        z.array(
+          z.string().regex(/^(nats|tls):\/\/[^\s/,]+$/, 'must be nats:// URLs (host:port), comma-separated'),
+        ),
+      )
+      .transform((list) => (list.length === 0 ? undefined : list)),
   logLevel: () =>
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

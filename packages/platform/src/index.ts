@@ -5,6 +5,7 @@ export * from './config.js';
 export * from './http-server.js';
 export * from './logger.js';
 export * from './metrics.js';
+export * from './rate-pacer.js';
 export * from './request-address.js';
 export * from './shutdown.js';
 export * from './subscriber-index.js';

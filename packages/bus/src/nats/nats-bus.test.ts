@@ -198,6 +198,40 @@ describe('NatsBus between processes', () => {
     expect(await consumer.history.closedSince(BTC, openTime(-1))).toHaveLength(20);
   });
 
+  it('puts trades from two producers out of step back in id order, and reports a hole nobody fills', async () => {
+    const ahead = await bus();
+    const behind = await bus();
+    const consumer = await bus({ tradeGapWaitMs: 300 });
+    const got = collect(consumer.subscribe({ streams: [BTC_TRADES], signal: abort.signal }));
+    await consumer.connection.flush();
+    const trade = (id: number) => tradeEvent(BTC_TRADES, testTrade({ tradeId: id }));
+    ahead.publish(trade(1));
+    await ahead.flush();
+    await waitFor('trade 1', () => got.events.length === 1);
+    // One producer is ahead: 4..6 arrive before 2..3, which only the lagging one has.
+    for (const id of [4, 5, 6]) ahead.publish(trade(id));
+    await ahead.flush();
+    for (const id of [2, 3, 4]) behind.publish(trade(id));
+    await waitFor('trade 6', () => got.events.some((e) => e.seq === 6));
+    // Trade 7 is lost by both: after the wait, 8 goes out after a report of the hole.
+    ahead.publish(trade(8));
+    await waitFor('trade 8', () => got.events.some((e) => e.type === 'trade' && e.seq === 8), 5_000);
+    expect(got.events.map((e) => (e.type === 'trade' ? e.seq : `${e.type}`))).toEqual([
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      'status',
+      8,
+    ]);
+    expect(got.events[6]).toMatchObject({
+      type: 'status',
+      status: { kind: 'gap-unfilled', fromTradeId: 7, toTradeId: 7 },
+    });
+  });
+
   it('delivers from the store the closed candles live delivery missed, before later ones', async () => {
     const producer = await bus();
     const consumer = await bus();

@@ -46,6 +46,11 @@ export interface NatsBusOptions extends StreamSettings {
   readonly maxQueued?: number;
   /** Events that may wait to be published; see `NatsPublisher`. */
   readonly maxPending?: number;
+  /**
+   * How long a trade that arrives ahead of the next id waits for the ones before it (from a
+   * producer that lags the other) before the hole is reported. Default 2 s.
+   */
+  readonly tradeGapWaitMs?: number;
   /** Create or update the streams on start (default true). */
   readonly manageStreams?: boolean;
   readonly observer?: NatsBusObserver;
@@ -137,6 +142,7 @@ export class NatsBus implements MarketBus {
       get isClosed() {
         return bus.closed;
       },
+      tradeGapWaitMs: options.tradeGapWaitMs ?? 2_000,
       malformed: (subject, reason) => observer?.malformed?.(subject, reason),
       recovered: (stream, candles) => observer?.recovered?.(stream, candles),
       recoveryFailed: (_stream, err) => observer?.retrying?.('recovery', err),

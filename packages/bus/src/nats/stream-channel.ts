@@ -7,7 +7,9 @@ import {
   FEED_STREAM,
   type MarketEvent,
   openTimeOfSeq,
+  type StatusEvent,
   statusEvent,
+  type TradeEvent,
 } from '../market-event.js';
 import type { Subscription } from '../subscription.js';
 import { decodeEvent, MalformedEventError } from './event-codec.js';
@@ -23,6 +25,8 @@ export interface ChannelHost {
   readonly venue: ExchangeId;
   readonly history: KlineHistory;
   readonly isClosed: boolean;
+  /** How long a trade ahead of the next id waits for the ones before it. */
+  readonly tradeGapWaitMs: number;
   malformed(subject: string, reason: string): void;
   /** Closed candles a recovery read from the store that live delivery had missed. */
   recovered(stream: string, candles: number): void;
@@ -49,7 +53,9 @@ export class StreamChannel {
   private readonly subs: NatsSubscription[] = [];
   /** Seq of the newest stored candle when the channel opened: where gap checks start from. */
   private baselineSeq: number | null = null;
-  private tradesMayHaveGap = false;
+  /** Trades that arrived ahead of the next id, waiting for the ones before them. */
+  private readonly heldTrades = new Map<number, TradeEvent>();
+  private tradeTimer: NodeJS.Timeout | null = null;
   private held: { event: MarketEvent; local: boolean }[] | null = null;
   private closed = false;
 
@@ -91,12 +97,13 @@ export class StreamChannel {
   reconnected(): void {
     if (this.closed) return;
     if (this.isKline && this.held === null) this.recover(null);
-    if (this.id && this.id.kind !== 'kline') this.tradesMayHaveGap = true;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.tradeTimer) clearTimeout(this.tradeTimer);
+    this.heldTrades.clear();
     for (const sub of this.subs) sub.unsubscribe();
     this.held = null;
   }
@@ -138,21 +145,80 @@ export class StreamChannel {
         return;
       }
     }
-    if (event.type === 'trade' && this.tradesMayHaveGap) {
-      this.tradesMayHaveGap = false;
-      if (this.mark.tradeSeq !== null && event.seq > this.mark.tradeSeq + 1) {
+    if (event.type === 'trade') {
+      this.receiveTrade(event);
+      return;
+    }
+    if (event.type === 'status') this.noteDeclaredGap(event);
+    if (this.mark.accept(event)) this.fanOut(event);
+  }
+
+  /**
+   * Trades in id order, each once. Two producers are rarely in step: one that lags (its outbox
+   * waiting on the store, a slower connection) sends trades the other has already sent newer ones
+   * of. So a trade ahead of the next id waits, up to `tradeGapWaitMs`, for the ones before it from
+   * whichever producer has them; past that, the hole is reported (`gap-unfilled`) and delivery
+   * goes on from the trades held.
+   */
+  private receiveTrade(event: TradeEvent): void {
+    const last = this.mark.tradeSeq;
+    if (last !== null && event.seq <= last) return;
+    if (last === null || event.seq === last + 1) {
+      if (this.mark.accept(event)) this.fanOut(event);
+      this.drainTrades();
+      return;
+    }
+    this.heldTrades.set(event.seq, event);
+    if (this.heldTrades.size > MAX_HELD) this.releaseTrades();
+    else this.tradeTimer ??= setTimeout(() => this.releaseTrades(), this.host.tradeGapWaitMs);
+  }
+
+  private drainTrades(): void {
+    for (let next = (this.mark.tradeSeq ?? 0) + 1; this.heldTrades.has(next); next++) {
+      const event = this.heldTrades.get(next) as TradeEvent;
+      this.heldTrades.delete(next);
+      if (this.mark.accept(event)) this.fanOut(event);
+    }
+    if (this.heldTrades.size === 0 && this.tradeTimer) {
+      clearTimeout(this.tradeTimer);
+      this.tradeTimer = null;
+    }
+  }
+
+  /** Gives up waiting: reports the hole and delivers what is held, in order. */
+  private releaseTrades(): void {
+    if (this.tradeTimer) clearTimeout(this.tradeTimer);
+    this.tradeTimer = null;
+    if (this.closed) return;
+    const held = [...this.heldTrades.values()].sort((a, b) => a.seq - b.seq);
+    this.heldTrades.clear();
+    for (const event of held) {
+      const last = this.mark.tradeSeq;
+      if (last !== null && event.seq <= last) continue;
+      if (last !== null && event.seq > last + 1) {
         this.fanOut(
           statusEvent(this.stream, {
             kind: 'gap-unfilled',
-            fromTradeId: this.mark.tradeSeq + 1,
+            fromTradeId: last + 1,
             toTradeId: event.seq - 1,
-            detail: 'trades missed while the market bus connection was down',
+            detail: `trades not received from any producer within ${this.host.tradeGapWaitMs} ms`,
             timeMs: Date.now(),
           }),
         );
       }
+      if (this.mark.accept(event)) this.fanOut(event);
     }
-    if (this.mark.accept(event)) this.fanOut(event);
+  }
+
+  /** A producer declared trades lost: nothing waits for them any more. */
+  private noteDeclaredGap(event: StatusEvent): void {
+    const { status } = event;
+    if (status.kind !== 'gap-unfilled' || status.toTradeId === undefined) return;
+    const last = this.mark.tradeSeq;
+    if (last !== null && last + 1 >= (status.fromTradeId ?? 0) && status.toTradeId > last) {
+      this.mark.tradeSeq = status.toTradeId;
+      this.drainTrades();
+    }
   }
 
   private fanOut(event: MarketEvent): void {

@@ -1,16 +1,17 @@
-import type { LocalBus } from '@visualgo/bus';
+import type { MarketBus } from '@visualgo/bus';
 import { formatStreamName, type StreamId } from '@visualgo/market';
-import { BearerAuth, createMetrics, type Logger } from '@visualgo/platform';
+import { BearerAuth, createMetrics, type Logger, RatePacer } from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
 import { BinanceRestClient } from '../binance/binance-rest.js';
 import { UpstreamMetadata } from '../binance/exchange-metadata.js';
+import { type IngestCluster, joinCluster } from '../cluster/ingest-cluster.js';
 import { type GrpcEdge, startGrpcEdge } from '../grpc/grpc-server.js';
 import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
-import type { CandleStore } from '../hub/candle-store.js';
+import { CandleStore } from '../hub/candle-store.js';
 import { createIngestHub } from '../hub/create-ingest-hub.js';
-import type { IngestHub } from '../hub/ingest-hub.js';
+import { IngestHub, type IngestHubOptions } from '../hub/ingest-hub.js';
 import { type IngestConfig, upstreamOf } from './config.js';
 
 export interface IngestService {
@@ -18,8 +19,10 @@ export interface IngestService {
   readonly hub: IngestHub;
   /** The closed candles held, and the exchange's history behind them. */
   readonly store: CandleStore;
-  /** Where the hub publishes and the edges subscribe. */
-  readonly bus: LocalBus;
+  /** Where the hub publishes and the edges subscribe: in process, or NATS (`NATS_URL`). */
+  readonly bus: MarketBus;
+  /** With `NATS_URL`: the instance's part of the cluster (its shards, its NATS bus). */
+  readonly cluster: IngestCluster | null;
   readonly client: BinanceStreamClient;
   readonly rest: BinanceRestClient;
   readonly grpcPort: number;
@@ -56,14 +59,18 @@ export async function startIngestService(
 ): Promise<IngestService> {
   const upstream = upstreamOf(config);
   const metrics = createMetrics('data-ingest');
-  const streams = streamsOf(config);
+  const cluster = config.NATS_URL
+    ? await joinCluster(config, upstream.exchange, streamsOf(config), logger, metrics)
+    : null;
+  // With NATS: this instance's shards only, in shard order (one upstream connection each).
+  const streams = cluster ? [...cluster.streams] : streamsOf(config);
   const rest = new BinanceRestClient({
     baseUrl: upstream.restUrl,
     exchange: upstream.exchange,
     logger: logger.child({ component: 'binance-rest' }),
     ...(overrides.restBackoff ? { backoff: overrides.restBackoff } : {}),
   });
-  const { hub, store, bus } = createIngestHub({
+  const hubOptions = {
     exchange: upstream.exchange,
     streams,
     historyCandles: config.HISTORY_CANDLES,
@@ -78,7 +85,21 @@ export async function startIngestService(
     maxTradeGapFill: config.TRADE_GAP_FILL_MAX,
     stallGraceMs: config.STREAM_STALL_GRACE_MS,
     ...(overrides.fillBackoff ? { fillBackoff: overrides.fillBackoff } : {}),
-  });
+  };
+  let parts: { hub: IngestHub; store: CandleStore; bus: MarketBus };
+  if (cluster) {
+    const store = new CandleStore(hubOptions);
+    const options: IngestHubOptions = {
+      ...hubOptions,
+      store,
+      bus: cluster.bus,
+      onHistory: (stream, candles) => cluster.storeHistory(stream, candles),
+    };
+    parts = { hub: new IngestHub(options), store, bus: cluster.bus };
+  } else {
+    parts = createIngestHub(hubOptions);
+  }
+  const { hub, store, bus } = parts;
   const auth = new BearerAuth(config.AUTH_TOKEN);
   const http = await startIngestHttpEdge({
     bus,
@@ -116,6 +137,7 @@ export async function startIngestService(
     });
   } catch (err) {
     await http.close();
+    await cluster?.close();
     throw err;
   }
 
@@ -127,6 +149,12 @@ export async function startIngestService(
     maxStreamsPerConnection: config.UPSTREAM_MAX_STREAMS_PER_CONNECTION,
     staleAfterMs: config.UPSTREAM_STALE_MS,
     maxConnectionAgeMs: config.UPSTREAM_MAX_CONNECTION_AGE_MS,
+    ...(cluster ? { connectionAgeMsOf: (i: number) => cluster.connectionAgeMsOf(i) } : {}),
+    connectPacer: new RatePacer({
+      burst: config.UPSTREAM_CONNECT_BURST,
+      rate: config.UPSTREAM_CONNECTS_PER_FIVE_MINUTES,
+      perMs: 5 * 60_000,
+    }),
     ...overrides.upstream,
   });
   wireUpstreamMetrics(client, metrics);
@@ -167,6 +195,7 @@ export async function startIngestService(
     'ingesting',
   );
   const history = hub.loadHistory().then(updateReadiness);
+  cluster?.startReporting(hub);
   // Readiness also ends when a connected stream stops accepting events; nothing else would
   // notice, so look every second (cheap: one comparison per kline stream).
   const livenessTimer = setInterval(() => {
@@ -179,6 +208,7 @@ export async function startIngestService(
     hub,
     store,
     bus,
+    cluster,
     client,
     rest,
     grpcPort: grpc.port,
@@ -192,6 +222,8 @@ export async function startIngestService(
       await history.catch(() => {});
       await grpc.close();
       await http.close();
+      // Last: what the hub published is stored or sent before the connection closes.
+      await cluster?.close();
     },
   };
 }

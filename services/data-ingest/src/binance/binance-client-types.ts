@@ -63,6 +63,16 @@ export interface BinanceStreamClientOptions {
   readonly healthyAfterMs?: number;
   /** Planned make-before-break rollover before Binance's 24 h cap. Default 23 h. */
   readonly maxConnectionAgeMs?: number;
+  /**
+   * The rollover age of the connection of shard `index` (in the order shards fill up), when
+   * connections should not all roll over together; default {@link maxConnectionAgeMs} for all.
+   */
+  readonly connectionAgeMsOf?: (shardIndex: number) => number;
+  /**
+   * Paces connection attempts (first connections, reconnects and switch-overs alike), to stay under
+   * the exchange's limit of attempts per IP: each attempt waits for the slot `reserve()` gives.
+   */
+  readonly connectPacer?: { reserve(): number };
   /** Longest overlap: an open replacement takes over after this even without data. Default 10 000. */
   readonly switchoverTimeoutMs?: number;
   /** Default 10 000. */

@@ -367,6 +367,39 @@ describe('BinanceStreamClient: reconnecting', () => {
   });
 });
 
+describe('BinanceStreamClient: pacing connection attempts', () => {
+  it('asks the pacer before every attempt, first connections, reconnects and switch-overs, and waits its slot', async () => {
+    const f = await fake();
+    const waits = [0, 0, 80, 0, 0];
+    const asked: number[] = [];
+    const pacer = {
+      reserve: () => {
+        asked.push(Date.now());
+        return waits[asked.length - 1] ?? 0;
+      },
+    };
+    const { client: c, events } = client({
+      wsBaseUrl: f.url,
+      streams: ['btcusdt@trade', 'ethusdt@trade', 'bnbbtc@trade'],
+      maxStreamsPerConnection: 1,
+      connectPacer: pacer,
+    });
+    const started = Date.now();
+    c.start();
+    await waitFor(() => events.connected.length === 3, 3000, 'three connections');
+    expect(asked).toHaveLength(3);
+    // The third waited for its slot.
+    expect(f.connections.length).toBe(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(80);
+    f.connections[0]?.ws.terminate();
+    await waitFor(() => events.connected.length === 4, 3000, 'reconnected');
+    expect(asked).toHaveLength(4);
+    f.connections[1]?.ws.send(JSON.stringify({ e: 'serverShutdown', E: 1 }));
+    await waitFor(() => events.connected.length === 5, 3000, 'switched over');
+    expect(asked).toHaveLength(5);
+  });
+});
+
 describe('BinanceStreamClient: planned switch-over (make-before-break)', () => {
   it.each([
     ['combined', (E: number) => ({ stream: 'btcusdt@trade', data: { e: 'serverShutdown', E } })],
@@ -424,6 +457,24 @@ describe('BinanceStreamClient: planned switch-over (make-before-break)', () => {
       last,
     );
     expect(events.disconnected.every((d) => d.planned && d.reason === 'maximum connection age')).toBe(true);
+  });
+
+  it('rolls each shard over at its own age, so connections opened together do not roll over together', async () => {
+    const f = await fake();
+    const { client: c, events } = client({
+      wsBaseUrl: f.url,
+      streams: ['btcusdt@trade', 'ethusdt@trade'],
+      maxStreamsPerConnection: 1,
+      connectionAgeMsOf: (shard) => (shard === 0 ? 200 : 600_000),
+    });
+    c.start();
+    await waitFor(() => events.connected.length === 2);
+    tradeGenerator(f, 'btcusdt@trade', 3);
+    tradeGenerator(f, 'ethusdt@trade', 3);
+    await waitFor(() => c.stats().switchovers >= 2, 4000, 'two rollovers of the first shard');
+    const rolled = events.disconnected.filter((d) => d.reason === 'maximum connection age');
+    expect(rolled.length).toBeGreaterThanOrEqual(2);
+    expect(rolled.every((d) => d.streams.join() === 'btcusdt@trade')).toBe(true);
   });
 
   it('closes the old connection after switchoverTimeoutMs when the replacement stays silent', async () => {

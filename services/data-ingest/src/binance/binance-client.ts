@@ -36,6 +36,8 @@ interface Shard {
   ageTimer: NodeJS.Timeout | undefined;
   switchTimer: NodeJS.Timeout | undefined;
   switchReason: string | undefined;
+  /** The next attempt already waited for its slot from the connection pacer. */
+  pacedSlot: boolean;
 }
 
 const BINANCE_MAX_STREAMS = 1024;
@@ -214,6 +216,7 @@ export class BinanceStreamClient {
       ageTimer: undefined,
       switchTimer: undefined,
       switchReason: undefined,
+      pacedSlot: false,
     };
     this.shards.push(shard);
     return shard;
@@ -272,8 +275,34 @@ export class BinanceStreamClient {
   }
 
   private connect(shard: Shard): void {
+    if (this.paced(shard, () => this.connect(shard))) return;
     shard.active = this.open(shard);
     if (!shard.active) this.scheduleReconnect(shard);
+  }
+
+  /**
+   * When the pacer puts this attempt later, schedules `attempt` for then (as the shard's retry)
+   * and returns true; the attempt then runs unpaced.
+   */
+  private paced(shard: Shard, attempt: () => void): boolean {
+    const pacer = this.options.connectPacer;
+    if (!pacer || shard.pacedSlot) {
+      shard.pacedSlot = false;
+      return false;
+    }
+    const waitMs = pacer.reserve();
+    if (waitMs <= 0) return false;
+    this.logger.info({ waitMs, streams: shard.streams.size }, 'stream connection attempt paced');
+    clearTimeout(shard.retryTimer);
+    shard.retryTimer = setTimeout(() => {
+      shard.retryTimer = undefined;
+      if (this.state !== 'running' || !this.shards.includes(shard)) return;
+      shard.pacedSlot = true;
+      // A switch-over whose connection dropped while it waited becomes a plain reconnect.
+      if (shard.active) attempt();
+      else this.connect(shard);
+    }, waitMs);
+    return true;
   }
 
   private scheduleReconnect(shard: Shard): void {
@@ -293,6 +322,7 @@ export class BinanceStreamClient {
   /** Make-before-break: bring up a replacement with the same streams while the old one still delivers. */
   private beginSwitch(shard: Shard, reason: string): void {
     if (this.state !== 'running' || shard.next || !shard.active) return;
+    if (this.paced(shard, () => this.beginSwitch(shard, reason))) return;
     this.logger.info({ connectionId: shard.active.id, reason }, 'stream switch-over started');
     shard.switchReason = reason;
     shard.next = this.open(shard);
@@ -332,13 +362,13 @@ export class BinanceStreamClient {
 
   private armAgeTimer(shard: Shard, connection: BinanceConnection): void {
     clearTimeout(shard.ageTimer);
-    shard.ageTimer = setTimeout(
-      () => {
-        shard.ageTimer = undefined;
-        if (shard.active === connection) this.beginSwitch(shard, 'maximum connection age');
-      },
-      this.options.maxConnectionAgeMs ?? 23 * 60 * 60 * 1000,
-    );
+    const index = this.shards.indexOf(shard);
+    const ageMs =
+      this.options.connectionAgeMsOf?.(index) ?? this.options.maxConnectionAgeMs ?? 23 * 60 * 60 * 1000;
+    shard.ageTimer = setTimeout(() => {
+      shard.ageTimer = undefined;
+      if (shard.active === connection) this.beginSwitch(shard, 'maximum connection age');
+    }, ageMs);
   }
 
   private callbacks(shard: Shard): ConnectionCallbacks {

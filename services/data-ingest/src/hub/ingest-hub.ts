@@ -49,6 +49,11 @@ export interface IngestHubOptions {
    * service not ready (see `StreamLiveness`). Default 60 s.
    */
   readonly stallGraceMs?: number;
+  /**
+   * Told of each kline stream's start-up backfill before the live candles held meanwhile are
+   * published: history, not news, that a bus between processes stores without announcing.
+   */
+  readonly onHistory?: (stream: string, candles: readonly Candle[]) => void;
   readonly now?: () => number;
 }
 
@@ -239,6 +244,7 @@ export class IngestHub implements IngestView {
             detail: 'initial history backfill failed',
           });
         }
+        if (backfill.length > 0) this.options.onHistory?.(state.stream.name, backfill);
         this.handle(state, state.stream.book.anchor(backfill));
         this.log.info({ stream: state.stream.name, candles: backfill.length }, 'history loaded');
       }

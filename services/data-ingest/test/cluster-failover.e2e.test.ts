@@ -1,0 +1,134 @@
+/**
+ * Two data-ingest processes own the same upstream streams (active-active) through NATS JetStream,
+ * in front of the simulated exchange. Killing either with SIGKILL (kill -9), restarting it and
+ * killing the other loses no closed candle and doubles none: the store holds every candle once,
+ * equal to the exchange's, and a subscriber sees every one once, in order, with no gap.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { MarketEvent } from '@visualgo/bus';
+import { decodeEvent, KLINE_STREAM, klineSubject, NatsBus } from '@visualgo/bus/nats';
+import { type Candle, candleIndexOf } from '@visualgo/market';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
+import { ServiceProcess, TestNatsServer, waitFor } from '@visualgo/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const STREAMS = ['ethusdt@kline_1m', 'btcusdt@kline_1m'] as const;
+
+let nats: TestNatsServer;
+let sim: SimExchange;
+let bus: NatsBus;
+const ingests: ServiceProcess[] = [];
+
+function startIngest(instance: number): ServiceProcess {
+  const p = new ServiceProcess(`data-ingest-${instance}`, 'services/data-ingest/src/main.ts', {
+    MARKET_SOURCE: 'sim',
+    SIM_URL: sim.httpUrl,
+    SYMBOLS: 'ethusdt,btcusdt',
+    INTERVALS: '1m',
+    TRADES: 'true',
+    HISTORY_CANDLES: '200',
+    INGEST_HOST: '127.0.0.1',
+    INGEST_GRPC_PORT: '0',
+    INGEST_HTTP_PORT: '0',
+    UPSTREAM_STALE_MS: '2000',
+    NATS_URL: nats.url,
+    INGEST_INSTANCES: '2',
+    INGEST_INSTANCE: String(instance),
+    LOG_LEVEL: 'info',
+  });
+  ingests.push(p);
+  return p;
+}
+
+/** Every message stored for a stream, in store order, duplicates and all. */
+async function storedCandles(stream: string): Promise<Candle[]> {
+  const jsm = await jetstreamManager(bus.connection);
+  const [symbol] = stream.split('@');
+  const subject = klineSubject('binance-sim', (symbol ?? '').toUpperCase(), '1m');
+  const out: Candle[] = [];
+  for (let seq = 1; ; ) {
+    const msg = await jsm.direct.getMessage(KLINE_STREAM, { seq, next_by_subj: subject });
+    if (!msg) return out;
+    const event = decodeEvent(msg.data);
+    if (event.type === 'candle') out.push(event.candle);
+    seq = msg.seq + 1;
+  }
+}
+
+const index = (c: Pick<Candle, 'openTimeMs'>) => candleIndexOf('1m', c.openTimeMs);
+const consecutive = (xs: readonly number[]) => xs.every((x, i) => i === 0 || x === (xs[i - 1] as number) + 1);
+
+beforeAll(async () => {
+  nats = await TestNatsServer.start();
+  // 600x: a one-minute candle closes every 100 ms.
+  sim = await startSimExchange({ port: 0, speed: 600, symbols: ['ETHUSDT', 'BTCUSDT'], historyDays: 1 });
+  bus = await NatsBus.connect({ servers: nats.url, name: 'test-subscriber' }, { venue: 'binance-sim' });
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all(ingests.map((p) => p.stop('SIGKILL')));
+  await bus?.close();
+  await sim?.close();
+  await nats?.stop();
+});
+
+describe('two data-ingest owners of the same shard', () => {
+  it('lose nothing and double nothing when either is killed with SIGKILL', async () => {
+    const abort = new AbortController();
+    const seen = new Map<string, number[]>(STREAMS.map((s) => [s, []]));
+    const trades: number[] = [];
+    const subscription = bus.subscribe({ streams: [...STREAMS, 'ethusdt@trade'], signal: abort.signal });
+    const reading = (async () => {
+      for await (const event of subscription as AsyncIterable<MarketEvent>) {
+        if (event.type === 'candle' && event.candle.closed) seen.get(event.stream)?.push(event.seq);
+        if (event.type === 'trade') trades.push(event.seq);
+      }
+    })();
+    const closedSeen = () => Math.min(...STREAMS.map((s) => seen.get(s)?.length ?? 0));
+
+    const [a, b] = [startIngest(0), startIngest(1)];
+    const started = (line: { msg?: string }) => line.msg === 'data-ingest started';
+    await Promise.all([a.waitForLog(started), b.waitForLog(started)]);
+    await waitFor('20 closed candles of each stream', () => closedSeen() >= 20, 30_000);
+
+    await a.kill9();
+    const atKill = closedSeen();
+    await waitFor('20 more after killing instance 0', () => closedSeen() >= atKill + 20, 30_000);
+
+    const again = startIngest(0);
+    await again.waitForLog(started);
+    await again.waitForLog((l) => l.msg === 'history loaded');
+    await b.kill9();
+    const atSecondKill = closedSeen();
+    await waitFor('20 more after killing instance 1', () => closedSeen() >= atSecondKill + 20, 30_000);
+    await again.stop('SIGTERM');
+    abort.abort();
+    await reading;
+
+    for (const stream of STREAMS) {
+      const got = seen.get(stream) ?? [];
+      // The subscriber: every closed candle once, in order, no gap, across both kills.
+      expect(consecutive(got), `${stream} seen by the subscriber`).toBe(true);
+      // The store: every candle once (start-up history and live alike), in order, no gap.
+      const stored = await storedCandles(stream);
+      const storedIdx = stored.map(index);
+      expect(consecutive(storedIdx), `${stream} in the store`).toBe(true);
+      expect(storedIdx).toContain(got.at(-1));
+      // And each one is the exchange's candle.
+      const first = stored[0] as Candle;
+      const last = stored.at(-1) as Candle;
+      const truth = sim.truth.candles(stream, { startTimeMs: first.openTimeMs, endTimeMs: last.openTimeMs });
+      const fields = (c: Candle) => [c.openTimeMs, c.open, c.high, c.low, c.close, c.volume, c.trades];
+      expect(stored.map(fields)).toEqual(truth.filter((c) => c.closed).map(fields));
+    }
+    // Trades are live only: once each and in id order, and the kills cost none (the other owner had them).
+    expect(trades.every((id, i) => i === 0 || id > (trades[i - 1] as number))).toBe(true);
+    const gaps = trades.flatMap((id, i) =>
+      i > 0 && id !== (trades[i - 1] as number) + 1 ? [[trades[i - 1], id, i, trades.length]] : [],
+    );
+    expect(gaps).toEqual([]);
+    // The candle events carried what was stored (seq = candle index).
+    const last = (await storedCandles(STREAMS[0])).at(-1) as Candle;
+    expect((seen.get(STREAMS[0]) ?? []).includes(index(last))).toBe(true);
+  }, 120_000);
+});
