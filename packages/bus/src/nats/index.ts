@@ -5,3 +5,5 @@ export * from './market-registry.js';
 export * from './nats-bus.js';
 export * from './nats-streams.js';
 export * from './nats-subjects.js';
+export * from './sequenced-writer.js';
+export * from './subject-log.js';
