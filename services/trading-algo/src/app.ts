@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { StatusMessage } from '@visualgo/contracts';
 import {
   type BackoffOptions,
   BearerAuth,
@@ -10,6 +11,7 @@ import {
 } from '@visualgo/platform';
 import { Gauge, type Registry } from 'prom-client';
 import { createAlgoMetrics } from './algo-metrics.js';
+import { ClusterFeed } from './cluster/cluster-feed.js';
 import { type AlgoConfig, indicatorConfigOf } from './config.js';
 import { IndicatorEngine } from './engine/indicator-engine.js';
 import { MarketFeed } from './feed/market-feed.js';
@@ -25,10 +27,20 @@ export interface TradingAlgoDeps {
   readonly feedBackoff?: BackoffOptions;
 }
 
+/** Where candles come from: data-ingest over gRPC (`MarketFeed`), or NATS as a worker of a cluster (`ClusterFeed`). */
+export interface AlgoFeed {
+  start(): void;
+  stop(): Promise<void>;
+  readonly isConnected: boolean;
+  readonly isReady: boolean;
+  currentStatus(): StatusMessage;
+  describe(): Record<string, unknown>;
+}
+
 export interface TradingAlgo {
   readonly port: number;
   readonly engine: IndicatorEngine;
-  readonly feed: MarketFeed;
+  readonly feed: AlgoFeed;
   readonly ws: AlgoWsServer;
 }
 
@@ -62,7 +74,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
       this.set(engine.historyStats().bytes);
     },
   });
-  let feed: MarketFeed | null = null;
+  let feed: AlgoFeed | null = null;
   const auth = new BearerAuth(config.AUTH_TOKEN);
   const authorize = auth.enabled ? { authorize: (req: IncomingMessage) => auth.authorizes(req) } : {};
   const ws = new AlgoWsServer({
@@ -82,26 +94,42 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     allowedOrigins: config.WS_ALLOWED_ORIGINS,
     heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
   });
-  feed = new MarketFeed({
-    target: config.INGEST_GRPC_URL,
-    streams: config.ALGO_STREAMS,
-    warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
-    ...(config.INGEST_AUTH_TOKEN ? { authToken: config.INGEST_AUTH_TOKEN } : {}),
-    logger,
-    metrics: metrics.feed,
-    staleMs: config.FEED_STALE_MS,
-    backoff: deps.feedBackoff ?? {
-      initialMs: config.FEED_RECONNECT_MIN_MS,
-      maxMs: config.FEED_RECONNECT_MAX_MS,
-    },
-    sink: {
-      declareStreams: (infos) => engine.declareStreams(infos),
-      candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
-      completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
-      historyLoaded: (stream) => engine.historyLoaded(stream),
-      status: (message) => ws.broadcastStatus(message),
-    },
-  });
+  feed = config.NATS_URL
+    ? new ClusterFeed({
+        servers: config.NATS_URL,
+        venue: config.MARKET_SOURCE === 'sim' ? 'binance-sim' : 'binance',
+        instance: config.ALGO_INSTANCE,
+        instances: config.ALGO_INSTANCES,
+        leases: config.ALGO_LEASES,
+        snapshotMs: config.ALGO_SNAPSHOT_MS,
+        historyPoints: config.HISTORY_POINTS,
+        replicas: config.NATS_REPLICAS,
+        streams: config.ALGO_STREAMS,
+        engine,
+        logger,
+        metrics: metrics.feed,
+        onStatus: (message) => ws.broadcastStatus(message),
+      })
+    : new MarketFeed({
+        target: config.INGEST_GRPC_URL,
+        streams: config.ALGO_STREAMS,
+        warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
+        ...(config.INGEST_AUTH_TOKEN ? { authToken: config.INGEST_AUTH_TOKEN } : {}),
+        logger,
+        metrics: metrics.feed,
+        staleMs: config.FEED_STALE_MS,
+        backoff: deps.feedBackoff ?? {
+          initialMs: config.FEED_RECONNECT_MIN_MS,
+          maxMs: config.FEED_RECONNECT_MAX_MS,
+        },
+        sink: {
+          declareStreams: (infos) => engine.declareStreams(infos),
+          candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+          completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
+          historyLoaded: (stream) => engine.historyLoaded(stream),
+          status: (message) => ws.broadcastStatus(message),
+        },
+      });
   const running = feed;
 
   const http = await startHttpServer({

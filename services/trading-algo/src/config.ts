@@ -86,6 +86,19 @@ export const algoConfigSchema = z
     AUTH_TOKEN: env.token(),
     /** Browser origins allowed to read /api/* cross-origin (the dashboard's); empty: none. */
     CORS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
+    /** NATS servers: set, the service is a worker of a cluster (docs/scaling.md); unset, it reads data-ingest over gRPC. */
+    NATS_URL: env.natsServers(),
+    /** With NATS: whose market data (subjects md.binance.* or md.binance-sim.*). */
+    MARKET_SOURCE: z.enum(['binance', 'sim'], { error: 'must be binance or sim' }).default('binance'),
+    /** With NATS: this worker's number, 0-based, among ALGO_INSTANCES; it owns partitions p with p mod N = i. */
+    ALGO_INSTANCE: env.int(0, 0, 63),
+    ALGO_INSTANCES: env.int(1, 1, 64),
+    /** With NATS: hold partitions by lease in KV, so live workers take over a dead one's partitions. */
+    ALGO_LEASES: env.bool(false),
+    /** With NATS: how often each stream's indicator state is saved to KV (after its output is stored). */
+    ALGO_SNAPSHOT_MS: env.int(10_000, 100, 3_600_000),
+    /** With NATS: replicas of the output stream and the buckets (3 in a NATS cluster). */
+    NATS_REPLICAS: env.int(1, 1, 5),
     LOG_LEVEL: env.logLevel(),
     /** Unset: pretty when stdout is a terminal. */
     LOG_PRETTY: env.optionalBool(),
@@ -103,6 +116,20 @@ export const algoConfigSchema = z
         code: 'custom',
         path: ['FEED_RECONNECT_MAX_MS'],
         message: `must be at least FEED_RECONNECT_MIN_MS (${c.FEED_RECONNECT_MIN_MS})`,
+      });
+    }
+    if (c.ALGO_INSTANCE >= c.ALGO_INSTANCES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ALGO_INSTANCE'],
+        message: `must be below ALGO_INSTANCES (${c.ALGO_INSTANCES})`,
+      });
+    }
+    if ((c.ALGO_INSTANCES > 1 || c.ALGO_LEASES) && !c.NATS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.ALGO_LEASES ? 'ALGO_LEASES' : 'ALGO_INSTANCES'],
+        message: 'needs NATS_URL: workers share partitions through NATS',
       });
     }
     if (new Set(c.VWAP_BANDS).size !== c.VWAP_BANDS.length) {

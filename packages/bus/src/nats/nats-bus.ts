@@ -51,8 +51,11 @@ export interface NatsBusOptions extends StreamSettings {
    * producer that lags the other) before the hole is reported. Default 2 s.
    */
   readonly tradeGapWaitMs?: number;
-  /** Create or update the streams on start (default true). */
-  readonly manageStreams?: boolean;
+  /**
+   * On start: `update` creates the streams or brings them to this configuration (the producers);
+   * `create` only creates missing ones (readers, whose settings must not win); `none`. Default `update`.
+   */
+  readonly manageStreams?: 'update' | 'create' | 'none';
   readonly observer?: NatsBusObserver;
 }
 
@@ -166,7 +169,8 @@ export class NatsBus implements MarketBus {
   private static async start(nc: NatsConnection, options: NatsBusOptions, owns: boolean): Promise<NatsBus> {
     try {
       const jsm = await jetstreamManager(nc);
-      if (options.manageStreams !== false) await ensureStreams(jsm, options);
+      const manage = options.manageStreams ?? 'update';
+      if (manage !== 'none') await ensureStreams(jsm, options, { createOnly: manage === 'create' });
       return new NatsBus(nc, jsm, options, owns);
     } catch (err) {
       if (owns) await nc.close();

@@ -67,19 +67,29 @@ export function candleStreamConfig(settings: StreamSettings = {}): Partial<Strea
  * Creates the bus's streams, or brings an existing one to this configuration (every process that
  * connects may do it: the same configuration is a no-op, and concurrent creators agree).
  */
-export async function ensureStreams(jsm: JetStreamManager, settings: StreamSettings = {}): Promise<void> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  settings: StreamSettings = {},
+  /** Only create missing streams, never change existing ones (a process that only reads them). */
+  options: { readonly createOnly?: boolean } = {},
+): Promise<void> {
   for (const config of [klineStreamConfig(settings), candleStreamConfig(settings)]) {
-    await ensureStream(jsm, config);
+    await ensureStream(jsm, config, options.createOnly ?? false);
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  createOnly: boolean,
+) {
   try {
     await jsm.streams.add(config);
     return;
   } catch (err) {
     // 10058: the name is in use with another configuration (an older one, or another setting).
     if (!(err instanceof JetStreamApiError) || err.code !== 10058) throw err;
+    if (createOnly) return;
   }
   const { subjects, storage: _storage, retention: _retention, ...changeable } = config;
   await jsm.streams.update(config.name, { subjects, ...changeable });

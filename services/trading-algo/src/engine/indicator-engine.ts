@@ -12,6 +12,7 @@ import {
   type IndicatorConfig,
   type IndicatorPoint,
   IndicatorSet,
+  type IndicatorSetState,
   type Interval,
   openTimeOfCandleIndex,
   type SeriesOrigin,
@@ -224,6 +225,45 @@ export class IndicatorEngine {
         },
       });
     }
+  }
+
+  /** The indicator state of a stream, as plain data (a snapshot to continue from elsewhere); null if unknown. */
+  saveState(stream: string): IndicatorSetState | null {
+    return this.states.get(stream)?.set.saveState() ?? null;
+  }
+
+  /**
+   * Takes up a stream from a saved state (another process's, or this one's before a restart): its
+   * next closed candle continues the series bit for bit. The points kept for snapshots start empty.
+   * Throws a `RangeError` when the state was saved with other indicator settings.
+   */
+  restoreState(info: StreamInfo, state: IndicatorSetState): void {
+    const { indicators } = this.options;
+    const c = state.config;
+    if (
+      c.emaPeriod !== indicators.emaPeriod ||
+      c.atrPeriod !== indicators.atrPeriod ||
+      c.vwapAnchor !== indicators.vwapAnchor ||
+      c.vwapSource !== indicators.vwapSource ||
+      c.rubberbandK !== indicators.rubberbandK ||
+      c.vwapBands.join() !== indicators.vwapBands.join()
+    ) {
+      throw new RangeError(`${info.stream}: the saved state has other indicator settings`);
+    }
+    const existing = this.states.get(info.stream);
+    const set = IndicatorSet.restore(state);
+    if (existing) {
+      this.states.set(info.stream, { ...existing, set, pending: [], convergedInBulk: false });
+      return;
+    }
+    this.stateFor(info);
+    const fresh = this.states.get(info.stream) as StreamState;
+    this.states.set(info.stream, { ...fresh, set });
+  }
+
+  /** Forgets a stream (another process took it over). */
+  removeStream(stream: string): void {
+    this.states.delete(stream);
   }
 
   /** Announces that a stream's history was (re)filled in bulk. */
