@@ -84,3 +84,15 @@ describe('LocalBus', () => {
     );
   });
 });
+
+describe('WireForm', () => {
+  it('keeps an encoding out of the event as data: JSON and a structured clone see the event only', () => {
+    const event = candleEvent(STREAM, testCandle({ openTimeMs: T0 }));
+    const before = JSON.stringify(event);
+    const form = new WireForm('test', (e: MarketEvent) => `encoded ${e.seq}`);
+    expect(form.of(event)).toBe(`encoded ${event.seq}`);
+    expect(JSON.stringify(event)).toBe(before);
+    expect(structuredClone(event)).toEqual(JSON.parse(before));
+    expect(Object.keys(event)).toEqual(['type', 'stream', 'seq', 'candle']);
+  });
+});
