@@ -4,6 +4,7 @@ export * from './follow.js';
 export * from './local-bus.js';
 export * from './market-bus.js';
 export * from './market-event.js';
+export * from './stream-interest.js';
 export * from './subject.js';
 export * from './subscription.js';
 export * from './wire-form.js';

@@ -3,13 +3,15 @@
  * service (`startIngestService`), its parts (hub, store, bus), and its edges. The service itself
  * runs from `main.ts`; other services talk to it over gRPC and WebSocket only.
  */
-export { type IngestConfig, ingestConfigSchema } from './app/config.js';
+export { type IngestConfig, ingestConfigSchema, upstreamOf } from './app/config.js';
 export {
   type IngestService,
   type IngestServiceOverrides,
   startIngestService,
   streamsOf,
 } from './app/ingest-service.js';
+export { BinanceRestClient } from './binance/binance-rest.js';
+export { type ExchangeMetadata, UpstreamMetadata } from './binance/exchange-metadata.js';
 export { type GrpcEdge, type GrpcEdgeOptions, startGrpcEdge } from './grpc/grpc-server.js';
 export {
   type IngestHttpEdge,

@@ -251,7 +251,7 @@ export class NatsBus implements MarketBus {
         channel = new StreamChannel(stream, this.markOf(stream), this.host);
         this.channels.set(stream, channel);
       }
-      channel.subscribers.add(subscription);
+      channel.attach(subscription);
     }
     this.subscriptions++;
     const starts = replayStarts(streams, options);
@@ -299,9 +299,9 @@ export class NatsBus implements MarketBus {
     let found = false;
     for (const stream of subscription.streams) {
       const channel = this.channels.get(stream);
-      if (!channel?.subscribers.delete(subscription)) continue;
+      if (!channel?.subscribers.has(subscription)) continue;
       found = true;
-      if (channel.subscribers.size === 0) {
+      if (!channel.detach(subscription)) {
         channel.close();
         this.channels.delete(stream);
       }

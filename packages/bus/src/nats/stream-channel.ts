@@ -50,7 +50,12 @@ export interface ChannelHost {
 export class StreamChannel {
   readonly subscribers = new Set<Subscription>();
   private readonly id: StreamId | null;
-  private readonly subs: NatsSubscription[] = [];
+  /** The stream's data subject (candles or trades) and its status subject, each taken while wanted. */
+  private readonly subjects: { readonly data: string | null; readonly status: string };
+  private dataSub: NatsSubscription | null = null;
+  private statusSub: NatsSubscription | null = null;
+  private dataWanters = 0;
+  private statusWanters = 0;
   /** Seq of the newest stored candle when the channel opened: where gap checks start from. */
   private baselineSeq: number | null = null;
   /** Trades that arrived ahead of the next id, waiting for the ones before them. */
@@ -65,23 +70,57 @@ export class StreamChannel {
     private readonly host: ChannelHost,
   ) {
     this.id = stream === FEED_STREAM ? null : parseStreamName(stream);
-    for (const subject of liveSubjects(host.venue, stream)) {
-      this.subs.push(
-        host.nc.subscribe(subject, {
-          callback: (err, msg) => {
-            if (!err) this.onMessage(msg);
-          },
-        }),
-      );
+    const [first, second] = liveSubjects(host.venue, stream);
+    this.subjects =
+      second === undefined
+        ? { data: null, status: first as string }
+        : { data: first as string, status: second };
+  }
+
+  /** A subscriber joins: the subjects it needs are taken (once for all subscribers). */
+  attach(subscription: Subscription): void {
+    this.subscribers.add(subscription);
+    if (this.subjects.data && (subscription.wants('candle') || subscription.wants('trade'))) {
+      if (this.dataWanters++ === 0) {
+        this.dataSub = this.take(this.subjects.data);
+        if (this.id?.kind === 'kline') this.readBaseline();
+      }
     }
-    if (this.id?.kind === 'kline') {
-      host.history.newest(stream).then(
-        (stored) => {
-          if (stored && this.baselineSeq === null) this.baselineSeq = candleSeq(stored.candle);
-        },
-        () => {},
-      );
+    if (subscription.wants('status') && this.statusWanters++ === 0)
+      this.statusSub = this.take(this.subjects.status);
+  }
+
+  /** A subscriber leaves: subjects nobody needs any more are let go. Returns whether any subscriber remains. */
+  detach(subscription: Subscription): boolean {
+    if (!this.subscribers.delete(subscription)) return this.subscribers.size > 0;
+    if (this.subjects.data && (subscription.wants('candle') || subscription.wants('trade'))) {
+      if (--this.dataWanters === 0) {
+        this.dataSub?.unsubscribe();
+        this.dataSub = null;
+      }
     }
+    if (subscription.wants('status') && --this.statusWanters === 0) {
+      this.statusSub?.unsubscribe();
+      this.statusSub = null;
+    }
+    return this.subscribers.size > 0;
+  }
+
+  private take(subject: string): NatsSubscription {
+    return this.host.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (!err) this.onMessage(msg);
+      },
+    });
+  }
+
+  private readBaseline(): void {
+    this.host.history.newest(this.stream).then(
+      (stored) => {
+        if (stored && this.baselineSeq === null) this.baselineSeq = candleSeq(stored.candle);
+      },
+      () => {},
+    );
   }
 
   get isKline(): boolean {
@@ -96,7 +135,7 @@ export class StreamChannel {
   /** After a reconnection to NATS: core messages may have been lost meanwhile. */
   reconnected(): void {
     if (this.closed) return;
-    if (this.isKline && this.held === null) this.recover(null);
+    if (this.isKline && this.dataSub && this.held === null) this.recover(null);
   }
 
   close(): void {
@@ -104,7 +143,9 @@ export class StreamChannel {
     this.closed = true;
     if (this.tradeTimer) clearTimeout(this.tradeTimer);
     this.heldTrades.clear();
-    for (const sub of this.subs) sub.unsubscribe();
+    this.dataSub?.unsubscribe();
+    this.statusSub?.unsubscribe();
+    this.dataSub = this.statusSub = null;
     this.held = null;
   }
 

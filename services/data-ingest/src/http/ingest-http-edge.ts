@@ -34,10 +34,19 @@ export interface IngestHttpEdgeOptions {
   readonly corsOrigins?: readonly string[];
   /** Upper bound for `close()`; default 3 s. */
   readonly closeTimeoutMs?: number;
+  /**
+   * Follow on the bus only the streams WebSocket clients want (a gateway in front of NATS); the
+   * per-stream activity of `/healthz` is then not kept. Default false.
+   */
+  readonly followOnDemand?: boolean;
+  /** The service named on `/healthz`; default `data-ingest`. */
+  readonly serviceName?: string;
 }
 
 export interface IngestHttpEdge {
   readonly port: number;
+  /** Streams the WebSocket endpoints follow on the bus now. */
+  followedStreams(): readonly string[];
   /** Sends 1001 to WebSocket clients, then stops the HTTP server; resolves within `closeTimeoutMs`. */
   close(): Promise<void>;
 }
@@ -51,11 +60,12 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
   const { bus, view, metrics } = options;
   const logger = options.logger.child({ component: 'http-edge' });
   const closeTimeoutMs = options.closeTimeoutMs ?? 3_000;
-  const activity = new StreamActivity(bus, view);
+  const activity = new StreamActivity(bus, view, Date.now, !options.followOnDemand);
   const auth = options.auth;
   const ws = new MarketWsEndpoint({
     bus,
     view,
+    followOnDemand: options.followOnDemand ?? false,
     logger: logger.child({ component: 'ws' }),
     metrics,
     ws: auth?.enabled ? { ...options.ws, authorize: (req) => auth.authorizes(req) } : options.ws,
@@ -71,11 +81,13 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
       ...exchangeRoutes(view, options.metadata),
       ...healthRoutes({
         health: () => ({
-          service: 'data-ingest',
+          service: options.serviceName ?? 'data-ingest',
           exchange: view.exchange,
           ready: view.isReady(),
           wsClients: ws.clientCount,
-          streams: activity.snapshot(),
+          ...(options.followOnDemand
+            ? { followedStreams: ws.followedStreams }
+            : { streams: activity.snapshot() }),
         }),
         ready: () => {
           const { ready, reasons } = view.readiness();
@@ -114,6 +126,7 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
   };
   return {
     port: server.port,
+    followedStreams: () => ws.followedStreams,
     close: () => {
       closing ??= close();
       return closing;

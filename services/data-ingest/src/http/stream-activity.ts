@@ -35,8 +35,10 @@ export class StreamActivity {
     bus: MarketBus,
     private readonly view: IngestView,
     private readonly now: () => number = Date.now,
+    /** Follow each stream's events (default); false: only feed status (a gateway does not follow every stream). */
+    followStreams = true,
   ) {
-    this.names = view.streams().map(formatStreamName);
+    this.names = followStreams ? view.streams().map(formatStreamName) : [];
     // Counters only: after being cut off (a blocked event loop) they simply go on.
     this.following = follow(
       bus,

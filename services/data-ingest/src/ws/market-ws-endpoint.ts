@@ -1,6 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type CandleEvent, follow, type MarketBus, type TradeEvent } from '@visualgo/bus';
+import {
+  type CandleEvent,
+  follow,
+  type MarketBus,
+  type MarketEvent,
+  StreamInterest,
+  type TradeEvent,
+} from '@visualgo/bus';
 import { formatStreamName, parseStreamName } from '@visualgo/market';
 import {
   createWsFanoutMetrics,
@@ -56,6 +63,11 @@ export interface MarketWsEndpointOptions {
   readonly view: IngestView;
   readonly logger: Logger;
   readonly metrics: Registry;
+  /**
+   * Follow on the bus only the streams some client wants, each while it is wanted (a gateway in
+   * front of NATS, serving a few of many streams); default: follow every stream served, once.
+   */
+  readonly followOnDemand?: boolean;
   readonly ws?: MarketWsOptions;
 }
 
@@ -87,6 +99,9 @@ export class MarketWsEndpoint {
   private readonly streamMessagesOut: Counter<'stream'>;
   private readonly streamCounters = new Map<string, { inc(n: number): void }>();
   private readonly following = new AbortController();
+  private readonly interest: StreamInterest | null = null;
+  /** On demand: the streams each client holds interest in. */
+  private readonly wanted = new WeakMap<Client, Set<string>>();
   private readonly clientErrors: Counter<'code'>;
   private readonly log: Logger;
   private readonly throttle = new LogThrottle();
@@ -112,33 +127,65 @@ export class MarketWsEndpoint {
       ...fanoutOptions,
       logger: options.logger,
       metrics: createWsFanoutMetrics(options.metrics, 'ingest_ws'),
-      onOpen: (client) => this.index(client, client.state.streams, true),
+      onOpen: (client) => {
+        this.index(client, client.state.streams, true);
+        this.syncInterest(client);
+      },
       onMessage: (client, text) => this.onMessage(client, text),
-      onClose: (client) => this.index(client, client.state.streams, false),
+      onClose: (client) => {
+        this.index(client, client.state.streams, false);
+        this.syncInterest(client, true);
+      },
     });
-    const streams = this.view.streams().map(formatStreamName);
-    void follow(
-      options.bus,
-      {
-        streams,
-        types: ['candle', 'trade'],
-        signal: this.following.signal,
-        // One subscription carries every client: it only falls behind when the whole process does.
-        maxQueued: 100_000,
-        onCutOff: () => {
-          // Clients missed events: make them reconnect rather than serve them a hole.
-          this.log.error(
-            { clients: this.fanout.size },
-            'websocket edge fell behind the bus, closing its clients',
-          );
-          for (const client of this.fanout.clients()) client.close(1013, 'server fell behind; reconnect');
-        },
-        onError: (err) => this.log.error({ err }, 'websocket edge stopped following the bus'),
+    const following = {
+      types: ['candle', 'trade'] as const,
+      // One subscription (per stream, on demand) carries every client: it only falls behind when
+      // the whole process does.
+      maxQueued: 100_000,
+      onCutOff: () => {
+        // Clients missed events: make them reconnect rather than serve them a hole.
+        this.log.error(
+          { clients: this.fanout.size },
+          'websocket edge fell behind the bus, closing its clients',
+        );
+        for (const client of this.fanout.clients()) client.close(1013, 'server fell behind; reconnect');
       },
-      (event) => {
-        if (event.type !== 'status') this.publish(event);
-      },
-    );
+      onError: (err: unknown) => this.log.error({ err }, 'websocket edge stopped following the bus'),
+    };
+    const handle = (event: MarketEvent) => {
+      if (event.type !== 'status') this.publish(event);
+    };
+    if (options.followOnDemand) {
+      this.interest = new StreamInterest(options.bus, following, handle);
+    } else {
+      const streams = this.view.streams().map(formatStreamName);
+      void follow(options.bus, { ...following, streams, signal: this.following.signal }, handle);
+    }
+  }
+
+  /** Streams followed on the bus now (all served ones unless following on demand). */
+  get followedStreams(): readonly string[] {
+    return this.interest ? this.interest.streams : this.view.streams().map(formatStreamName);
+  }
+
+  /**
+   * On demand: brings what the bus follows for this client in line with what it wants now (a
+   * firehose client wants every stream served), taking new streams before letting go of old ones.
+   */
+  private syncInterest(client: Client, closing = false): void {
+    const interest = this.interest;
+    if (!interest) return;
+    const before = this.wanted.get(client) ?? new Set<string>();
+    const session = client.state;
+    const now = closing
+      ? new Set<string>()
+      : session.firehose
+        ? new Set(this.view.streams().map(formatStreamName))
+        : new Set(session.streams);
+    interest.acquire([...now].filter((s) => !before.has(s)));
+    interest.release([...before].filter((s) => !now.has(s)));
+    if (closing) this.wanted.delete(client);
+    else this.wanted.set(client, now);
   }
 
   get clientCount(): number {
@@ -164,6 +211,7 @@ export class MarketWsEndpoint {
   /** Sends 1001 to every client and stops publishing; bounded by `timeoutMs`. */
   async close(timeoutMs = 2_000): Promise<void> {
     this.following.abort();
+    this.interest?.close();
     await this.fanout.closeAll(1001, 'server shutting down', timeoutMs);
   }
 
@@ -271,6 +319,7 @@ export class MarketWsEndpoint {
       return;
     }
     const reply = this.execute(client, parsed.request);
+    this.syncInterest(client);
     if (typeof reply === 'string') this.fanout.send(client, reply);
     else this.refuse(client, reply, text);
   }

@@ -1,10 +1,10 @@
 import type { IndicatorHistoryResponse } from '@visualgo/contracts';
 import { parseStreamName } from '@visualgo/market';
 import { HttpError, type RouteHandler, sendJson, truncateInput } from '@visualgo/platform';
-import type { IndicatorEngine } from '../engine/indicator-engine.js';
+import type { IndicatorSource } from '../engine/indicator-source.js';
 
 export interface IndicatorRoutesOptions {
-  readonly engine: IndicatorEngine;
+  readonly engine: IndicatorSource;
   /** `limit` when the request has none. */
   readonly defaultLimit: number;
   /** Largest `limit`: the history kept per stream. */
@@ -21,7 +21,7 @@ export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string,
   const served = () => engine.streams().map((s) => s.stream);
   const bad = (message: string) => new HttpError(400, message, { error: message, streams: served() });
   return {
-    '/api/indicators': (_req, url, res) => {
+    '/api/indicators': async (_req, url, res) => {
       const stream = url.searchParams.get('stream');
       if (!stream) throw bad('query parameter "stream" is required, e.g. ?stream=btcusdt@kline_1m');
       if (parseStreamName(stream)?.kind !== 'kline') {
@@ -48,7 +48,7 @@ export function indicatorRoutes(options: IndicatorRoutesOptions): Record<string,
         }
       }
       const info = engine.info(stream);
-      const points = engine.history(stream, limit, endTimeMs);
+      const points = await engine.history(stream, limit, endTimeMs);
       if (!info || !points) {
         const message = `stream "${truncateInput(stream)}" is not served`;
         throw new HttpError(404, message, { error: message, streams: served() });

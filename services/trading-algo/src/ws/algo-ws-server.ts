@@ -12,11 +12,13 @@ import {
   type WsUpgradeDecision,
 } from '@visualgo/platform';
 import type { WsEdgeMetrics } from '../algo-metrics.js';
-import type { EngineEvent, IndicatorEngine } from '../engine/indicator-engine.js';
+import type { EngineEvent } from '../engine/indicator-engine.js';
+import type { IndicatorSource } from '../engine/indicator-source.js';
 import { checkStreams, parseClientRequest } from './client-request.js';
 
 export interface AlgoWsServerOptions {
-  readonly engine: IndicatorEngine;
+  /** The engine of this process, or a gateway's view of the workers' output. */
+  readonly engine: IndicatorSource;
   /** The feed's current state, sent first to each new client. */
   readonly feedStatus: () => StatusMessage;
   readonly logger: Logger;
@@ -40,6 +42,8 @@ export interface AlgoWsServerOptions {
 interface ClientState {
   /** Subscribed to every stream, including those that appear later. */
   followAll: boolean;
+  /** Streams this client holds interest in at the source (live and pending), for `retain`/`release`. */
+  wanted: Set<string>;
   /** Streams whose snapshot was sent: their live messages go to this client. */
   readonly live: Set<string>;
   /** Streams subscribed to whose snapshot is still to be sent. */
@@ -112,7 +116,13 @@ export class AlgoWsServer {
 
   private decide(url: URL): WsUpgradeDecision<ClientState> {
     const param = url.searchParams.get('streams');
-    const state: ClientState = { followAll: param === null, live: new Set(), pending: [], retry: null };
+    const state: ClientState = {
+      followAll: param === null,
+      wanted: new Set(),
+      live: new Set(),
+      pending: [],
+      retry: null,
+    };
     if (param !== null) {
       const streams = [...new Set(param.split(',').map((s) => s.trim()))].filter((s) => s.length > 0);
       const error =
@@ -142,12 +152,25 @@ export class AlgoWsServer {
   private onOpen(client: Client): void {
     this.fanout.send(client, JSON.stringify(this.options.feedStatus()));
     if (client.state.followAll) client.state.pending = this.options.engine.streams().map((s) => s.stream);
+    this.syncInterest(client);
     this.pump(client);
   }
 
   private onClose(client: Client): void {
     this.clearRetry(client);
     this.index.deleteAll(client.state.live, client);
+    this.syncInterest(client, true);
+  }
+
+  /** Tells the source which streams this client wants now (new ones first, then those let go). */
+  private syncInterest(client: Client, closing = false): void {
+    const { retain, release } = this.options.engine;
+    if (!retain || !release) return;
+    const state = client.state;
+    const now = closing ? new Set<string>() : new Set([...state.live, ...state.pending]);
+    for (const stream of now) if (!state.wanted.has(stream)) retain.call(this.options.engine, stream);
+    for (const stream of state.wanted) if (!now.has(stream)) release.call(this.options.engine, stream);
+    state.wanted = now;
   }
 
   private onMessage(client: Client, text: string, isBinary: boolean): void {
@@ -201,6 +224,7 @@ export class AlgoWsServer {
       state.pending = state.pending.filter((s) => !drop.has(s));
     }
     this.send(client, { type: 'subscriptions', streams: [...state.live, ...state.pending].sort() });
+    this.syncInterest(client);
     this.pump(client);
   }
 
@@ -224,6 +248,7 @@ export class AlgoWsServer {
             !state.pending.includes(event.info.stream)
           ) {
             state.pending.push(event.info.stream);
+            this.syncInterest(client);
             this.pump(client);
           }
         }

@@ -1,0 +1,201 @@
+/**
+ * A gateway in front of a NATS cluster (data-ingest and a trading-algo worker publishing the
+ * simulated exchange): it takes from NATS only the streams its clients want, each once however
+ * many clients want it, lets them go when the last client leaves, and serves what the cluster
+ * stores (klines, indicator points) and relays (live candles, indicators) through the same
+ * endpoints as data-ingest and trading-algo.
+ */
+import { credentials } from '@grpc/grpc-js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { KlineHistory } from '@visualgo/bus/nats';
+import { candleFromProto, marketDataProto } from '@visualgo/contracts';
+import { type IngestService, ingestConfigSchema, startIngestService } from '@visualgo/data-ingest';
+import { createLogger, createMetrics, loadConfig, Shutdown } from '@visualgo/platform';
+import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
+import { TestNatsServer, waitFor } from '@visualgo/testing';
+import { algoConfigSchema, PointsLog, startTradingAlgo, type TradingAlgo } from '@visualgo/trading-algo';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { gatewayConfigSchema } from '../src/config.js';
+import { type Gateway, startGateway } from '../src/gateway-service.js';
+
+const logger = createLogger({ name: 'gateway-test', level: 'silent' });
+let nats: TestNatsServer;
+let sim: SimExchange;
+let ingest: IngestService;
+let algo: TradingAlgo;
+const algoShutdown = new Shutdown(logger);
+let gateway: Gateway;
+
+beforeAll(async () => {
+  nats = await TestNatsServer.start();
+  sim = await startSimExchange({
+    port: 0,
+    speed: 300,
+    startMs: Date.UTC(2024, 2, 4, 12),
+    symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+    historyDays: 2,
+  });
+  ingest = await startIngestService(
+    loadConfig(ingestConfigSchema, {
+      MARKET_SOURCE: 'sim',
+      SIM_URL: sim.httpUrl,
+      SYMBOLS: 'btcusdt,ethusdt,solusdt',
+      INTERVALS: '1m',
+      HISTORY_CANDLES: '1500',
+      INGEST_HOST: '127.0.0.1',
+      INGEST_GRPC_PORT: '0',
+      INGEST_HTTP_PORT: '0',
+      NATS_URL: nats.url,
+      LOG_LEVEL: 'silent',
+    }),
+    logger,
+  );
+  await ingest.ready;
+  algo = await startTradingAlgo(
+    loadConfig(algoConfigSchema, {
+      NATS_URL: nats.url,
+      MARKET_SOURCE: 'sim',
+      ALGO_HOST: '127.0.0.1',
+      ALGO_HTTP_PORT: '0',
+      HISTORY_POINTS: '200',
+      SNAPSHOT_POINTS: '100',
+      LOG_LEVEL: 'silent',
+    }),
+    { logger, registry: createMetrics('trading-algo'), shutdown: algoShutdown },
+  );
+  await waitFor('the worker ready', () => algo.feed.isReady, 60_000);
+  gateway = await startGateway(
+    loadConfig(gatewayConfigSchema, {
+      NATS_URL: nats.url,
+      GATEWAY_NAME: 'gateway-under-test',
+      MARKET_SOURCE: 'sim',
+      SIM_URL: sim.httpUrl,
+      GATEWAY_HOST: '127.0.0.1',
+      INGEST_HTTP_PORT: '0',
+      INGEST_GRPC_PORT: '0',
+      ALGO_HTTP_PORT: '0',
+      SNAPSHOT_POINTS: '100',
+      HISTORY_POINTS: '200',
+      LOG_LEVEL: 'silent',
+    }),
+    logger,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await algoShutdown.run('test done');
+  await ingest?.close();
+  await sim?.close();
+  await nats?.stop();
+});
+
+/** The market-data and indicator subjects the server sees this gateway subscribed to. */
+async function interest(): Promise<string[]> {
+  await gateway.bus.connection.flush();
+  const subjects = (await nats.subscriptions()).get('gateway-under-test') ?? [];
+  return subjects.filter((s) => s.startsWith('md.') || s.startsWith('algo.'));
+}
+
+function ws(url: string): Promise<{ socket: WebSocket; messages: unknown[] }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const messages: unknown[] = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    socket.once('open', () => resolve({ socket, messages }));
+    socket.once('error', reject);
+  });
+}
+
+async function closed(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return;
+  await new Promise((resolve) => {
+    socket.once('close', resolve);
+    socket.close();
+  });
+}
+
+describe('gateway', () => {
+  it('takes from NATS only the streams its clients want, once each, and lets go after the last', async () => {
+    // Nothing but the feed-wide status before any client.
+    expect(await interest()).toEqual(['md.binance-sim.status.-.-.0']);
+
+    const base = `ws://127.0.0.1:${gateway.ingestHttpPort}`;
+    const a = await ws(`${base}/ws/btcusdt@kline_1m`);
+    const b = await ws(`${base}/stream?streams=btcusdt@kline_1m`);
+    await waitFor('candles to both clients', () => a.messages.length > 0 && b.messages.length > 0, 10_000);
+    const btc = 'md.binance-sim.candle.1m.BTCUSDT.44';
+    expect(await interest()).toEqual([btc, 'md.binance-sim.status.-.-.0']);
+
+    // A gRPC client of another stream adds that stream, once.
+    const client = new marketDataProto.MarketDataClient(
+      `127.0.0.1:${gateway.grpcPort}`,
+      credentials.createInsecure(),
+    );
+    const call = client.streamCandles({
+      streams: ['ethusdt@kline_1m'],
+      sinceOpenTimeMs: 0n,
+      closedOnly: true,
+    });
+    const grpcCandles: number[] = [];
+    call.on('data', (c: marketDataProto.Candle) => grpcCandles.push(candleFromProto(c).openTimeMs));
+    call.on('error', () => {});
+    await waitFor('a closed ETHUSDT candle over gRPC', () => grpcCandles.length >= 2, 10_000);
+    expect(await interest()).toEqual([
+      btc,
+      'md.binance-sim.candle.1m.ETHUSDT.48',
+      'md.binance-sim.status.-.-.0',
+    ]);
+
+    // Indicators: a browser on one stream makes the gateway follow that stream's output only.
+    const algoClient = await ws(`ws://127.0.0.1:${gateway.algoHttpPort}/ws?streams=solusdt@kline_1m`);
+    await waitFor(
+      'a snapshot with points, then live indicators',
+      () =>
+        algoClient.messages.some(
+          (m) =>
+            (m as { type: string; points?: unknown[] }).type === 'snapshot' &&
+            (m as { points: unknown[] }).points.length > 0,
+        ) && algoClient.messages.some((m) => (m as { type: string }).type === 'indicator'),
+      15_000,
+    );
+    expect(await interest()).toContain('algo.binance-sim.live.1m.SOLUSDT.61');
+
+    // Everyone leaves: the gateway lets go of every stream.
+    await closed(a.socket);
+    expect(await interest()).toContain(btc);
+    await closed(b.socket);
+    call.cancel();
+    client.close();
+    await closed(algoClient.socket);
+    await waitFor('interest released', () => gateway.bus.liveStreams.length <= 1, 5_000);
+    expect(await interest()).toEqual(['md.binance-sim.status.-.-.0']);
+  }, 60_000);
+
+  it('serves klines and indicator points from the cluster stores', async () => {
+    const js = jetstream(gateway.bus.connection);
+    const jsm = await jetstreamManager(gateway.bus.connection);
+    const stored = await new KlineHistory(js, jsm, { venue: 'binance-sim' }).range('btcusdt@kline_1m', {
+      limit: 5,
+      fromEnd: true,
+    });
+    const last = stored.at(-1)?.openTimeMs as number;
+    const klines = (await (
+      await fetch(
+        `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`,
+      )
+    ).json()) as unknown[][];
+    expect(klines.map((row) => row[0])).toEqual(stored.map((c) => c.openTimeMs));
+    expect(klines.map((row) => Number(row[4]))).toEqual(stored.map((c) => c.close));
+
+    const points = await new PointsLog(js, jsm, 'binance-sim').last('solusdt@kline_1m', 3);
+    const end = points.at(-1)?.openTimeMs as number;
+    const body = (await (
+      await fetch(
+        `http://127.0.0.1:${gateway.algoHttpPort}/api/indicators?stream=solusdt@kline_1m&limit=3&endTimeMs=${end}`,
+      )
+    ).json()) as { points: { openTimeMs: number; ema: number }[] };
+    expect(body.points.map((p) => [p.openTimeMs, p.ema])).toEqual(points.map((p) => [p.openTimeMs, p.ema]));
+  });
+});
