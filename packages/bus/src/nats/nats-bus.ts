@@ -2,6 +2,7 @@ import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jet
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type ExchangeId, parseStreamName } from '@visualgo/market';
+import { HistoryUnavailable } from '../bus-errors.js';
 import { DEFAULT_MAX_QUEUED, type MarketBus, type SubscribeOptions } from '../market-bus.js';
 import {
   type CandleEvent,
@@ -318,7 +319,13 @@ export class NatsBus implements MarketBus {
     // subscription's interest: from here on, every closed candle is either stored or still to be
     // announced to it.
     await this.publisher.settled();
-    await this.connection.flush();
+    try {
+      await this.connection.flush();
+    } catch (err) {
+      throw new HistoryUnavailable('the NATS connection was lost while the replay was prepared', {
+        cause: err,
+      });
+    }
     const signal = options.signal;
     const closed: CandleEvent[] = [];
     for (const [stream, since] of starts) {

@@ -114,7 +114,9 @@ export class NatsPublisher {
     const target = this.enqueued;
     await this.until(() => this.handled >= target || this.closed);
     if (this.closed) return;
-    await this.nc.flush();
+    // Closed candles are acknowledged already; a flush that fails (a lost connection) only means
+    // the core messages may not have gone out, which no one can wait for.
+    await this.nc.flush().catch(() => {});
     const acks = this.statesSent;
     const deadline = Date.now() + timeoutMs;
     await this.until(() => this.statesAcked >= acks || Date.now() > deadline || this.closed, timeoutMs);

@@ -51,6 +51,8 @@ export class ClusterFeed {
   private syncing: Promise<void> = Promise.resolve();
   private connected = false;
   private lastError: string | null = null;
+  /** Brings the workers in line with the partitions owned again (after a worker failed to start). */
+  private resync: () => void = () => {};
   private readonly log: Logger;
 
   constructor(private readonly options: ClusterFeedOptions) {
@@ -172,9 +174,12 @@ export class ClusterFeed {
       : new StaticOwnership(o.instance, o.instances);
     this.ownership = ownership;
     const sync = (owned: ReadonlySet<number>) => {
-      this.syncing = this.syncing.then(() => this.sync(owned, (p) => new PartitionWorker(p, deps)));
+      this.syncing = this.syncing
+        .then(() => this.sync(owned, (p) => new PartitionWorker(p, deps)))
+        .catch((err: unknown) => this.log.error({ err }, 'partitions not brought in line'));
       return this.syncing;
     };
+    this.resync = () => void sync(ownership.owned());
     ownership.onChange((owned) => void sync(owned));
     await ownership.start();
     await sync(ownership.owned());
@@ -196,8 +201,12 @@ export class ClusterFeed {
       const worker = create(p);
       this.workers.set(p, worker);
       starting.push(
-        worker.start(this.streamsOf(p)).catch((err: unknown) => {
-          this.log.error({ err, partition: p }, 'partition worker failed to start');
+        worker.start(this.streamsOf(p)).catch(async (err: unknown) => {
+          // NATS failed it (a restart, a lost connection): stop what started and try again soon.
+          this.log.error({ err, partition: p }, 'partition worker failed to start, retrying');
+          if (this.workers.get(p) === worker) this.workers.delete(p);
+          await worker.stop().catch(() => {});
+          setTimeout(() => this.resync(), 1_000).unref();
         }),
       );
     }

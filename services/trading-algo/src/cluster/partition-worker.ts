@@ -123,7 +123,11 @@ export class PartitionWorker {
     this.messages = await consumer.consume({ max_messages: 256 });
     this.consuming = this.consume(this.messages);
     this.timer = setInterval(() => {
-      this.snapshotting = this.snapshotting.then(() => this.snapshot());
+      this.snapshotting = this.snapshotting
+        .then(() => this.snapshot())
+        .catch((err: unknown) => {
+          if (this.throttle.take('snapshot') !== null) this.log.warn({ err }, 'indicator states not saved');
+        });
     }, this.deps.snapshotMs);
   }
 
@@ -149,7 +153,9 @@ export class PartitionWorker {
     await Promise.allSettled([...this.preparing.values()]);
     await this.snapshotting;
     for (const stream of this.streams.keys()) this.dirty.add(stream);
-    await this.snapshot();
+    await this.snapshot().catch((err: unknown) =>
+      this.log.warn({ err }, 'indicator states not saved on stop'),
+    );
     for (const stream of this.streams.keys()) this.deps.engine.removeStream(stream);
     this.streams.clear();
   }
@@ -327,7 +333,13 @@ export class PartitionWorker {
     });
     this.dirty.clear();
     if (states.length === 0) return;
-    await output.settled();
+    try {
+      await output.settled();
+    } catch (err) {
+      // Not sure the output is out: saved later, with what follows.
+      for (const { stream } of states) this.dirty.add(stream);
+      throw err;
+    }
     for (const { stream, state } of states) {
       try {
         await snapshots.save(venue, { stream, state, savedAtMs: Date.now() });
