@@ -5,13 +5,18 @@
 //   node scripts/run-services.mjs demo --replay <file or folder> [--replay <more>] [--speed 60|max] [--start <time>]
 //                                        the same on recorded Binance data (public-data CSVs or zips)
 //   node scripts/run-services.mjs live   data-ingest on live Binance + trading-algo + dashboard
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+//   node scripts/run-services.mjs cluster
+//                                        nats-server (JetStream) + simulated exchange + 2 data-ingest
+//                                        + 2 trading-algo workers + 2 gateways + dashboard; the first
+//                                        gateway on the demo's public ports
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const USAGE =
-  'usage: run-services.mjs demo [--replay <path>]... [--speed <n|max>] [--start <ISO time|epoch ms>] | live';
+  'usage: run-services.mjs demo [--replay <path>]... [--speed <n|max>] [--start <ISO time|epoch ms>] | live | cluster [--speed <n>]';
 
 function parseArgs(argv) {
   const [mode = 'demo', ...rest] = argv;
@@ -27,10 +32,11 @@ function parseArgs(argv) {
     if (name === '--replay') options.replay.push(value);
     else options[name.slice(2)] = value;
   }
-  if (mode !== 'demo' && mode !== 'live') throw new Error(`unknown mode "${mode}"`);
+  if (mode !== 'demo' && mode !== 'live' && mode !== 'cluster') throw new Error(`unknown mode "${mode}"`);
   if (mode === 'live' && (options.replay.length > 0 || options.speed || options.start)) {
     throw new Error('--replay, --speed and --start go with demo');
   }
+  if (mode === 'cluster' && options.replay.length > 0) throw new Error('--replay goes with demo');
   return options;
 }
 
@@ -138,7 +144,117 @@ const dashboardService = {
   },
   health: `http://127.0.0.1:${dashboardPort}/healthz`,
 };
-const services = [...(mode === 'demo' ? [sim] : []), ingest, algo, dashboardService];
+const cluster = mode === 'cluster';
+if (cluster) ingest.env.MARKET_SOURCE = 'sim';
+
+/** nats-server: `NATS_SERVER_BIN`, Debian's package, or the PATH. */
+function natsServerBinary() {
+  if (env.NATS_SERVER_BIN) return env.NATS_SERVER_BIN;
+  for (const path of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'])
+    if (existsSync(path)) return path;
+  const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
+  throw new Error(
+    'nats-server not found: install it (Debian: apt-get install -y nats-server) or set NATS_SERVER_BIN',
+  );
+}
+
+/**
+ * The cluster: one nats-server with JetStream (a fresh store in a temporary folder, removed on
+ * exit), the exchange, two data-ingest instances owning every shard together (active-active), two
+ * trading-algo workers (even and odd partitions), two gateways (the first on the demo's public
+ * ports), and the dashboard in front of the first gateway. Internal ports from CLUSTER_PORT_BASE
+ * (18000): +80/+81 data-ingest HTTP, +51/+52 its gRPC, +90/+91 the workers, +180/+151/+190 the
+ * second gateway.
+ */
+function clusterServices() {
+  const base = Number(env.CLUSTER_PORT_BASE ?? '18000');
+  const port = (offset) => String(base + offset);
+  const natsPort = env.NATS_PORT ?? '4222';
+  const natsMonitor = env.NATS_MONITOR_PORT ?? '8222';
+  const store = mkdtempSync(join(tmpdir(), 'visualgo-nats-'));
+  process.on('exit', () => rmSync(store, { recursive: true, force: true }));
+  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  const nats = {
+    name: 'nats-server',
+    color: 34,
+    command: [
+      natsServerBinary(),
+      '-js',
+      '-a',
+      '127.0.0.1',
+      '-p',
+      natsPort,
+      '-m',
+      natsMonitor,
+      '-sd',
+      store,
+      '-n',
+      'visualgo',
+    ],
+    health: `http://127.0.0.1:${natsMonitor}/healthz`,
+    url: natsUrl,
+    monitor: `http://localhost:${natsMonitor}`,
+  };
+  const ingests = [0, 1].map((i) => ({
+    name: `data-ingest-${i}`,
+    color: 36,
+    script: 'services/data-ingest/src/main.ts',
+    env: {
+      ...ingest.env,
+      INGEST_HOST: '127.0.0.1',
+      INGEST_HTTP_PORT: port(80 + i),
+      INGEST_GRPC_PORT: port(51 + i),
+      // trading-algo's warm-up at 1m reaches back up to 3,827 candles (docs/trading-algo.md).
+      HISTORY_CANDLES: env.HISTORY_CANDLES ?? '4000',
+      NATS_URL: natsUrl,
+      INGEST_INSTANCES: '2',
+      INGEST_INSTANCE: String(i),
+    },
+    health: `http://127.0.0.1:${port(80 + i)}/readyz`,
+  }));
+  const workers = [0, 1].map((i) => ({
+    name: `trading-algo-${i}`,
+    color: 33,
+    script: 'services/trading-algo/src/main.ts',
+    env: {
+      NATS_URL: natsUrl,
+      MARKET_SOURCE: 'sim',
+      ALGO_INSTANCES: '2',
+      ALGO_INSTANCE: String(i),
+      ALGO_HOST: '127.0.0.1',
+      ALGO_HTTP_PORT: port(90 + i),
+    },
+    health: `http://127.0.0.1:${port(90 + i)}/readyz`,
+  }));
+  const gatewayPorts = [
+    { http: ingestHttp, grpc: ingestGrpc, algo: algoHttp },
+    { http: port(180), grpc: port(151), algo: port(190) },
+  ];
+  const gateways = gatewayPorts.map((ports, i) => ({
+    name: `gateway-${i}`,
+    color: 32,
+    script: 'services/gateway/src/main.ts',
+    env: {
+      NATS_URL: natsUrl,
+      GATEWAY_NAME: `gateway-${i}`,
+      MARKET_SOURCE: 'sim',
+      SIM_URL: `http://127.0.0.1:${simPort}`,
+      INGEST_HTTP_PORT: ports.http,
+      INGEST_GRPC_PORT: ports.grpc,
+      ALGO_HTTP_PORT: ports.algo,
+      CORS_ALLOWED_ORIGINS: dashboardOrigins,
+    },
+    health: `http://127.0.0.1:${ports.http}/readyz`,
+    ports,
+  }));
+  return { nats, list: [nats, sim, ...ingests, ...workers, ...gateways, dashboardService], gateways, port };
+}
+
+const clustered = cluster ? clusterServices() : null;
+const services = clustered
+  ? clustered.list
+  : [...(mode === 'demo' ? [sim] : []), ingest, algo, dashboardService];
 
 const width = Math.max(...services.map((s) => s.name.length));
 const pretty = process.stdout.isTTY;
@@ -166,7 +282,13 @@ function format(line) {
 }
 
 function launch(s) {
-  const child = spawn(process.execPath, ['--import', 'tsx', s.script ?? `services/${s.name}/src/main.ts`], {
+  const [file, ...argv] = s.command ?? [
+    process.execPath,
+    '--import',
+    'tsx',
+    s.script ?? `services/${s.name}/src/main.ts`,
+  ];
+  const child = spawn(file, argv, {
     cwd: root,
     env: { ...env, ...s.env, LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -180,7 +302,16 @@ function launch(s) {
   }
   child.on('exit', (code, signal) => {
     console.log(`${prefix(s)}exited (${signal ?? `code ${code}`})`);
-    if (!stopping) stop(`${s.name} exited`, 1);
+    // A cluster is meant to outlive any one of its instances (the point of the demo); the rest of
+    // the system stops with the first service that dies.
+    if (stopping) return;
+    if (cluster && s.name !== 'nats-server' && s.name !== 'sim-exchange') {
+      console.log(
+        `${prefix(s)}the rest of the cluster carries on (restart it with its own command, or Ctrl-C)`,
+      );
+      return;
+    }
+    stop(`${s.name} exited`, 1);
   });
 }
 
@@ -243,6 +374,10 @@ async function main() {
   });
   const ok = await Promise.all(services.map(waitReady));
   if (stopping || !ok.every(Boolean)) return;
+  if (clustered) {
+    printCluster(clustered);
+    return;
+  }
   if (replay) await simControl('/market/resume');
   const example = (ingest.env.SYMBOLS ?? 'btcusdt').split(',')[0];
   const interval = (ingest.env.INTERVALS ?? '1m').split(',')[0];
@@ -271,6 +406,27 @@ async function main() {
     '',
   ];
   console.log(lines.join('\n'));
+}
+
+function printCluster({ nats, gateways, port }) {
+  const [first, second] = gateways.map((g) => g.ports);
+  const example = (ingest.env.SYMBOLS ?? env.SYMBOLS ?? 'btcusdt').split(',')[0];
+  console.log(
+    [
+      '',
+      'VisuALGO cluster is running (simulated exchange: prices are NOT real)',
+      `  dashboard    http://localhost:${dashboardPort}/   (through gateway-0)`,
+      `  gateway-0    WebSocket ws://localhost:${first.http}/ws  gRPC localhost:${first.grpc}  indicators ws://localhost:${first.algo}/ws`,
+      `  gateway-1    WebSocket ws://localhost:${second.http}/ws  gRPC localhost:${second.grpc}  indicators ws://localhost:${second.algo}/ws`,
+      `               REST       http://localhost:${first.http}/api/v3/klines?symbol=${example.toUpperCase()}&interval=1m`,
+      `  NATS         ${nats.url}   monitoring ${nats.monitor}/jsz?streams=1`,
+      `  data-ingest  0 and 1 (every shard owned by both): http://localhost:${port(80)}/healthz, :${port(81)}`,
+      `  trading-algo 0 (even partitions) and 1 (odd): http://localhost:${port(90)}/healthz, :${port(91)}`,
+      `  exchange     http://localhost:${simPort}/sim/status`,
+      'Stop one with kill -9 <pid> and watch the others carry on. Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
 }
 
 function stop(reason, code = 0) {
