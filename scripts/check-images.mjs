@@ -1,11 +1,12 @@
-// Checks, without a Docker engine, that each image's Dockerfile (the three services and the
+// Checks, without a Docker engine, that each image's Dockerfile (the four services and the
 // dashboard) matches the repository and that the image it describes would run:
 //   1. every COPY source exists, every `npm run X -w W` names a real workspace script;
 //   2. the build stage's command produces the CMD's entry file;
 //   3. the runtime stage is reproduced in a scratch folder (same package files, the same
-//      `npm ci --omit=dev -w ...`, proto/ and the build output), and the four run from there as a
-//      system (sim-exchange -> data-ingest -> trading-algo, dashboard) until each HEALTHCHECK URL
-//      answers 200 (and the dashboard serves its page and /config.json), then stop cleanly on SIGTERM;
+//      `npm ci --omit=dev -w ...`, proto/ and the build output), and the five run from there as a
+//      system (sim-exchange -> data-ingest -> trading-algo, dashboard, and a gateway on a
+//      nats-server started for it) until each HEALTHCHECK URL answers 200 (and the dashboard
+//      serves its page and /config.json), then stop cleanly on SIGTERM;
 //   4. compose.yaml validates with `docker-compose config -q` when docker-compose is installed.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,13 +15,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const services = ['sim-exchange', 'data-ingest', 'trading-algo', 'dashboard'];
+const services = ['sim-exchange', 'data-ingest', 'trading-algo', 'dashboard', 'gateway'];
 /** Where each image's Dockerfile and build output live. */
 const dirs = {
   'sim-exchange': 'services/sim-exchange',
   'data-ingest': 'services/data-ingest',
   'trading-algo': 'services/trading-algo',
   dashboard: 'apps/dashboard',
+  gateway: 'services/gateway',
 };
 const problems = [];
 const log = (msg) => console.log(`check-images: ${msg}`);
@@ -122,13 +124,21 @@ try {
     cpSync(join(root, 'proto'), join(dir, 'proto'), { recursive: true });
     cpSync(join(root, dirs[service], 'dist'), join(dir, dirs[service], 'dist'), { recursive: true });
   }
-  const [simPort, ingestHttp, ingestGrpc, algoHttp, dashboardPort] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
+  const [simPort, ingestHttp, ingestGrpc, algoHttp, dashboardPort, natsPort, gwHttp, gwGrpc, gwAlgo] =
+    await Promise.all(Array.from({ length: 9 }, freePort));
+  // The gateway image runs against a NATS server (Debian's nats-server, as the tests use).
+  const natsBin = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) =>
+    existsSync(p),
+  );
+  if (!natsBin) {
+    problems.push('nats-server not installed (apt-get install -y nats-server): the gateway image cannot be run');
+    fail();
+  }
+  const natsStore = join(scratch, 'nats');
+  const nats = spawn(natsBin, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', natsStore], {
+    stdio: 'ignore',
+  });
+  children.push({ service: 'nats-server', child: nats, env: {} });
   const envs = {
     'sim-exchange': { SIM_HOST: '127.0.0.1', SIM_PORT: String(simPort) },
     'data-ingest': {
@@ -150,6 +160,15 @@ try {
       DASHBOARD_ALGO_PORT: String(algoHttp),
       DASHBOARD_INGEST_PORT: String(ingestHttp),
     },
+    gateway: {
+      NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      MARKET_SOURCE: 'sim',
+      SIM_URL: `http://127.0.0.1:${simPort}`,
+      GATEWAY_HOST: '127.0.0.1',
+      INGEST_HTTP_PORT: String(gwHttp),
+      INGEST_GRPC_PORT: String(gwGrpc),
+      ALGO_HTTP_PORT: String(gwAlgo),
+    },
   };
   for (const service of services) {
     const env = { PATH: process.env.PATH, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...envs[service] };
@@ -161,6 +180,7 @@ try {
     children.push({ service, child, env });
   }
   for (const { service, env } of children) {
+    if (service === 'nats-server') continue;
     const { portVar, path } = runtimes[service];
     const url = `http://127.0.0.1:${env[portVar]}${path}`;
     let ok = false;
@@ -187,6 +207,10 @@ try {
     problems.push(`dashboard: /config.json does not name trading-algo: ${JSON.stringify(config)}`);
   } else log('dashboard: serves its page and /config.json');
   for (const { service, child } of [...children].reverse()) {
+    if (service === 'nats-server') {
+      child.kill('SIGTERM');
+      continue;
+    }
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 6_000))]);
