@@ -131,7 +131,9 @@ try {
     existsSync(p),
   );
   if (!natsBin) {
-    problems.push('nats-server not installed (apt-get install -y nats-server): the gateway image cannot be run');
+    problems.push(
+      'nats-server not installed (apt-get install -y nats-server): the gateway image cannot be run',
+    );
     fail();
   }
   const natsStore = join(scratch, 'nats');
