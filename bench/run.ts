@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { domainBenchmarks } from './domain.bench.js';
 import { fanoutBenchmarks } from './fanout.bench.js';
 import { type Check, passed } from './harness.js';
+import { natsBenchmarks } from './nats.bench.js';
 import { replayBenchmarks } from './replay.bench.js';
 import { simBenchmarks } from './sim.bench.js';
 
@@ -15,6 +16,7 @@ results.push(domainBenchmarks());
 results.push(await fanoutBenchmarks());
 results.push(simBenchmarks());
 results.push(await replayBenchmarks());
+results.push(await natsBenchmarks());
 
 const table = Object.assign({}, ...results.map((r) => r.table)) as Record<string, number>;
 const checks = results.flatMap((r) => r.checks);
