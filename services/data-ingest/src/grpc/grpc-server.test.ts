@@ -13,7 +13,7 @@ import type { LocalBus } from '@visualgo/bus';
 import { fromInt64, marketDataProto, type seedProto } from '@visualgo/contracts';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CandleStore } from '../hub/candle-store.js';
 import { createIngestHub } from '../hub/create-ingest-hub.js';
 import type { HistorySource } from '../hub/history-source.js';
@@ -186,15 +186,23 @@ describe('gRPC MarketData', () => {
     expect(held.items.map(openTime)).toEqual([T0, T0 + 60_000, T0 + 120_000]);
   });
 
-  it('sends every update to each of two concurrent clients', async () => {
+  it('sends every update to each of two concurrent clients, encoding each once', async () => {
     const a = client.streamCandles({ streams: [], sinceOpenTimeMs: 0n, closedOnly: false });
     const b = client.streamCandles({ streams: [STREAM], sinceOpenTimeMs: 0n, closedOnly: false });
     const ga = collect<marketDataProto.Candle>(a, 20);
     const gb = collect<marketDataProto.Candle>(b, 20);
     await waitForListeners(2);
-    for (let i = 3; i < 13; i++) {
-      hub.ingestCandle(STREAM, ethCandle(i, false));
-      hub.ingestCandle(STREAM, ethCandle(i, true));
+    const encode = vi.spyOn(marketDataProto.Candle, 'encode');
+    try {
+      for (let i = 3; i < 13; i++) {
+        hub.ingestCandle(STREAM, ethCandle(i, false));
+        hub.ingestCandle(STREAM, ethCandle(i, true));
+      }
+      await Promise.all([ga, gb]);
+      // 20 events for two calls: one encoding each.
+      expect(encode).toHaveBeenCalledTimes(20);
+    } finally {
+      encode.mockRestore();
     }
     const [ra, rb] = await Promise.all([ga, gb]);
     a.cancel();

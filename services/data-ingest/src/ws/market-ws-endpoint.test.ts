@@ -335,6 +335,19 @@ describe('WebSocket endpoints', () => {
     expect(slow.messages.length).toBeLessThan(published);
   });
 
+  it('closes its clients with 1013 when the edge itself falls behind the bus, and serves them again after', async () => {
+    const { hub, base } = await start();
+    const client = await connectClient(`${base}/ws/${BTC}`);
+    // More events in one go than the edge's own subscription may queue: as if the event loop had
+    // been blocked while the market went on. Its clients would have a hole: they are told to reconnect.
+    for (let i = 0; i < 100_002; i++) hub.publishCandle(BTC, testCandle({ openTimeMs: T0 + i * 60_000 }));
+    expect(await client.closed).toEqual({ code: 1013, reason: 'server fell behind; reconnect' });
+    const again = await connectClient(`${base}/ws/${BTC}`);
+    const event = hub.publishCandle(BTC, testCandle({ openTimeMs: T0 - 60_000 }));
+    await until(() => again.messages.length === 1);
+    expect(again.messages).toEqual([raw(event)]);
+  });
+
   it('closes a connection over the inbound rate limit with 1008', async () => {
     const { base } = await start({ inboundRateLimit: { messagesPerSecond: 0.001, burst: 3 } });
     const client = await connectClient(`${base}/ws/${BTC}`);
