@@ -93,7 +93,8 @@ export async function startIngestService(
       ...hubOptions,
       store,
       bus: cluster.bus,
-      onHistory: (stream, candles) => cluster.storeHistory(stream, candles),
+      onHistory: (stream, candles, signal) =>
+        cluster.storeHistory(stream, candles, hubOptions.history, signal),
     };
     parts = { hub: new IngestHub(options), store, bus: cluster.bus };
   } else {

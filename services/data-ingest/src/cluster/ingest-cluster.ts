@@ -1,9 +1,19 @@
 import { type CandleEvent, candleEvent } from '@visualgo/bus';
 import { MarketRegistry, NatsBus, PRODUCER_REPORT_MS, type ProducerReport } from '@visualgo/bus/nats';
-import { type Candle, type ExchangeId, formatStreamName, type StreamId } from '@visualgo/market';
+import {
+  type Candle,
+  candleIndexOf,
+  type ExchangeId,
+  formatStreamName,
+  nextOpenTimeMs,
+  openTimeOfCandleIndex,
+  parseStreamName,
+  type StreamId,
+} from '@visualgo/market';
 import { type Logger, LogThrottle } from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IngestConfig } from '../app/config.js';
+import type { HistorySource } from '../hub/history-source.js';
 import type { IngestView } from '../hub/ingest-view.js';
 import { ownedShards, planShards, rolloverAgeMs } from './shard-plan.js';
 
@@ -16,8 +26,18 @@ export interface IngestCluster {
   readonly shardCount: number;
   /** The rollover age of the connection of the instance's `i`-th shard. */
   connectionAgeMsOf(i: number): number;
-  /** Stores a stream's start-up backfill in JetStream (not announced: history, not news). */
-  storeHistory(stream: string, candles: readonly Candle[]): void;
+  /**
+   * Stores a stream's start-up backfill in JetStream (not announced: history, not news), joined to
+   * what the store holds: when its newest candle is older than the backfill's first, the candles in
+   * between are fetched from `source` first (at most `NATS_KLINE_HISTORY` of them), so the store
+   * never gets a hole that later candles would pass over.
+   */
+  storeHistory(
+    stream: string,
+    candles: readonly Candle[],
+    source: HistorySource,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Starts reporting the instance's state to the registry every few seconds. */
   startReporting(view: IngestView): void;
   close(): Promise<void>;
@@ -119,8 +139,39 @@ export async function joinCluster(
         config.UPSTREAM_ROLLOVER_SPREAD_MS,
       );
     },
-    storeHistory(stream, candles) {
-      bus.storeHistory(candles.map((c): CandleEvent => candleEvent(stream, c)));
+    async storeHistory(stream, candles, source, signal) {
+      const first = candles[0];
+      const id = parseStreamName(stream);
+      let joined: readonly Candle[] = [];
+      if (first && id?.kind === 'kline') {
+        const newest = await bus.history.newest(stream).catch((err: unknown) => {
+          log.warn({ err, stream }, 'newest stored candle not read; history stored as loaded');
+          return null;
+        });
+        const from = newest ? nextOpenTimeMs(id.interval, newest.candle.openTimeMs) : first.openTimeMs;
+        if (from < first.openTimeMs) {
+          // Only as much as the store keeps: what is older would fall out of it at once.
+          const fromIndex = Math.max(
+            candleIndexOf(id.interval, from),
+            candleIndexOf(id.interval, first.openTimeMs) - config.NATS_KLINE_HISTORY,
+          );
+          const to = openTimeOfCandleIndex(id.interval, candleIndexOf(id.interval, first.openTimeMs) - 1);
+          try {
+            joined = await source.closedBetween(
+              id,
+              openTimeOfCandleIndex(id.interval, fromIndex),
+              to,
+              signal,
+            );
+            log.info({ stream, candles: joined.length }, 'history joined to the store');
+          } catch (err) {
+            if (signal.aborted) throw err;
+            m.holes.inc();
+            log.error({ err, stream, from, to }, 'candles between the store and the history not fetched');
+          }
+        }
+      }
+      bus.storeHistory([...joined, ...candles].map((c): CandleEvent => candleEvent(stream, c)));
     },
     startReporting(view) {
       const report = (): ProducerReport => {
@@ -172,6 +223,11 @@ function busMetrics(registry: Registry) {
       name: 'ingest_bus_retries_total',
       help: 'Stores and store reads retried after a transient NATS failure',
       labelNames: ['what'],
+      registers: [registry],
+    }),
+    holes: new Counter({
+      name: 'ingest_bus_history_holes_total',
+      help: 'Start-up histories that could not be joined to the candles stored (the store keeps a hole before them)',
       registers: [registry],
     }),
     dropped: new Counter({

@@ -50,10 +50,15 @@ export interface IngestHubOptions {
    */
   readonly stallGraceMs?: number;
   /**
-   * Told of each kline stream's start-up backfill before the live candles held meanwhile are
-   * published: history, not news, that a bus between processes stores without announcing.
+   * Told of each kline stream's start-up backfill, and awaited, before the live candles held
+   * meanwhile are published: history, not news, that a bus between processes stores without
+   * announcing (and joins to what it already holds first).
    */
-  readonly onHistory?: (stream: string, candles: readonly Candle[]) => void;
+  readonly onHistory?: (
+    stream: string,
+    candles: readonly Candle[],
+    signal: AbortSignal,
+  ) => void | Promise<void>;
   readonly now?: () => number;
 }
 
@@ -244,7 +249,14 @@ export class IngestHub implements IngestView {
             detail: 'initial history backfill failed',
           });
         }
-        if (backfill.length > 0) this.options.onHistory?.(state.stream.name, backfill);
+        if (backfill.length > 0 && this.options.onHistory) {
+          try {
+            await this.options.onHistory(state.stream.name, backfill, this.abort.signal);
+          } catch (err) {
+            if (this.abort.signal.aborted) return;
+            this.log.error({ err, stream: state.stream.name }, 'history not handed over');
+          }
+        }
         this.handle(state, state.stream.book.anchor(backfill));
         this.log.info({ stream: state.stream.name, candles: backfill.length }, 'history loaded');
       }
