@@ -243,7 +243,7 @@ describe('NatsBus between processes', () => {
     await consumer.connection.flush();
     producer.publish(candle(BTC, 0));
     // Candles 1..4 reach the store but were never announced (a producer died between the two).
-    producer.storeHistory(range(1, 4).map((k) => candle(BTC, k)));
+    await producer.storeHistory(range(1, 4).map((k) => candle(BTC, k)));
     producer.publish(candle(BTC, 5, { atS: 1 }));
     producer.publish(candle(BTC, 5));
     await waitFor('candle 5', () => got.closed(BTC).includes(5) && other.closed(BTC).includes(5));

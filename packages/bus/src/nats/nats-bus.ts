@@ -49,7 +49,7 @@ export interface NatsBusOptions extends StreamSettings {
   readonly maxPending?: number;
   /**
    * How long a trade that arrives ahead of the next id waits for the ones before it (from a
-   * producer that lags the other) before the hole is reported. Default 2 s.
+   * producer that lags the other) before the hole is reported. Default 5 s.
    */
   readonly tradeGapWaitMs?: number;
   /**
@@ -146,7 +146,7 @@ export class NatsBus implements MarketBus {
       get isClosed() {
         return bus.closed;
       },
-      tradeGapWaitMs: options.tradeGapWaitMs ?? 2_000,
+      tradeGapWaitMs: options.tradeGapWaitMs ?? 5_000,
       malformed: (subject, reason) => observer?.malformed?.(subject, reason),
       recovered: (stream, candles) => observer?.recovered?.(stream, candles),
       recoveryFailed: (_stream, err) => observer?.retrying?.('recovery', err),
@@ -217,10 +217,18 @@ export class NatsBus implements MarketBus {
   /**
    * Stores closed candles without announcing them (history a producer loaded, not news): those
    * newer than the newest stored of their stream are appended, the rest are already there or
-   * older. Ordered with `publish`.
+   * older. After what was published before it is out, and beside the outbox, so that live events
+   * (trades) do not wait for it; a producer publishes the stream's later closed candles once it
+   * resolves. Rejects only when the bus closes.
    */
-  storeHistory(events: readonly CandleEvent[]): void {
-    this.publisher.store(events);
+  async storeHistory(events: readonly CandleEvent[]): Promise<void> {
+    await this.publisher.drained();
+    const outcomes = await this.writer.store(events, (err) =>
+      this.options.observer?.retrying?.('store', err),
+    );
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 'refused') this.options.observer?.notStored?.(events[i] as CandleEvent, outcome);
+    });
   }
 
   /** Resolves once everything published so far is stored or sent (see `NatsPublisher.settled`). */

@@ -6,8 +6,8 @@ import { encodeEvent } from './event-codec.js';
 import type { KlineWriter, StoreOutcome } from './kline-writer.js';
 import { candleSubject, eventSubject } from './nats-subjects.js';
 
-/** An entry of the outbox: an event to publish, or a closed candle to store without announcing it. */
-type Entry = { readonly event: MarketEvent; readonly announce: boolean };
+/** An entry of the outbox: an event to publish. */
+type Entry = { readonly event: MarketEvent };
 
 /** Closed candles stored together before the events behind them go out. */
 const MAX_RUN = 4_096;
@@ -96,13 +96,13 @@ export class NatsPublisher {
       }
     }
     if (event.type === 'trade') this.reportLostTrades(event.stream);
-    this.enqueue({ event, announce: true });
+    this.enqueue({ event });
   }
 
-  /** Stores closed candles (history) without announcing them to live subscribers. */
-  store(events: readonly CandleEvent[]): void {
-    if (this.closed) return;
-    for (const event of events) if (event.candle.closed) this.enqueue({ event, announce: false });
+  /** Resolves once everything published before the call is out (closed candles stored, the rest written). */
+  drained(): Promise<void> {
+    const target = this.enqueued;
+    return this.until(() => this.handled >= target || this.closed);
   }
 
   /**
@@ -143,7 +143,6 @@ export class NatsPublisher {
         detail: 'trades dropped: the market bus could not take them',
         timeMs: Date.now(),
       }),
-      announce: true,
     });
   }
 
@@ -205,11 +204,11 @@ export class NatsPublisher {
     );
     if (this.closed) return;
     for (let i = 0; i < run.length; i++) {
-      const { event, announce } = run[i] as Entry;
+      const { event } = run[i] as Entry;
       const outcome = outcomes[i] as StoreOutcome;
       if (outcome === 'stale' || outcome === 'refused') {
-        if (announce) this.options.observer?.notStored?.(event as CandleEvent, outcome);
-      } else if (announce) {
+        this.options.observer?.notStored?.(event as CandleEvent, outcome);
+      } else {
         const { symbol, interval } = (event as CandleEvent).candle;
         this.write(candleSubject(this.options.venue, symbol, interval), event);
       }

@@ -171,7 +171,7 @@ export async function joinCluster(
           }
         }
       }
-      bus.storeHistory([...joined, ...candles].map((c): CandleEvent => candleEvent(stream, c)));
+      await bus.storeHistory([...joined, ...candles].map((c): CandleEvent => candleEvent(stream, c)));
     },
     startReporting(view) {
       const report = (): ProducerReport => {
