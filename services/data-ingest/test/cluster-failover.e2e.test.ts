@@ -56,7 +56,6 @@ async function storedCandles(stream: string): Promise<Candle[]> {
 }
 
 const index = (c: Pick<Candle, 'openTimeMs'>) => candleIndexOf('1m', c.openTimeMs);
-const consecutive = (xs: readonly number[]) => xs.every((x, i) => i === 0 || x === (xs[i - 1] as number) + 1);
 
 beforeAll(async () => {
   nats = await TestNatsServer.start();
@@ -90,6 +89,14 @@ describe('two data-ingest owners of the same shard', () => {
     const started = (line: { msg?: string }) => line.msg === 'data-ingest started';
     await Promise.all([a.waitForLog(started), b.waitForLog(started)]);
     await waitFor('20 closed candles of each stream', () => closedSeen() >= 20, 30_000);
+    // An owner serves its own edges from what it ingests: it takes none of its streams from NATS,
+    // so the other owner's copies never queue in front of its JetStream acknowledgements.
+    const interest = await nats.subscriptions();
+    for (const name of ['data-ingest-0', 'data-ingest-1'])
+      expect(
+        (interest.get(name) ?? []).filter((s) => s.startsWith('md.')),
+        name,
+      ).toEqual([]);
 
     await a.kill9();
     const atKill = closedSeen();

@@ -302,10 +302,10 @@ describe('NatsBus between processes', () => {
     collect(gateway.subscribe({ streams: [BTC, BTC_TRADES], signal: second.signal }));
     await gateway.connection.flush();
     expect(await subjectsOf()).toEqual([
-      'md.binance-sim.candle.1m.BTCUSDT.' + partitionOf('BTCUSDT'),
-      'md.binance-sim.status.-.BTCUSDT.' + partitionOf('BTCUSDT'),
-      'md.binance-sim.status.1m.BTCUSDT.' + partitionOf('BTCUSDT'),
-      'md.binance-sim.trade.-.BTCUSDT.' + partitionOf('BTCUSDT'),
+      `md.binance-sim.candle.1m.BTCUSDT.${partitionOf('BTCUSDT')}`,
+      `md.binance-sim.status.-.BTCUSDT.${partitionOf('BTCUSDT')}`,
+      `md.binance-sim.status.1m.BTCUSDT.${partitionOf('BTCUSDT')}`,
+      `md.binance-sim.trade.-.BTCUSDT.${partitionOf('BTCUSDT')}`,
     ]);
     expect(gateway.liveStreams).toEqual([BTC, BTC_TRADES]);
     second.abort();
@@ -316,6 +316,32 @@ describe('NatsBus between processes', () => {
     await gateway.connection.flush();
     expect(gateway.liveStreams).toEqual([]);
     expect(await subjectsOf()).toEqual([]);
+  });
+
+  it('serves the streams a producer publishes itself from its own publishing, taking none of them from NATS', async () => {
+    // Two owners of a shard: each would otherwise be sent the other's copy of everything it produces.
+    const owner = await bus({ produced: [BTC, BTC_TRADES, FEED_STREAM] });
+    const other = await bus({ produced: [BTC, BTC_TRADES, FEED_STREAM] });
+    const ownerName = `process-${name - 1}`;
+    const got = collect(owner.subscribe({ streams: [BTC, BTC_TRADES, FEED_STREAM], signal: abort.signal }));
+    await owner.connection.flush();
+    expect((await server.subscriptions()).get(ownerName)?.filter((s) => s.startsWith('md.'))).toEqual([]);
+    // The other owner's events never arrive; its own do, and the store still gets the other's.
+    other.publish(candle(BTC, 0));
+    other.publish(tradeEvent(BTC_TRADES, testTrade({ symbol: 'BTCUSDT', tradeId: 1 })));
+    await other.flush();
+    owner.publish(candle(BTC, 1));
+    owner.publish(tradeEvent(BTC_TRADES, testTrade({ symbol: 'BTCUSDT', tradeId: 2 })));
+    await owner.flush();
+    await waitFor("the owner's trade", () => got.events.some((e) => e.type === 'trade'));
+    expect(got.events.map((e) => [e.type, e.seq])).toEqual([
+      ['candle', BASE + 1],
+      ['trade', 2],
+    ]);
+    expect((await owner.history.closedSince(BTC, openTime(-1))).map((c) => c.openTimeMs)).toEqual([
+      openTime(0),
+      openTime(1),
+    ]);
   });
 
   it('drops and reports a message that is not a bus event, and goes on', async () => {

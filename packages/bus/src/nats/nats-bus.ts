@@ -57,6 +57,15 @@ export interface NatsBusOptions extends StreamSettings {
    * `create` only creates missing ones (readers, whose settings must not win); `none`. Default `update`.
    */
   readonly manageStreams?: 'update' | 'create' | 'none';
+  /**
+   * Streams this process publishes itself (a data-ingest instance's own shards, and
+   * {@link FEED_STREAM} for its feed status). Its subscribers get them from its own publishing
+   * only, as on the in-process bus: the process does not take their subjects from NATS, so it is
+   * not sent every other producer's copy of everything it produces (which, for the second owner of
+   * a shard, doubles what it reads and queues its JetStream acknowledgements behind the other
+   * owner's trades). Default none.
+   */
+  readonly produced?: Iterable<string>;
   readonly observer?: NatsBusObserver;
 }
 
@@ -138,6 +147,7 @@ export class NatsBus implements MarketBus {
       },
     });
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    const produced = new Set(options.produced ?? []);
     const bus = this;
     this.host = {
       nc: connection,
@@ -150,6 +160,7 @@ export class NatsBus implements MarketBus {
       malformed: (subject, reason) => observer?.malformed?.(subject, reason),
       recovered: (stream, candles) => observer?.recovered?.(stream, candles),
       recoveryFailed: (_stream, err) => observer?.retrying?.('recovery', err),
+      produces: (stream) => produced.has(stream),
     };
     void this.watchConnection();
   }

@@ -32,6 +32,11 @@ export interface ChannelHost {
   recovered(stream: string, candles: number): void;
   /** A recovery read failed (it is retried). */
   recoveryFailed(stream: string, error: unknown): void;
+  /**
+   * Whether this process produces `stream` itself: its subscribers then get the stream from its
+   * own publishing only, and no NATS subject of it is taken (see `NatsBusOptions.produced`).
+   */
+  produces(stream: string): boolean;
 }
 
 /**
@@ -63,6 +68,8 @@ export class StreamChannel {
   private tradeTimer: NodeJS.Timeout | null = null;
   private held: { event: MarketEvent; local: boolean }[] | null = null;
   private closed = false;
+  /** Produced in this process: served from its own publishing, nothing taken from NATS. */
+  private readonly localOnly: boolean;
 
   constructor(
     readonly stream: string,
@@ -70,6 +77,7 @@ export class StreamChannel {
     private readonly host: ChannelHost,
   ) {
     this.id = stream === FEED_STREAM ? null : parseStreamName(stream);
+    this.localOnly = host.produces(stream);
     const [first, second] = liveSubjects(host.venue, stream);
     this.subjects =
       second === undefined
@@ -80,6 +88,7 @@ export class StreamChannel {
   /** A subscriber joins: the subjects it needs are taken (once for all subscribers). */
   attach(subscription: Subscription): void {
     this.subscribers.add(subscription);
+    if (this.localOnly) return;
     if (this.subjects.data && (subscription.wants('candle') || subscription.wants('trade'))) {
       if (this.dataWanters++ === 0) {
         this.dataSub = this.take(this.subjects.data);
@@ -93,6 +102,7 @@ export class StreamChannel {
   /** A subscriber leaves: subjects nobody needs any more are let go. Returns whether any subscriber remains. */
   detach(subscription: Subscription): boolean {
     if (!this.subscribers.delete(subscription)) return this.subscribers.size > 0;
+    if (this.localOnly) return this.subscribers.size > 0;
     if (this.subjects.data && (subscription.wants('candle') || subscription.wants('trade'))) {
       if (--this.dataWanters === 0) {
         this.dataSub?.unsubscribe();

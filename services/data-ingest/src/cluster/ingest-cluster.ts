@@ -1,4 +1,4 @@
-import { type CandleEvent, candleEvent } from '@visualgo/bus';
+import { type CandleEvent, candleEvent, FEED_STREAM } from '@visualgo/bus';
 import { MarketRegistry, NatsBus, PRODUCER_REPORT_MS, type ProducerReport } from '@visualgo/bus/nats';
 import {
   type Candle,
@@ -75,6 +75,12 @@ export async function joinCluster(
       venue: exchange,
       klineHistory: config.NATS_KLINE_HISTORY,
       replicas: config.NATS_REPLICAS,
+      // This instance's own edges (health counters, its Binance WebSocket and gRPC endpoints)
+      // serve what it ingests itself. Taking its streams from NATS as well would bring it the other
+      // owner's copy of every trade and update only to drop it, on the connection that carries its
+      // JetStream acknowledgements: under CPU load those then queue behind the flood, stores time
+      // out and the server cuts the connection as a slow consumer.
+      produced: [...streams.map(formatStreamName), FEED_STREAM],
       observer: {
         malformed: (subject, reason) => {
           m.malformed.inc();

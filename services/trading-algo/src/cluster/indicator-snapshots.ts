@@ -43,8 +43,7 @@ export function decodeState(data: Uint8Array): SavedState | null {
   // The shape is checked when the state is restored (IndicatorSet.restore); these are what a
   // decoder can check without knowing the indicators.
   if (typeof saved.stream !== 'string' || typeof saved.savedAtMs !== 'number') return null;
-  if (!state || state.version !== 1 || !Array.isArray(state.chains) || typeof state.config !== 'object')
-    return null;
+  if (state?.version !== 1 || !Array.isArray(state.chains) || typeof state.config !== 'object') return null;
   return saved as SavedState;
 }
 
@@ -73,7 +72,7 @@ export class IndicatorSnapshots {
   /** The saved state of a stream, or null when there is none (or it cannot be read). */
   async load(venue: ExchangeId, stream: string): Promise<SavedState | null> {
     const entry = await this.kv.get(keyOf(venue, stream));
-    if (!entry || entry.operation !== 'PUT') return null;
+    if (entry?.operation !== 'PUT') return null;
     const saved = decodeState(entry.value);
     return saved && saved.stream === stream ? saved : null;
   }
