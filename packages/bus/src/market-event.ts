@@ -29,6 +29,11 @@ export interface FeedStatus {
   readonly lost?: boolean;
   /** Local time of the report. */
   readonly timeMs: number;
+  /**
+   * The producer that reported it, on a bus with several producers of a stream (`data-ingest-0`):
+   * subscribers merge the producers' reports into one feed status (see `StatusMerge`).
+   */
+  readonly source?: string;
 }
 
 /**

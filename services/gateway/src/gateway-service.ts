@@ -58,12 +58,16 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const metrics = createMetrics('gateway');
   const servers = config.NATS_URL ?? [];
   const throttle = new LogThrottle();
+  // Set once the view watching data-ingest's reports is up; until then producers count as alive
+  // while heard from (see StatusMerge).
+  let producers: NatsIngestView | null = null;
   const bus = await NatsBus.connect(
     { servers, name: config.GATEWAY_NAME },
     {
       venue,
       // Readers create the streams when missing but never change the producers' settings.
       manageStreams: 'create',
+      sourceAlive: (source) => producers?.isProducerAlive(source) ?? false,
       observer: {
         malformed: (subject, reason) => {
           if (throttle.take('malformed') !== null)
@@ -93,6 +97,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       logger,
     });
     await view.start();
+    producers = view;
     closers.push(async () => view.stop());
 
     const auth = new BearerAuth(config.AUTH_TOKEN);
@@ -137,7 +142,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       auth,
     });
     closers.push(() => grpc.close());
-    const serving = setInterval(() => grpc.setServing(view.isReady()), 1_000);
+    const serving = setInterval(() => {
+      grpc.setServing(view.isReady());
+      // A data-ingest killed without a word: its streams' merged status learns it here.
+      bus.reviewSources();
+    }, 1_000);
     serving.unref();
     grpc.setServing(view.isReady());
     closers.push(async () => clearInterval(serving));

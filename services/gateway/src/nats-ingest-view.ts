@@ -145,6 +145,11 @@ export class NatsIngestView implements IngestView {
     return [...out].map(([stream, reason]) => ({ stream, reason }));
   }
 
+  /** Whether the data-ingest instance `name` has reported within `PRODUCER_TTL_MS`. */
+  isProducerAlive(name: string): boolean {
+    return this.freshReports().some((r) => r.name === name);
+  }
+
   isUpstreamConnected(): boolean {
     return this.freshReports().some((r) => r.upstreamConnected);
   }

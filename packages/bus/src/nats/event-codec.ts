@@ -60,6 +60,7 @@ const status = z.strictObject({
   detail: z.string().max(4_096).optional(),
   lost: z.boolean().optional(),
   timeMs: int,
+  source: z.string().max(256).optional(),
 });
 
 const event = z.discriminatedUnion('type', [

@@ -4,7 +4,14 @@ import { candleIndexOf, openTimeOfCandleIndex } from '@visualgo/market';
 import { TestNatsServer, testCandle, testTrade, waitFor } from '@visualgo/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeMarketBusContract } from '../contract/market-bus-contract.js';
-import { type CandleEvent, candleEvent, FEED_STREAM, type MarketEvent, tradeEvent } from '../market-event.js';
+import {
+  type CandleEvent,
+  candleEvent,
+  FEED_STREAM,
+  type MarketEvent,
+  statusEvent,
+  tradeEvent,
+} from '../market-event.js';
 import { partitionOf } from '../subject.js';
 import { NatsBus, type NatsBusOptions } from './nats-bus.js';
 import { CANDLE_STREAM, KLINE_STREAM } from './nats-streams.js';
@@ -341,6 +348,35 @@ describe('NatsBus between processes', () => {
     expect((await owner.history.closedSince(BTC, openTime(-1))).map((c) => c.openTimeMs)).toEqual([
       openTime(0),
       openTime(1),
+    ]);
+  });
+
+  it('gives a subscriber one feed status of a stream that two producers each report', async () => {
+    const a = await bus({ source: 'data-ingest-0' });
+    const b = await bus({ source: 'data-ingest-1' });
+    const consumer = await bus();
+    const got = collect(consumer.subscribe({ streams: [BTC], types: ['status'], signal: abort.signal }));
+    await consumer.connection.flush();
+    const status = (kind: 'connected' | 'disconnected', detail: string) =>
+      statusEvent(BTC, { kind, detail, timeMs: Date.now() });
+    // One after the other (each out before the next): two connections are not ordered between them.
+    for (const [producer, kind, detail] of [
+      [a, 'connected', 'a up'],
+      [b, 'connected', 'b up'],
+      [b, 'disconnected', 'b down'],
+      [a, 'disconnected', 'a down'],
+      [b, 'connected', 'b up again'],
+    ] as const) {
+      producer.publish(status(kind, detail));
+      await producer.flush();
+    }
+    await waitFor('the last status', () =>
+      got.events.some((e) => e.type === 'status' && e.status.detail === 'b up again'),
+    );
+    expect(got.events.map((e) => (e.type === 'status' ? [e.status.kind, e.status.source] : []))).toEqual([
+      ['connected', 'data-ingest-0'],
+      ['disconnected', 'data-ingest-0'],
+      ['connected', 'data-ingest-1'],
     ]);
   });
 

@@ -66,6 +66,17 @@ export interface NatsBusOptions extends StreamSettings {
    * owner's trades). Default none.
    */
   readonly produced?: Iterable<string>;
+  /**
+   * This producer's name (`data-ingest-0`), stamped on the status events it publishes so that
+   * subscribers can merge several producers' reports of a stream into one feed status.
+   */
+  readonly source?: string;
+  /**
+   * Whether a producer named in status events is alive (its registry report is fresh); a gateway
+   * answers from the reports it watches. Default: alive while heard from within
+   * `PRODUCER_TTL_MS`. See `StatusMerge`.
+   */
+  readonly sourceAlive?: (source: string) => boolean;
   readonly observer?: NatsBusObserver;
 }
 
@@ -161,6 +172,7 @@ export class NatsBus implements MarketBus {
       recovered: (stream, candles) => observer?.recovered?.(stream, candles),
       recoveryFailed: (_stream, err) => observer?.retrying?.('recovery', err),
       produces: (stream) => produced.has(stream),
+      sourceAlive: options.sourceAlive ?? (() => false),
     };
     void this.watchConnection();
   }
@@ -219,6 +231,9 @@ export class NatsBus implements MarketBus {
    */
   publish(event: MarketEvent): void {
     if (this.closed) return;
+    const { source } = this.options;
+    if (source !== undefined && event.type === 'status' && event.status.source === undefined)
+      event = { ...event, status: { ...event.status, source } };
     const channel = this.channels.get(event.stream);
     if (channel) channel.receive(event, true);
     else this.markOf(event.stream).accept(event);
@@ -284,6 +299,15 @@ export class NatsBus implements MarketBus {
       subscription.replayFrom(this.prepareReplay(streams, starts, options));
     }
     return subscription;
+  }
+
+  /**
+   * Re-judges the merged feed status of every stream followed: a producer that stopped reporting
+   * without a word (killed) leaves it, and subscribers get the `disconnected` it never sent when
+   * no other producer is connected. Call it every second or so (a gateway does).
+   */
+  reviewSources(): void {
+    for (const channel of this.channels.values()) channel.reviewStatus();
   }
 
   /** Ends every subscription (cleanly), stops publishing and, when it owns it, closes the connection. */

@@ -14,7 +14,9 @@ import {
 import type { Subscription } from '../subscription.js';
 import { decodeEvent, MalformedEventError } from './event-codec.js';
 import type { KlineHistory } from './kline-history.js';
+import { PRODUCER_TTL_MS } from './market-registry.js';
 import { liveSubjects } from './nats-subjects.js';
+import { StatusMerge } from './status-merge.js';
 import type { StreamMark } from './stream-mark.js';
 
 /** Live events held while a recovery reads the store, at most; past it they are let through. */
@@ -37,6 +39,8 @@ export interface ChannelHost {
    * own publishing only, and no NATS subject of it is taken (see `NatsBusOptions.produced`).
    */
   produces(stream: string): boolean;
+  /** Whether a producer named in status events is alive (see `StatusMerge`). */
+  sourceAlive(source: string): boolean;
 }
 
 /**
@@ -70,6 +74,7 @@ export class StreamChannel {
   private closed = false;
   /** Produced in this process: served from its own publishing, nothing taken from NATS. */
   private readonly localOnly: boolean;
+  private readonly statuses: StatusMerge;
 
   constructor(
     readonly stream: string,
@@ -78,6 +83,11 @@ export class StreamChannel {
   ) {
     this.id = stream === FEED_STREAM ? null : parseStreamName(stream);
     this.localOnly = host.produces(stream);
+    this.statuses = new StatusMerge(stream, {
+      sourceAlive: (source) => host.sourceAlive(source),
+      heardWithinMs: PRODUCER_TTL_MS,
+      now: Date.now,
+    });
     const [first, second] = liveSubjects(host.venue, stream);
     this.subjects =
       second === undefined
@@ -200,8 +210,20 @@ export class StreamChannel {
       this.receiveTrade(event);
       return;
     }
-    if (event.type === 'status') this.noteDeclaredGap(event);
+    if (event.type === 'status') {
+      this.noteDeclaredGap(event);
+      const merged = this.statuses.accept(event);
+      if (merged) this.fanOut(merged);
+      return;
+    }
     if (this.mark.accept(event)) this.fanOut(event);
+  }
+
+  /** See `NatsBus.reviewSources`. */
+  reviewStatus(): void {
+    if (this.closed) return;
+    const event = this.statuses.review();
+    if (event) this.fanOut(event);
   }
 
   /**

@@ -81,6 +81,7 @@ export async function joinCluster(
       // JetStream acknowledgements: under CPU load those then queue behind the flood, stores time
       // out and the server cuts the connection as a slow consumer.
       produced: [...streams.map(formatStreamName), FEED_STREAM],
+      source: name,
       observer: {
         malformed: (subject, reason) => {
           m.malformed.inc();
