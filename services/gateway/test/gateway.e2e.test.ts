@@ -7,12 +7,13 @@
  */
 import { credentials } from '@grpc/grpc-js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { KlineHistory } from '@visualgo/bus/nats';
+import { candleEvent, partitionOf } from '@visualgo/bus';
+import { KlineHistory, MarketRegistry, NatsBus } from '@visualgo/bus/nats';
 import { candleFromProto, marketDataProto } from '@visualgo/contracts';
 import { type IngestService, ingestConfigSchema, startIngestService } from '@visualgo/data-ingest';
 import { createLogger, createMetrics, loadConfig, Shutdown } from '@visualgo/platform';
 import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
-import { TestNatsServer, waitFor } from '@visualgo/testing';
+import { TestNatsServer, testCandle, waitFor } from '@visualgo/testing';
 import { algoConfigSchema, PointsLog, startTradingAlgo, type TradingAlgo } from '@visualgo/trading-algo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -172,6 +173,39 @@ describe('gateway', () => {
     await waitFor('interest released', () => gateway.bus.liveStreams.length <= 1, 5_000);
     expect(await interest()).toEqual(['md.binance-sim.status.-.-.0']);
   }, 60_000);
+
+  it('serves a firehose client the streams listed after it connected, without reconnecting', async () => {
+    const firehose = await ws(`ws://127.0.0.1:${gateway.ingestHttpPort}/ws`);
+    const xrp = `md.binance-sim.candle.1m.XRPUSDT.${partitionOf('XRPUSDT')}`;
+    expect(await interest()).not.toContain(xrp);
+    // A new stream appears in the cluster: listed in the registry, then produced.
+    const registry = await MarketRegistry.open(gateway.bus.connection);
+    await registry.registerStreams('binance-sim', [{ kind: 'kline', symbol: 'XRPUSDT', interval: '1m' }]);
+    await waitFor('the gateway to follow the new stream', () =>
+      gateway.bus.liveStreams.includes('xrpusdt@kline_1m'),
+    );
+    expect(await interest()).toContain(xrp);
+    const producer = await NatsBus.connect(
+      { servers: nats.url, name: 'new-producer' },
+      { venue: 'binance-sim' },
+    );
+    try {
+      const openTimeMs = Date.UTC(2024, 2, 4, 12);
+      producer.publish(
+        candleEvent(
+          'xrpusdt@kline_1m',
+          testCandle({ symbol: 'XRPUSDT', openTimeMs, closed: false, eventTimeMs: openTimeMs + 1_000 }),
+        ),
+      );
+      await producer.flush();
+      await waitFor('the new stream on the firehose', () =>
+        firehose.messages.some((m) => (m as { s?: string }).s === 'XRPUSDT'),
+      );
+    } finally {
+      await producer.close();
+      await closed(firehose.socket);
+    }
+  });
 
   it('serves klines and indicator points from the cluster stores', async () => {
     const js = jetstream(gateway.bus.connection);

@@ -9,6 +9,12 @@ export interface IngestView {
   readonly exchange: ExchangeId;
   /** Every stream this service ingests, in configuration order. */
   streams(): readonly StreamId[];
+  /**
+   * Calls `listener` for each stream added to `streams()` from now on; returns how to stop. A
+   * view whose streams are fixed at start (a data-ingest hub) need not implement it; a gateway's,
+   * which learns streams from the registry, does.
+   */
+  onStream?(listener: (id: StreamId) => void): () => void;
   hasStream(stream: string): boolean;
   /**
    * Closed candles, oldest first, within the bounds (open time, inclusive), at any depth: what is

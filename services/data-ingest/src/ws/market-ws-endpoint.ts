@@ -100,6 +100,7 @@ export class MarketWsEndpoint {
   private readonly streamCounters = new Map<string, { inc(n: number): void }>();
   private readonly following = new AbortController();
   private readonly interest: StreamInterest | null = null;
+  private readonly stopListing: (() => void) | null = null;
   /** On demand: the streams each client holds interest in. */
   private readonly wanted = new WeakMap<Client, Set<string>>();
   private readonly clientErrors: Counter<'code'>;
@@ -157,6 +158,11 @@ export class MarketWsEndpoint {
     };
     if (options.followOnDemand) {
       this.interest = new StreamInterest(options.bus, following, handle);
+      // A firehose client wants every stream served, also those listed after it connected.
+      this.stopListing =
+        this.view.onStream?.(() => {
+          for (const client of [...this.firehoseRaw, ...this.firehoseCombined]) this.syncInterest(client);
+        }) ?? null;
     } else {
       const streams = this.view.streams().map(formatStreamName);
       void follow(options.bus, { ...following, streams, signal: this.following.signal }, handle);
@@ -211,6 +217,7 @@ export class MarketWsEndpoint {
   /** Sends 1001 to every client and stops publishing; bounded by `timeoutMs`. */
   async close(timeoutMs = 2_000): Promise<void> {
     this.following.abort();
+    this.stopListing?.();
     this.interest?.close();
     await this.fanout.closeAll(1001, 'server shutting down', timeoutMs);
   }
