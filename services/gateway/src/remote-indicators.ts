@@ -9,6 +9,7 @@ import {
   liveSubject,
   type PointsLog,
   type StreamInfo,
+  wireOfMessage,
 } from '@visualgo/trading-algo';
 import { ReadCache } from './read-cache.js';
 
@@ -37,11 +38,6 @@ export interface RemoteIndicatorsOptions {
   readonly cacheMs: number;
   readonly cacheEntries: number;
   readonly logger: Logger;
-}
-
-function wire(m: IndicatorMessage): WireIndicatorPoint {
-  const { type: _t, stream: _s, exchange: _e, symbol: _y, interval: _i, ...point } = m;
-  return point;
 }
 
 /**
@@ -102,7 +98,7 @@ export class RemoteIndicators implements IndicatorSource {
   async history(stream: string, limit: number, endTimeMs?: number): Promise<WireIndicatorPoint[] | null> {
     if (!this.info(stream)) return null;
     return this.cache.read(`${stream}|${limit}|${endTimeMs ?? ''}`, async () =>
-      (await this.options.points.last(stream, limit, endTimeMs)).map(wire),
+      (await this.options.points.last(stream, limit, endTimeMs)).map(wireOfMessage),
     );
   }
 
@@ -144,7 +140,7 @@ export class RemoteIndicators implements IndicatorSource {
     this.options.points.last(f.info.stream, this.options.snapshotPoints).then(
       (stored) => {
         if (this.followed.get(f.info.stream) !== f || attempt !== f.loading) return;
-        const points = stored.map(wire);
+        const points = stored.map(wireOfMessage);
         const newest = points.at(-1)?.openTimeMs ?? Number.NEGATIVE_INFINITY;
         for (const p of f.early) if (p.openTimeMs > (points.at(-1)?.openTimeMs ?? newest)) points.push(p);
         f.early = [];
@@ -181,7 +177,7 @@ export class RemoteIndicators implements IndicatorSource {
       return;
     }
     if (message.final) {
-      const point = wire(message);
+      const point = wireOfMessage(message);
       if (f.points === null) {
         f.early.push(point);
         return;

@@ -12,6 +12,7 @@ import {
 import { Gauge, type Registry } from 'prom-client';
 import { createAlgoMetrics } from './algo-metrics.js';
 import { ClusterFeed } from './cluster/cluster-feed.js';
+import { withStoredHistory } from './cluster/stored-history.js';
 import { type AlgoConfig, indicatorConfigOf } from './config.js';
 import { IndicatorEngine } from './engine/indicator-engine.js';
 import { MarketFeed } from './feed/market-feed.js';
@@ -94,7 +95,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     allowedOrigins: config.WS_ALLOWED_ORIGINS,
     heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
   });
-  feed = config.NATS_URL
+  const cluster = config.NATS_URL
     ? new ClusterFeed({
         servers: config.NATS_URL,
         venue: config.MARKET_SOURCE === 'sim' ? 'binance-sim' : 'binance',
@@ -110,26 +111,29 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
         metrics: metrics.feed,
         onStatus: (message) => ws.broadcastStatus(message),
       })
-    : new MarketFeed({
-        target: config.INGEST_GRPC_URL,
-        streams: config.ALGO_STREAMS,
-        warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
-        ...(config.INGEST_AUTH_TOKEN ? { authToken: config.INGEST_AUTH_TOKEN } : {}),
-        logger,
-        metrics: metrics.feed,
-        staleMs: config.FEED_STALE_MS,
-        backoff: deps.feedBackoff ?? {
-          initialMs: config.FEED_RECONNECT_MIN_MS,
-          maxMs: config.FEED_RECONNECT_MAX_MS,
-        },
-        sink: {
-          declareStreams: (infos) => engine.declareStreams(infos),
-          candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
-          completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
-          historyLoaded: (stream) => engine.historyLoaded(stream),
-          status: (message) => ws.broadcastStatus(message),
-        },
-      });
+    : null;
+  feed =
+    cluster ??
+    new MarketFeed({
+      target: config.INGEST_GRPC_URL,
+      streams: config.ALGO_STREAMS,
+      warmupFromMs: (info, latest) => engine.warmupFromMs(info, latest),
+      ...(config.INGEST_AUTH_TOKEN ? { authToken: config.INGEST_AUTH_TOKEN } : {}),
+      logger,
+      metrics: metrics.feed,
+      staleMs: config.FEED_STALE_MS,
+      backoff: deps.feedBackoff ?? {
+        initialMs: config.FEED_RECONNECT_MIN_MS,
+        maxMs: config.FEED_RECONNECT_MAX_MS,
+      },
+      sink: {
+        declareStreams: (infos) => engine.declareStreams(infos),
+        candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
+        completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
+        historyLoaded: (stream) => engine.historyLoaded(stream),
+        status: (message) => ws.broadcastStatus(message),
+      },
+    });
   const running = feed;
 
   const http = await startHttpServer({
@@ -144,7 +148,12 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
         ready: () => ({ ready: running.isReady, feedConnected: running.isConnected }),
         metrics: registry,
       }),
-      ...indicatorRoutes({ engine, defaultLimit: config.SNAPSHOT_POINTS, maxLimit: config.HISTORY_POINTS }),
+      ...indicatorRoutes({
+        // A worker holds the points it computed; those before a restore are in the store.
+        engine: cluster ? withStoredHistory(engine, () => cluster.points) : engine,
+        defaultLimit: config.SNAPSHOT_POINTS,
+        maxLimit: config.HISTORY_POINTS,
+      }),
     },
     onUpgrade: (req, socket, head, url) => {
       if (url.pathname === '/ws') ws.handleUpgrade(req, socket, head, url);

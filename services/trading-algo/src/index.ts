@@ -13,6 +13,7 @@ export {
   POINTS_STREAM,
   PointsLog,
   pointSubject,
+  wireOfMessage,
 } from './cluster/algo-output.js';
 export { type AlgoConfig, algoConfigSchema, loadAlgoConfig } from './config.js';
 export type { EngineEvent, StreamInfo } from './engine/indicator-engine.js';

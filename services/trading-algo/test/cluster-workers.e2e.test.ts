@@ -167,6 +167,19 @@ describe('trading-algo workers on NATS', () => {
         stored.map(({ type: _t, stream: _s, exchange: _e, symbol: _y, interval: _i, ...p }) => p),
       ).toEqual(reference);
     }
+
+    // The restored worker's own /api serves the history of its streams, also from before the
+    // restore (points the worker does not hold, read from the store).
+    const end = (await newestPoint(STREAMS[0])) as number;
+    const expected = (await points.last(STREAMS[0], 100, end)).map(
+      ({ type: _t, stream: _s, exchange: _e, symbol: _y, interval: _i, ...p }) => p,
+    );
+    const port = String((await again.waitForLog((l) => l.msg === 'trading-algo listening')).port);
+    const api = (await (
+      await fetch(`http://127.0.0.1:${port}/api/indicators?stream=${STREAMS[0]}&limit=100&endTimeMs=${end}`)
+    ).json()) as { points: unknown[] };
+    expect(expected).toHaveLength(100);
+    expect(api.points).toEqual(expected);
   }, 180_000);
 });
 

@@ -14,6 +14,7 @@ import {
   indicatorMessageSchema,
   type SignalMessage,
   signalMessageSchema,
+  type WireIndicatorPoint,
 } from '@visualgo/contracts';
 import { type ExchangeId, type Interval, parseStreamName } from '@visualgo/market';
 import { z } from 'zod';
@@ -104,6 +105,12 @@ export async function ensurePointsStream(
     const { storage: _s, retention: _r, ...changeable } = config;
     await jsm.streams.update(POINTS_STREAM, changeable);
   }
+}
+
+/** A stored point message as the edges serve it (the point without its stream's identity). */
+export function wireOfMessage(m: IndicatorMessage): WireIndicatorPoint {
+  const { type: _t, stream: _s, exchange: _e, symbol: _y, interval: _i, ...point } = m;
+  return point;
 }
 
 /** Reads the stored final points of a stream (oldest first). */

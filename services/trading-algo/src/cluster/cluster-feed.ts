@@ -8,7 +8,7 @@ import type { Logger } from '@visualgo/platform';
 import type { FeedMetrics } from '../algo-metrics.js';
 import type { IndicatorEngine, StreamInfo } from '../engine/indicator-engine.js';
 import { feedStatusMessage } from '../feed/feed-status.js';
-import { AlgoOutputPublisher, ensurePointsStream } from './algo-output.js';
+import { AlgoOutputPublisher, ensurePointsStream, PointsLog } from './algo-output.js';
 import { IndicatorSnapshots } from './indicator-snapshots.js';
 import { LeaseOwnership, type PartitionOwnership, StaticOwnership } from './partition-ownership.js';
 import { PartitionWorker, type WorkerCounters } from './partition-worker.js';
@@ -43,6 +43,7 @@ export class ClusterFeed {
   readonly counters: WorkerCounters = { skipped: 0, catchUps: 0, restored: 0, warmedUp: 0, snapshots: 0 };
   private nc: NatsConnection | null = null;
   private output: AlgoOutputPublisher | null = null;
+  private pointsLog: PointsLog | null = null;
   private ownership: PartitionOwnership | null = null;
   private readonly workers = new Map<number, PartitionWorker>();
   private readonly listed = new Map<string, StreamInfo>();
@@ -98,6 +99,11 @@ export class ClusterFeed {
     return [...this.workers.keys()].sort((a, b) => a - b);
   }
 
+  /** The stored final points (`ALGO_POINTS`); null until connected to NATS. */
+  get points(): PointsLog | null {
+    return this.pointsLog;
+  }
+
   currentStatus(): StatusMessage {
     return feedStatusMessage(this.connected ? 'connected' : 'disconnected', Date.now(), {
       detail: this.connected
@@ -127,6 +133,7 @@ export class ClusterFeed {
     if (this.abort.signal.aborted) return;
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
+    this.pointsLog = new PointsLog(js, jsm, o.venue);
     // The market data streams are data-ingest's: create them if missing, never change them.
     await ensureStreams(jsm, { replicas: o.replicas }, { createOnly: true });
     await ensurePointsStream(jsm, { historyPoints: o.historyPoints, replicas: o.replicas });
