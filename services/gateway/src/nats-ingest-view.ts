@@ -118,6 +118,11 @@ export class NatsIngestView implements IngestView {
     });
   }
 
+  async oldestKeptOpenTimeMs(stream: string): Promise<number | null> {
+    if (this.ids.get(stream)?.kind !== 'kline') return null;
+    return (await this.options.history.oldest(stream))?.candle.openTimeMs ?? null;
+  }
+
   /** The open candle fetched with the last history read of the stream, while fresh. */
   openCandle(stream: string): Candle | undefined {
     const open = this.opens.get(stream);

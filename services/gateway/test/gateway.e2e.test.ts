@@ -223,6 +223,21 @@ describe('gateway', () => {
     expect(klines.map((row) => row[0])).toEqual(stored.map((c) => c.openTimeMs));
     expect(klines.map((row) => Number(row[4]))).toEqual(stored.map((c) => c.close));
 
+    // Within what the store keeps: Binance's answer, nothing more.
+    const within = await fetch(
+      `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`,
+    );
+    expect(within.headers.get('x-history-partial')).toBeNull();
+    // Further back than the store keeps: the rows it has, and headers that say where they start.
+    const oldest = (await new KlineHistory(js, jsm, { venue: 'binance-sim' }).oldest('btcusdt@kline_1m'))
+      ?.candle.openTimeMs as number;
+    const deep = await fetch(
+      `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=${oldest - 3_600_000}&limit=5`,
+    );
+    expect(deep.headers.get('x-history-partial')).toBe('true');
+    expect(deep.headers.get('x-history-oldest-open-time')).toBe(String(oldest));
+    expect(((await deep.json()) as unknown[][])[0]?.[0]).toBe(oldest);
+
     const points = await new PointsLog(js, jsm, 'binance-sim').last('solusdt@kline_1m', 3);
     const end = points.at(-1)?.openTimeMs as number;
     const body = (await (

@@ -92,9 +92,40 @@ export function klinesRoute(view: IngestView): RouteHandler {
       candles.push(open);
     }
     // Anchored at the start the open candle only fits below the limit; anchored at the end it pushes out the oldest.
+    const kept = candles.filter((c) => c.closed);
     const rows = (startTimeMs === undefined ? candles.slice(-limit) : candles.slice(0, limit)).map(
       toBinanceKlineRow,
     );
-    sendJson(res, 200, rows);
+    sendJson(res, 200, rows, await partialHeaders(view, stream, { startTimeMs, endTimeMs, limit }, kept));
   };
+}
+
+/**
+ * On a view with a history floor, headers that say the answer is cut short by it: the request
+ * reaches further back than the oldest candle kept (`X-History-Partial: true`, and
+ * `X-History-Oldest-Open-Time` when any is kept). Binance's body is unchanged.
+ */
+async function partialHeaders(
+  view: IngestView,
+  stream: string,
+  query: { startTimeMs: number | undefined; endTimeMs: number | undefined; limit: number },
+  closed: readonly Candle[],
+): Promise<Record<string, string>> {
+  if (!view.oldestKeptOpenTimeMs) return {};
+  const first = closed[0];
+  const { startTimeMs, endTimeMs, limit } = query;
+  // Only an answer that starts later than asked, or has fewer rows than asked, may be cut.
+  const short =
+    startTimeMs === undefined ? closed.length < limit : first === undefined || first.openTimeMs > startTimeMs;
+  if (!short) return {};
+  let oldest: number | null;
+  try {
+    oldest = await view.oldestKeptOpenTimeMs(stream);
+  } catch {
+    return {};
+  }
+  if (oldest === null) return { 'x-history-partial': 'true' };
+  const cut =
+    startTimeMs === undefined ? endTimeMs === undefined || endTimeMs >= oldest : startTimeMs < oldest;
+  return cut ? { 'x-history-partial': 'true', 'x-history-oldest-open-time': String(oldest) } : {};
 }

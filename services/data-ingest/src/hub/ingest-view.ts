@@ -21,6 +21,13 @@ export interface IngestView {
    * not held comes from the exchange. Rejects with `HistoryUnavailable` when the exchange fails.
    */
   candles(stream: string, query: CandleQuery): Promise<readonly Candle[]>;
+  /**
+   * For a view whose history has a floor (a gateway: the JetStream store keeps
+   * `NATS_KLINE_HISTORY` closed candles per stream): the open time of the oldest closed candle it
+   * can serve, null when it holds none. Absent when history reaches any depth (data-ingest fetches
+   * what it does not hold from the exchange).
+   */
+  oldestKeptOpenTimeMs?(stream: string): Promise<number | null>;
   /** The current open candle of a kline stream, if any. */
   openCandle(stream: string): Candle | undefined;
   /**
