@@ -54,7 +54,11 @@ describe('startHttpServer', () => {
       host: '127.0.0.1',
       port: 0,
       logger,
-      cors: { origins: ['http://localhost:3000'], pathPrefixes: ['/api/'] },
+      cors: {
+        origins: ['http://localhost:3000'],
+        pathPrefixes: ['/api/'],
+        exposeHeaders: ['x-history-partial'],
+      },
       routes: {
         '/api/data': (_req, _url, res) => sendJson(res, 200, { ok: true }),
         '/healthz': (_req, _url, res) => sendJson(res, 200, { ok: true }),
@@ -64,9 +68,11 @@ describe('startHttpServer', () => {
     const allowed = await fetch(`${base}/api/data`, { headers: { origin: 'http://localhost:3000' } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
     expect(allowed.headers.get('vary')).toBe('Origin');
+    expect(allowed.headers.get('access-control-expose-headers')).toBe('x-history-partial');
     const other = await fetch(`${base}/api/data`, { headers: { origin: 'https://evil.example' } });
     expect(other.status).toBe(200);
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('access-control-expose-headers')).toBeNull();
     const unlisted = await fetch(`${base}/healthz`, { headers: { origin: 'http://localhost:3000' } });
     expect(unlisted.headers.get('access-control-allow-origin')).toBeNull();
   });

@@ -29,7 +29,12 @@ export interface HttpServerOptions {
    * simple; a preflight (OPTIONS, as a browser sends before a request carrying an
    * `Authorization` header) from a listed origin is answered too. Empty `origins`: no CORS header.
    */
-  readonly cors?: { readonly origins: readonly string[]; readonly pathPrefixes: readonly string[] };
+  readonly cors?: {
+    readonly origins: readonly string[];
+    readonly pathPrefixes: readonly string[];
+    /** Response headers a page of an allowed origin may read (`access-control-expose-headers`). */
+    readonly exposeHeaders?: readonly string[];
+  };
 }
 
 export interface RunningHttpServer {
@@ -126,6 +131,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<RunningHttp
       const origin = req.headers.origin;
       if (origin && cors.origins.includes(origin)) {
         res.setHeader('access-control-allow-origin', origin);
+        if (cors.exposeHeaders?.length)
+          res.setHeader('access-control-expose-headers', cors.exposeHeaders.join(', '));
         if (req.method === 'OPTIONS') {
           res.writeHead(204, {
             'access-control-allow-methods': [...methods].join(', '),

@@ -75,7 +75,11 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
     port: options.port,
     logger,
     ...(auth?.enabled ? { authorize: (req) => auth.authorizes(req) } : {}),
-    cors: { origins: options.corsOrigins ?? [], pathPrefixes: ['/api/'] },
+    cors: {
+      origins: options.corsOrigins ?? [],
+      pathPrefixes: ['/api/'],
+      exposeHeaders: ['x-history-partial', 'x-history-oldest-open-time'],
+    },
     routes: {
       '/api/v3/klines': klinesRoute(view),
       ...exchangeRoutes(view, options.metadata),
