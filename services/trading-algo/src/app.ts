@@ -103,6 +103,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
         instances: config.ALGO_INSTANCES,
         leases: config.ALGO_LEASES,
         snapshotMs: config.ALGO_SNAPSHOT_MS,
+        ackWaitMs: config.ALGO_ACK_WAIT_MS,
         historyPoints: config.HISTORY_POINTS,
         replicas: config.NATS_REPLICAS,
         streams: config.ALGO_STREAMS,

@@ -114,6 +114,17 @@ describe('trading-algo config', () => {
     );
   });
 
+  it('takes ALGO_ACK_WAIT_MS from 1000 to 600000, 30000 by default', () => {
+    expect(loadAlgoConfig({}).ALGO_ACK_WAIT_MS).toBe(30_000);
+    expect(loadAlgoConfig({ ALGO_ACK_WAIT_MS: '5000' }).ALGO_ACK_WAIT_MS).toBe(5_000);
+    expect(errorOf(() => loadAlgoConfig({ ALGO_ACK_WAIT_MS: '999' })).message).toContain(
+      'ALGO_ACK_WAIT_MS="999": must be at least 1000',
+    );
+    expect(errorOf(() => loadAlgoConfig({ ALGO_ACK_WAIT_MS: '600001' })).message).toContain(
+      'ALGO_ACK_WAIT_MS="600001": must be at most 600000',
+    );
+  });
+
   it('takes FEED_STALE_MS as 0 (disabled) or 1000..3600000', () => {
     expect(loadAlgoConfig({ FEED_STALE_MS: '0' }).FEED_STALE_MS).toBe(0);
     expect(loadAlgoConfig({ FEED_STALE_MS: '1000' }).FEED_STALE_MS).toBe(1000);

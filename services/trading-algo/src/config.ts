@@ -97,6 +97,12 @@ export const algoConfigSchema = z
     ALGO_LEASES: env.bool(false),
     /** With NATS: how often each stream's indicator state is saved to KV (after its output is stored). */
     ALGO_SNAPSHOT_MS: env.int(10_000, 100, 3_600_000),
+    /**
+     * With NATS: how long a delivered closed candle may go unacknowledged before JetStream sends it
+     * again (the partition consumers' ack_wait). It must cover a pulled batch (256 candles) and the
+     * longest step behind one: taking up a stream, which reads up to 3,827 candles from the store.
+     */
+    ALGO_ACK_WAIT_MS: env.int(30_000, 1_000, 600_000),
     /** With NATS: replicas of the output stream and the buckets (3 in a NATS cluster). */
     NATS_REPLICAS: env.int(1, 1, 5),
     LOG_LEVEL: env.logLevel(),

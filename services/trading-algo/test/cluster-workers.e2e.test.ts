@@ -19,6 +19,8 @@ import { IndicatorEngine, type wirePoint } from '../src/engine/indicator-engine.
 
 const STREAMS = ['btcusdt@kline_1m', 'solusdt@kline_1m'] as const;
 const HISTORY_POINTS = 200;
+/** Each worker's ALGO_ACK_WAIT_MS. */
+const ACK_WAIT_MS = [20_000, 25_000];
 const logger = createLogger({ name: 'cluster-workers-test', level: 'silent' });
 /** trading-algo's defaults (EMA 9, ATR 14, day VWAP on hlc3 with bands 1 and 2, K = 2). */
 const INDICATORS = {
@@ -49,6 +51,7 @@ function startWorker(instance: number): ServiceProcess {
     HISTORY_POINTS: String(HISTORY_POINTS),
     SNAPSHOT_POINTS: '100',
     ALGO_SNAPSHOT_MS: '200',
+    ALGO_ACK_WAIT_MS: String(ACK_WAIT_MS[instance] ?? 30_000),
     LOG_LEVEL: 'info',
   });
   workers.push(p);
@@ -112,6 +115,13 @@ describe('trading-algo workers on NATS', () => {
     const [ja, jb] = await Promise.all([a.waitForLog(joined, 60_000), b.waitForLog(joined, 60_000)]);
     expect((ja.partitions as number[]).every((p) => p % 2 === 0)).toBe(true);
     expect((jb.partitions as number[]).every((p) => p % 2 === 1)).toBe(true);
+    // Each worker's partition consumers wait for acknowledgements as long as it is configured to.
+    const jsm = await jetstreamManager(reader.connection);
+    for (const [i, joinedLine] of [ja, jb].entries()) {
+      const partition = (joinedLine.partitions as number[])[0] as number;
+      const consumer = await jsm.consumers.info('MD_KLINES', `algo_binance-sim_p${partition}`);
+      expect(consumer.config.ack_wait).toBe((ACK_WAIT_MS[i] as number) * 1_000_000);
+    }
 
     // Both streams' points keep up with the closed candles.
     const caughtUp = async () => {

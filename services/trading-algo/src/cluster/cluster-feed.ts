@@ -21,6 +21,8 @@ export interface ClusterFeedOptions {
   /** Hold partitions by lease (takeover of a dead worker's partitions) rather than statically. */
   readonly leases: boolean;
   readonly snapshotMs: number;
+  /** The partition consumers' ack_wait (`ALGO_ACK_WAIT_MS`). */
+  readonly ackWaitMs: number;
   /** Final points kept per stream in the output stream (and stored after a warm-up). */
   readonly historyPoints: number;
   readonly replicas: number;
@@ -167,6 +169,7 @@ export class ClusterFeed {
       output,
       snapshots,
       snapshotMs: o.snapshotMs,
+      ackWaitMs: o.ackWaitMs,
       logger: o.logger,
       serves: (stream: string) => o.streams.length === 0 || o.streams.includes(stream),
       counters: this.counters,

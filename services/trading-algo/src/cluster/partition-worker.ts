@@ -25,6 +25,8 @@ export interface PartitionWorkerDeps {
   readonly output: AlgoOutputPublisher;
   readonly snapshots: IndicatorSnapshots;
   readonly snapshotMs: number;
+  /** How long a delivered candle may go unacknowledged before it is delivered again. */
+  readonly ackWaitMs: number;
   readonly logger: Logger;
   /** Whether this worker serves a stream it finds in its partition (ALGO_STREAMS). */
   readonly serves: (stream: string) => boolean;
@@ -109,7 +111,8 @@ export class PartitionWorker {
       ack_policy: AckPolicy.Explicit,
       // What was stored before the first worker came is read from the store by the warm-up.
       deliver_policy: DeliverPolicy.New,
-      ack_wait: nanos(30_000),
+      // Creating it again with another ack_wait updates it (an editable setting).
+      ack_wait: nanos(this.deps.ackWaitMs),
       max_ack_pending: 10_000,
     });
     // Live open candles from now on; they wait until their stream is ready.
