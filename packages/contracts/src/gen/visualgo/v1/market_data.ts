@@ -155,7 +155,10 @@ export interface Candle {
 export interface StreamCandlesRequest {
   /** Binance kline stream names ("btcusdt@kline_1m"). Empty means every kline stream served. */
   streams: string[];
-  /** When > 0, replay closed candles with open time strictly greater than this first. */
+  /**
+   * When > 0, replay closed candles with open time strictly greater than this first, and send
+   * nothing (closed or open) at or before it.
+   */
   sinceOpenTimeMs: bigint;
   /** Only closed candles; open-candle updates are skipped. */
   closedOnly: boolean;
@@ -1946,9 +1949,15 @@ export type MarketDataService = typeof MarketDataService;
 export const MarketDataService = {
   /**
    * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
-   * candles whose open time is strictly after it (from the exchange when older than what it
-   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
-   * duplicate at the seam.
+   * candles whose open time is strictly after it, then continues live with no gap and no
+   * duplicate at the seam; nothing at or before it is ever sent, replayed or live, closed or open
+   * (a client resuming with its last closed candle's open time gets each later one exactly once).
+   * Unless closed_only, the stream's current open candle follows the replay (or comes first
+   * without one), then its updates.
+   * data-ingest replays from the exchange what it no longer holds (OUT_OF_RANGE beyond
+   * REPLAY_MAX_CANDLES); a cluster gateway replays from the JetStream store only (OUT_OF_RANGE
+   * when since_open_time_ms is older than the oldest candle stored, NATS_KLINE_HISTORY per
+   * stream). UNAVAILABLE while the start-up history is still loading.
    */
   streamCandles: {
     path: "/visualgo.v1.MarketData/StreamCandles" as const,
@@ -2008,9 +2017,15 @@ export const MarketDataService = {
 export interface MarketDataServer extends UntypedServiceImplementation {
   /**
    * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
-   * candles whose open time is strictly after it (from the exchange when older than what it
-   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
-   * duplicate at the seam.
+   * candles whose open time is strictly after it, then continues live with no gap and no
+   * duplicate at the seam; nothing at or before it is ever sent, replayed or live, closed or open
+   * (a client resuming with its last closed candle's open time gets each later one exactly once).
+   * Unless closed_only, the stream's current open candle follows the replay (or comes first
+   * without one), then its updates.
+   * data-ingest replays from the exchange what it no longer holds (OUT_OF_RANGE beyond
+   * REPLAY_MAX_CANDLES); a cluster gateway replays from the JetStream store only (OUT_OF_RANGE
+   * when since_open_time_ms is older than the oldest candle stored, NATS_KLINE_HISTORY per
+   * stream). UNAVAILABLE while the start-up history is still loading.
    */
   streamCandles: handleServerStreamingCall<StreamCandlesRequest, Candle>;
   /**
@@ -2029,9 +2044,15 @@ export interface MarketDataServer extends UntypedServiceImplementation {
 export interface MarketDataClient extends Client {
   /**
    * Streams candle updates. With since_open_time_ms > 0 the server first replays the closed
-   * candles whose open time is strictly after it (from the exchange when older than what it
-   * holds; OUT_OF_RANGE beyond its replay limit), then continues live with no gap and no
-   * duplicate at the seam.
+   * candles whose open time is strictly after it, then continues live with no gap and no
+   * duplicate at the seam; nothing at or before it is ever sent, replayed or live, closed or open
+   * (a client resuming with its last closed candle's open time gets each later one exactly once).
+   * Unless closed_only, the stream's current open candle follows the replay (or comes first
+   * without one), then its updates.
+   * data-ingest replays from the exchange what it no longer holds (OUT_OF_RANGE beyond
+   * REPLAY_MAX_CANDLES); a cluster gateway replays from the JetStream store only (OUT_OF_RANGE
+   * when since_open_time_ms is older than the oldest candle stored, NATS_KLINE_HISTORY per
+   * stream). UNAVAILABLE while the start-up history is still loading.
    */
   streamCandles(request: StreamCandlesRequest, options?: Partial<CallOptions>): ClientReadableStream<Candle>;
   streamCandles(
