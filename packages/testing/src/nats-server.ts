@@ -46,6 +46,8 @@ export interface NatsServerOptions {
   readonly storeDir?: string;
   /** Port; default a free one. A restart keeps it. */
   readonly port?: number;
+  /** A configuration file (`-c`), such as the cluster's users and permissions; flags still set the rest. */
+  readonly configFile?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export class TestNatsServer {
     readonly monitorPort: number,
     readonly storeDir: string,
     ownsStore: boolean,
+    private readonly configFile?: string,
   ) {
     this.ownsStore = ownsStore;
   }
@@ -71,7 +74,13 @@ export class TestNatsServer {
     const port = options.port ?? (await freePort());
     const monitorPort = await freePort();
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'visualgo-nats-'));
-    const server = new TestNatsServer(port, monitorPort, storeDir, options.storeDir === undefined);
+    const server = new TestNatsServer(
+      port,
+      monitorPort,
+      storeDir,
+      options.storeDir === undefined,
+      options.configFile,
+    );
     await server.launch();
     return server;
   }
@@ -108,6 +117,7 @@ export class TestNatsServer {
         this.storeDir,
         '-n',
         `test-${this.port}`,
+        ...(this.configFile ? ['-c', this.configFile] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

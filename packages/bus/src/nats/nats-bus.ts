@@ -81,7 +81,10 @@ export interface NatsBusOptions extends StreamSettings {
 }
 
 export interface NatsConnectOptions {
-  /** `nats://host:port`, or several, comma-separated. */
+  /**
+   * `nats://host:port`, or several, comma-separated; `nats://user:password@host:port` connects as
+   * that user (the per-role users of `deploy/nats/nats-server.conf`).
+   */
   readonly servers: string | readonly string[];
   /** The client name the server shows (`data-ingest-1`). */
   readonly name?: string;
@@ -91,9 +94,10 @@ export interface NatsConnectOptions {
 
 /** A NATS connection that never gives up reconnecting, as every bus user wants. */
 export function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
-  const servers = typeof options.servers === 'string' ? options.servers.split(',') : [...options.servers];
+  const listed = typeof options.servers === 'string' ? options.servers.split(',') : [...options.servers];
+  const { servers, user, pass } = credentialsOf(listed.map((s) => s.trim()).filter((s) => s !== ''));
   const connection: ConnectionOptions = {
-    servers: servers.map((s) => s.trim()).filter((s) => s !== ''),
+    servers,
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
     reconnectJitter: 250,
@@ -104,7 +108,34 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
     noEcho: true,
   };
   if (options.name) connection.name = options.name;
+  if (user !== undefined) {
+    connection.user = user;
+    connection.pass = pass;
+  }
   return connect(connection);
+}
+
+/** The servers without their `user:password@`, and the first credentials found (nats.js takes them apart). */
+export function credentialsOf(servers: readonly string[]): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+} {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const bare = servers.map((server) => {
+    const at = server.lastIndexOf('@');
+    const scheme = server.indexOf('://');
+    if (at < 0 || scheme < 0 || at < scheme) return server;
+    const info = server.slice(scheme + 3, at);
+    const colon = info.indexOf(':');
+    if (user === undefined) {
+      user = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
+      pass = colon < 0 ? '' : decodeURIComponent(info.slice(colon + 1));
+    }
+    return server.slice(0, scheme + 3) + server.slice(at + 1);
+  });
+  return user === undefined ? { servers: bare } : { servers: bare, user, pass: pass ?? '' };
 }
 
 /**
