@@ -41,13 +41,21 @@ const between = (ctx: ScenarioContext, lo: number, hi: number) => Math.round(lo 
 const pick = <T>(ctx: ScenarioContext, items: readonly T[]): T =>
   items[Math.floor(ctx.random() * items.length)] as T;
 
-/** `kill -9` of the services named, at a random point, then each started again in the order given. */
+/**
+ * `kill -9` of the services named, at a random point, then each started again in the order given,
+ * a moment apart; resolves once all are ready (trading-algo is ready only once data-ingest is, so
+ * they are not waited for one by one).
+ */
 async function killAndRestart(ctx: ScenarioContext, order: readonly ('ingest' | 'algo')[]): Promise<number> {
   const { stack } = ctx;
   await sleep(between(ctx, 0, 1_000));
   await Promise.all(order.map((which) => (which === 'ingest' ? stack.ingest : stack.algo)?.kill9()));
-  await sleep(between(ctx, 100, 1_500));
-  for (const which of order) await (which === 'ingest' ? stack.startIngest() : stack.startAlgo());
+  const ready: Promise<void>[] = [];
+  for (const which of order) {
+    await sleep(between(ctx, 100, 1_500));
+    ready.push(which === 'ingest' ? stack.startIngest() : stack.startAlgo());
+  }
+  await Promise.all(ready);
   return order.length;
 }
 

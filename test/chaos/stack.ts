@@ -95,6 +95,7 @@ export class ChaosStack {
     return `ws://127.0.0.1:${this.ports.algoHttp}/ws`;
   }
 
+  /** Starts data-ingest; resolves once it is ready. */
   async startIngest(): Promise<void> {
     const proc = new ServiceProcess('data-ingest', 'services/data-ingest/src/main.ts', {
       MARKET_SOURCE: 'sim',
@@ -120,6 +121,7 @@ export class ChaosStack {
     });
   }
 
+  /** Starts trading-algo; resolves once it is ready (which needs data-ingest up). */
   async startAlgo(): Promise<void> {
     const proc = new ServiceProcess('trading-algo', 'services/trading-algo/src/main.ts', {
       INGEST_GRPC_URL: this.grpcTarget,
