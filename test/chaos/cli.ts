@@ -87,6 +87,7 @@ try {
     `trading-algo: ${v.algo.processes} processes, candles rejected ${v.algo.rejectedCandles}, feed holes ${v.algo.feedHoles}; data-ingest: ${v.ingestProcesses} processes`,
   );
   for (const m of report.memory) {
+    if (!soakMs && m.phase === 'soak') continue;
     const fmt = (x: { rssBytes: number; heapUsedBytes: number; handles: number } | null) =>
       x
         ? `rss ${(x.rssBytes / MB).toFixed(0)} MB heap ${(x.heapUsedBytes / MB).toFixed(0)} MB handles ${x.handles}`

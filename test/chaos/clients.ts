@@ -31,9 +31,9 @@ const RETRY_MS = 100;
 type GrpcClient = InstanceType<typeof marketDataProto.MarketDataClient>;
 
 /**
- * One gRPC channel shared by every chaos client, kept for the whole run: it reconnects by itself
- * after data-ingest restarts. (A channel per session would leave closed channels' connections
- * open for a while, and one address soon holds data-ingest's per-address connection cap.)
+ * A client's gRPC channel, kept for the whole run: it reconnects by itself after data-ingest
+ * restarts. (A channel per session would leave closed channels' connections open for a while, and
+ * one address soon holds data-ingest's per-address connection cap.)
  */
 export class SharedChannel {
   private client: GrpcClient | null = null;

@@ -95,10 +95,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     historyPoints: 3_000,
     snapshotPoints: 1_000,
   });
-  const channel = new SharedChannel(stack.grpcTarget);
-  const grpc = new GrpcCandleClient(channel, KLINE_STREAM);
-  const trades = new GrpcTradeClient(channel, TRADE_STREAM);
-  const status = new GrpcStatusClient(channel);
+  // A channel (one HTTP/2 connection) per client, as separate programs would have: a trade stream
+  // that falls behind does not hold the candles up behind it.
+  const channels = [1, 2, 3].map(() => new SharedChannel(stack.grpcTarget));
+  const [candleChannel, tradeChannel, statusChannel] = channels as [
+    SharedChannel,
+    SharedChannel,
+    SharedChannel,
+  ];
+  const grpc = new GrpcCandleClient(candleChannel, KLINE_STREAM);
+  const trades = new GrpcTradeClient(tradeChannel, TRADE_STREAM);
+  const status = new GrpcStatusClient(statusChannel);
   const binance = new BinanceWsClient(() => stack.ingestHttpUrl, KLINE_STREAM, SYMBOL);
   const algo = new AlgoWsClient(() => stack.algoWsUrl, KLINE_STREAM);
   const clients = [grpc, trades, status, binance, algo];
@@ -138,7 +145,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const sample = async () =>
         memory.push({
           atMs: Date.now(),
-          phase: 'before',
+          phase: 'soak',
           ingest: await stack.memory('ingest'),
           algo: await stack.memory('algo'),
         });
@@ -236,7 +243,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     if (sampler) clearInterval(sampler);
     for (const c of clients) c.stop();
-    channel.close();
+    for (const c of channels) c.close();
     await stack.close();
   }
 }

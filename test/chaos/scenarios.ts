@@ -23,7 +23,8 @@ export interface ScenarioContext {
 
 export interface MemorySample {
   readonly atMs: number;
-  readonly phase: 'before' | 'burst' | 'after';
+  /** `soak`: the run's periodic sample; the others: around a load burst. */
+  readonly phase: 'soak' | 'before' | 'burst' | 'after';
   readonly ingest: ProcessMemory | null;
   readonly algo: ProcessMemory | null;
 }
