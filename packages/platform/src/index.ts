@@ -3,6 +3,7 @@ export * from './backoff.js';
 export * from './bearer-auth.js';
 export * from './config.js';
 export * from './http-server.js';
+export * from './lifeline.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './rate-pacer.js';

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { LIFELINE_ENV } from '@visualgo/platform';
 
 /** The repository root (where `node --import tsx` finds tsx). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -32,8 +33,10 @@ export class ServiceProcess {
   ) {
     this.child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_PRETTY: 'false', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The lifeline: the service exits once this process's end of its stdin closes, so it never
+      // outlives the test runner, even one killed with SIGKILL.
+      env: { ...process.env, LOG_PRETTY: 'false', [LIFELINE_ENV]: 'stdin', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     running.add(this.child);
     let pending = '';

@@ -1,4 +1,10 @@
-import { createLogger, installProcessHandlers, loadConfig, Shutdown } from '@visualgo/platform';
+import {
+  createLogger,
+  installProcessHandlers,
+  loadConfig,
+  Shutdown,
+  watchLifeline,
+} from '@visualgo/platform';
 import { ingestConfigSchema } from './app/config.js';
 import { startIngestService } from './app/ingest-service.js';
 
@@ -17,6 +23,7 @@ const logger = createLogger({
 });
 const shutdown = new Shutdown(logger, 5_000);
 installProcessHandlers(logger, shutdown);
+watchLifeline(logger, shutdown);
 const service = await startIngestService(config, logger).catch((err: unknown) => {
   logger.fatal({ err }, 'data-ingest failed to start');
   process.exit(1);

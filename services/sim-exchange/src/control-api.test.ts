@@ -145,6 +145,24 @@ describe('control API over HTTP', () => {
     expect((await call(s, 'POST', '/clock/advance', { ms: 1 })).status).toBe(409);
   });
 
+  it("jumps the clock and changes a scaled clock's speed", async () => {
+    const s = await start({ clock: 'scaled', speed: 1, startMs: START });
+    s.pauseMarket();
+    const t0 = s.marketNowMs();
+    expect((await call(s, 'POST', '/clock/jump', { ms: 600_000 })).body).toEqual({
+      marketTimeMs: t0 + 600_000,
+    });
+    expect((await call(s, 'POST', '/clock/jump', { ms: -1 })).status).toBe(400);
+    expect((await call(s, 'POST', '/clock/speed', { speed: 60 })).body).toEqual({
+      speed: 60,
+      marketTimeMs: t0 + 600_000,
+    });
+    expect((await call(s, 'POST', '/clock/speed', { speed: 0 })).status).toBe(400);
+    expect(await s.metrics.getSingleMetricAsString('sim_faults_injected_total')).toMatch(
+      /sim_faults_injected_total\{kind="clock-jump"[^}]*\} 1/,
+    );
+  });
+
   it('injects, lists and clears REST faults', async () => {
     const s = await start();
     const fault = { mode: '429', count: 1, pathPrefix: '/api/v3/klines', retryAfterSec: 3 };

@@ -27,6 +27,7 @@ const schemas = {
     mode: z.enum(REFUSE_MODES).optional(),
   }),
   advance: z.object({ ms: z.number().int().nonnegative() }),
+  speed: z.object({ speed: z.number().positive().max(1_000_000) }),
   restFault: z.object({
     mode: z.enum(REST_FAULT_MODES),
     count: z.number().int().positive().optional(),
@@ -142,6 +143,16 @@ export class ControlApi {
         if (sim.status().clock !== 'manual') throw new ControlError(409, 'the clock is not manual');
         sim.advance(parse(schemas.advance, body).ms);
         return { marketTimeMs: sim.marketNowMs() };
+      }
+      case 'POST /sim/clock/jump': {
+        if (sim.status().clock === 'paced') throw new ControlError(409, 'the clock is paced (SIM_SPEED=max)');
+        sim.jumpClock(parse(schemas.advance, body).ms);
+        return { marketTimeMs: sim.marketNowMs() };
+      }
+      case 'POST /sim/clock/speed': {
+        if (sim.status().clock !== 'scaled') throw new ControlError(409, 'the clock is not scaled');
+        sim.setSpeed(parse(schemas.speed, body).speed);
+        return { speed: sim.status().speed, marketTimeMs: sim.marketNowMs() };
       }
       case 'GET /sim/rest/faults':
         return { faults: sim.status().restFaults };

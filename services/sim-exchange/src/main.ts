@@ -5,6 +5,7 @@ import {
   installProcessHandlers,
   loadConfig,
   Shutdown,
+  watchLifeline,
 } from '@visualgo/platform';
 import { type SimConfig, simConfigSchema, simExchangeOptions } from './config.js';
 import { ReplayError, ReplayFileError } from './replay/replay-error.js';
@@ -21,6 +22,7 @@ try {
 const logger = createLogger({ name: 'sim-exchange', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const shutdown = new Shutdown(logger);
 installProcessHandlers(logger, shutdown);
+watchLifeline(logger, shutdown);
 
 let sim: SimExchange;
 try {

@@ -19,6 +19,40 @@ describe('ScaledClock', () => {
   it('rejects a non-positive speed', () => {
     expect(() => new ScaledClock(0, 0)).toThrow(RangeError);
   });
+
+  it('jumps forward at once and runs on at the same speed, paused or not; never backwards', () => {
+    let wall = 0;
+    const clock = new ScaledClock(1_000_000, 10, () => wall);
+    wall = 100;
+    clock.jump(600_000);
+    expect(clock.nowMs()).toBe(1_601_000);
+    wall = 200;
+    expect(clock.nowMs()).toBe(1_602_000);
+    clock.pause();
+    clock.jump(60_000);
+    expect(clock.nowMs()).toBe(1_662_000);
+    clock.resume();
+    wall = 300;
+    expect(clock.nowMs()).toBe(1_663_000);
+    expect(() => clock.jump(-1)).toThrow(RangeError);
+  });
+
+  it('changes speed from where market time is, without a jump', () => {
+    let wall = 0;
+    const clock = new ScaledClock(0, 10, () => wall);
+    wall = 1_000;
+    clock.setSpeed(100);
+    expect([clock.nowMs(), clock.speed]).toEqual([10_000, 100]);
+    wall = 1_010;
+    expect(clock.nowMs()).toBe(11_000);
+    clock.pause();
+    clock.setSpeed(1);
+    wall = 5_000;
+    clock.resume();
+    wall = 5_010;
+    expect(clock.nowMs()).toBe(11_010);
+    expect(() => clock.setSpeed(0)).toThrow(RangeError);
+  });
 });
 
 describe('ManualClock', () => {

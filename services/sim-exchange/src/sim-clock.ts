@@ -22,16 +22,43 @@ export class ScaledClock implements SimClock {
   private baseMarketMs: number;
   private baseWallMs: number;
   private pausedAt: number | null = null;
+  private currentSpeed: number;
 
   constructor(
     startMs: number,
-    readonly speed: number,
+    speed: number,
     private readonly wallNowMs: () => number = () => performance.now(),
     readonly endMs = Number.POSITIVE_INFINITY,
   ) {
     if (!(speed > 0)) throw new RangeError(`speed must be positive, got ${speed}`);
+    this.currentSpeed = speed;
     this.baseMarketMs = startMs;
     this.baseWallMs = wallNowMs();
+  }
+
+  /** Market ms per wall ms. */
+  get speed(): number {
+    return this.currentSpeed;
+  }
+
+  /** From now on market time runs at `speed` times wall time, continuing from where it is. */
+  setSpeed(speed: number): void {
+    if (!(speed > 0)) throw new RangeError(`speed must be positive, got ${speed}`);
+    if (this.pausedAt === null) {
+      this.baseMarketMs = this.nowMs();
+      this.baseWallMs = this.wallNowMs();
+    }
+    this.currentSpeed = speed;
+  }
+
+  /**
+   * Moves market time forward by `ms` at once (a clock that jumps), then runs on at the same speed;
+   * never backwards, since what was sent cannot be unsent, and never past `endMs`.
+   */
+  jump(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`cannot move market time backwards (${ms} ms)`);
+    if (this.pausedAt !== null) this.pausedAt = Math.min(this.pausedAt + Math.floor(ms), this.endMs);
+    else this.baseMarketMs += Math.floor(ms);
   }
 
   get paused(): boolean {
@@ -40,7 +67,7 @@ export class ScaledClock implements SimClock {
 
   nowMs(): number {
     if (this.pausedAt !== null) return this.pausedAt;
-    const now = Math.floor(this.baseMarketMs + (this.wallNowMs() - this.baseWallMs) * this.speed);
+    const now = Math.floor(this.baseMarketMs + (this.wallNowMs() - this.baseWallMs) * this.currentSpeed);
     return Math.min(now, this.endMs);
   }
 

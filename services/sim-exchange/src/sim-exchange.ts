@@ -175,6 +175,14 @@ export interface SimExchange {
   advance(ms: number): void;
   pauseMarket(): void;
   resumeMarket(): void;
+  /**
+   * A clock that jumps: market time leaps `ms` forward at once and everything due is sent (as fast
+   * as the clients take it); scaled or manual clock (else `ClockModeError`). Counted as a
+   * `clock-jump` fault.
+   */
+  jumpClock(ms: number): void;
+  /** Scaled clock only (else `ClockModeError`): market time runs at `speed` times wall time from now on. */
+  setSpeed(speed: number): void;
   connections(filter?: ConnectionFilter): ConnectionInfo[];
   /** Resolves once at least `count` stream connections are open. */
   waitForConnections(count: number, timeoutMs?: number): Promise<ConnectionInfo[]>;
@@ -385,7 +393,7 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
       startMs,
       originMs: market.originMs,
       clock: clock.kind,
-      speed: clock.kind === 'scaled' ? speed : clock.kind === 'paced' ? 'max' : 0,
+      speed: clock instanceof ScaledClock ? clock.speed : clock.kind === 'paced' ? 'max' : 0,
       paused: clock.paused,
       symbols,
       connections: streams.size,
@@ -416,6 +424,21 @@ export async function startSimExchange(options: SimExchangeOptions = {}): Promis
     },
     pauseMarket: () => clock.pause(),
     resumeMarket: () => clock.resume(),
+    jumpClock(ms) {
+      if (clock instanceof ScaledClock) {
+        clock.jump(ms);
+        pump();
+      } else if (clock.kind === 'manual') {
+        handle.advance(ms);
+      } else {
+        throw new ClockModeError('jumpClock() needs the scaled or manual clock');
+      }
+      metrics.fault('clock-jump');
+    },
+    setSpeed(newSpeed) {
+      if (!(clock instanceof ScaledClock)) throw new ClockModeError('setSpeed() needs the scaled clock');
+      clock.setSpeed(newSpeed);
+    },
     connections: (filter) => streams.list(filter),
     waitForConnections(count, timeoutMs = 5_000) {
       return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@ export type FaultKind =
   | 'server-shutdown'
   | 'refuse'
   | 'unlisten'
+  | 'clock-jump'
   | `rest-${RestFaultMode}`;
 const FAULT_KINDS: readonly FaultKind[] = [
   'drop',
@@ -24,6 +25,7 @@ const FAULT_KINDS: readonly FaultKind[] = [
   'server-shutdown',
   'refuse',
   'unlisten',
+  'clock-jump',
   ...REST_FAULT_MODES.map((m): FaultKind => `rest-${m}`),
 ];
 

@@ -63,17 +63,15 @@ describe('tradesFromId', () => {
     expect(tradesFromId(m, next.tradeId, next.timeMs, 10)).toEqual([]);
   });
 
-  it('finds an id nine days back in well under 100 ms', () => {
+  // How fast (about as fast as a recent id, whatever the distance) is `npm run bench`'s check.
+  it('finds an id nine days back', () => {
     const m = market('BTCUSDT');
     latestTrades(m, NOW, 1); // builds the minute chain up to now, as serving streams does
     const old = m.trades(ORIGIN + 6 * 3_600_000, ORIGIN + 6 * 3_600_000 + BLOCK_MS)[0];
     if (!old) throw new Error('no trade');
-    const started = performance.now();
     const got = tradesFromId(m, old.tradeId + 17, NOW, 1_000);
-    const elapsedMs = performance.now() - started;
     expect(got[0]?.tradeId).toBe(old.tradeId + 17);
     expect(got).toHaveLength(1_000);
-    expect(elapsedMs).toBeLessThan(100);
   });
 });
 

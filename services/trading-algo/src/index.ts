@@ -15,8 +15,8 @@ export {
   pointSubject,
   wireOfMessage,
 } from './cluster/algo-output.js';
-export { type AlgoConfig, algoConfigSchema, loadAlgoConfig } from './config.js';
-export type { EngineEvent, StreamInfo } from './engine/indicator-engine.js';
+export { type AlgoConfig, algoConfigSchema, indicatorConfigOf, loadAlgoConfig } from './config.js';
+export { type EngineEvent, IndicatorEngine, type StreamInfo } from './engine/indicator-engine.js';
 export type { IndicatorSource } from './engine/indicator-source.js';
 export { feedStatusMessage } from './feed/feed-status.js';
 export { indicatorRoutes } from './http/indicator-routes.js';

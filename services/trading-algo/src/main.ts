@@ -4,6 +4,7 @@ import {
   createMetrics,
   installProcessHandlers,
   Shutdown,
+  watchLifeline,
 } from '@visualgo/platform';
 import { startTradingAlgo } from './app.js';
 import { loadAlgoConfig } from './config.js';
@@ -28,6 +29,7 @@ const logger = createLogger({
 });
 const shutdown = new Shutdown(logger);
 installProcessHandlers(logger, shutdown);
+watchLifeline(logger, shutdown);
 try {
   await startTradingAlgo(config, { logger, registry: createMetrics('trading-algo'), shutdown });
 } catch (err) {

@@ -44,8 +44,9 @@ async function start(
   return { hub, base: `http://127.0.0.1:${edge.port}` };
 }
 
-/** Three closed BTC candles and the open one after them. */
+/** Three closed BTC candles and the open one after them; the start-up history is in. */
 function seedBtc(hub: FakeIngest): void {
+  hub.ready = true;
   hub.seed(
     BTC,
     [0, 1, 2].map((i) => testCandle({ openTimeMs: T0 + i * MINUTE, close: 100 + i })),
@@ -115,6 +116,24 @@ describe('GET /api/v3/klines', () => {
     expect(await openTimes(`startTime=${T0 + 3 * MINUTE}`)).toEqual([T0 + 3 * MINUTE]);
     expect(await openTimes('limit=5000')).toHaveLength(4); // capped at 1000 as Binance does
     expect(binanceKlineRows.parse((await klines(base, 'symbol=btcusdt&interval=1m')).body)).toHaveLength(4);
+  });
+
+  it('answers 503 while the start-up history is loading, never rows that would hide a gap', async () => {
+    // A client filling what it missed while data-ingest restarted took an empty answer here for
+    // "nothing there", and kept the hole (found by the chaos suite's kill-ingest scenario).
+    const { hub, base } = await start();
+    seedBtc(hub);
+    hub.ready = false;
+    const loading = await klines(base, `symbol=BTCUSDT&interval=1m&startTime=${T0}`);
+    expect(loading.status).toBe(503);
+    expect(binanceRestError.parse(loading.body)).toEqual({
+      code: -1001,
+      msg: 'History is still loading; retry shortly.',
+    });
+    hub.ready = true;
+    expect(
+      binanceKlineRows.parse((await klines(base, `symbol=BTCUSDT&interval=1m&startTime=${T0}`)).body),
+    ).toHaveLength(4);
   });
 
   it('answers bad requests with 400 and Binance error bodies', async () => {

@@ -19,6 +19,7 @@ let edge: IngestHttpEdge;
 
 beforeAll(async () => {
   const hub = new FakeIngest([BTC, 'ethusdt@kline_1m', 'btcusdt@trade']);
+  hub.ready = true;
   hub.seed(
     BTC,
     Array.from({ length: 30 }, (_, i) => testCandle({ openTimeMs: T0 + i * 60_000 })),

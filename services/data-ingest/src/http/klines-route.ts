@@ -68,6 +68,13 @@ export function klinesRoute(view: IngestView): RouteHandler {
       throw binanceError(-1023, 'Start time is greater than end time.');
     }
     const limit = Math.min(requestedLimit ?? DEFAULT_LIMIT, MAX_LIMIT);
+    // Until the start-up history is in, what is held is not what the exchange has: an empty or
+    // short answer would tell a client filling a gap that there was nothing (gRPC answers
+    // UNAVAILABLE here for the same reason).
+    if (!view.isHistoryLoaded()) {
+      const body: BinanceRestError = { code: -1001, msg: 'History is still loading; retry shortly.' };
+      throw new HttpError(503, body.msg, body);
+    }
     let candles: Candle[];
     try {
       candles = [...(await view.candles(stream, { startTimeMs, endTimeMs, limit }))];
