@@ -1,0 +1,20 @@
+/**
+ * One wire-benchmark run from the command line, printed as JSON:
+ * `node --import tsx bench/wire/edge-once.ts <data-ingest|floor> <clients> <trades/s> <seconds> [checkout root]`
+ * (a root runs data-ingest from another checkout, e.g. an earlier commit, against the same harness).
+ */
+import { type EdgeKind, edgeRun } from './edge-run.js';
+
+const [edge, clients, rate, seconds, root] = process.argv.slice(2);
+if (edge !== 'data-ingest' && edge !== 'floor') {
+  console.error('usage: edge-once.ts <data-ingest|floor> <clients> <trades/s> <seconds> [checkout root]');
+  process.exit(2);
+}
+const result = await edgeRun({
+  edge: edge satisfies EdgeKind,
+  clients: Number(clients ?? 100),
+  tradesPerSecond: Number(rate ?? 100),
+  seconds: Number(seconds ?? 5),
+  ...(root ? { root: root.endsWith('/') ? root : `${root}/` } : {}),
+});
+console.log(JSON.stringify(result));

@@ -1,0 +1,196 @@
+/**
+ * One wire-benchmark run: a feeder process, the edge under test in its own process (data-ingest
+ * fed by the feeder as its exchange, or the plain-`ws` floor relay), and a clients process.
+ * Everything is started fresh for each run and stopped after it; every wait is bounded.
+ */
+import { Child, freePort, waitHttpOk } from './child.js';
+import type { ClientsOptions, ClientsReport, FeederReport, LatencySummary } from './protocol.js';
+
+const HERE = new URL('.', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export type EdgeKind = 'data-ingest' | 'floor';
+
+export interface EdgeRunOptions {
+  readonly edge: EdgeKind;
+  readonly clients: number;
+  readonly tradesPerSecond: number;
+  readonly seconds: number;
+  /** Extra environment for data-ingest (WS_WORKERS and the like). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Another checkout's root to run data-ingest from (to compare with an earlier version). */
+  readonly root?: string;
+}
+
+export interface EdgeRunResult {
+  readonly edge: EdgeKind;
+  readonly clients: number;
+  readonly tradesPerSecond: number;
+  readonly seconds: number;
+  readonly sent: number;
+  readonly expected: number;
+  readonly received: number;
+  readonly lost: number;
+  readonly outOfOrder: number;
+  readonly clientsClosed: number;
+  readonly latency: LatencySummary;
+  readonly peakRssMb: number;
+  readonly rssIdleMb: number;
+  readonly rssConnectedMb: number;
+  /** Resident memory the connected clients added, per client (KB), before any load. */
+  readonly kbPerClient: number;
+  /** How long after the feeder stopped the last frame arrived (ms); the backlog drained. */
+  readonly drainMs: number;
+  /** The feeder's worst lateness against its schedule (ms): high means the machine was saturated. */
+  readonly feederLateMs: number;
+}
+
+const SYMBOLS = 'BTCUSDT,ETHUSDT,BNBBTC';
+
+async function startEdge(
+  edge: EdgeKind,
+  feedUrl: string,
+  restUrl: string,
+  feeder: Child,
+  env: Readonly<Record<string, string>>,
+  root: string,
+): Promise<{ child: Child; url: string }> {
+  if (edge === 'floor') {
+    const upstream = `${feedUrl}/ws/${SYMBOLS.toLowerCase()
+      .split(',')
+      .map((s) => `${s}@trade`)
+      .join('/')}`;
+    const child = new Child('floor relay', `${HERE}floor-relay.ts`, { BENCH_UPSTREAM: upstream });
+    const { port } = await child.next<{ type: 'listening'; port: number }>('listening', 30_000);
+    await feeder.next('feed', 10_000);
+    return { child, url: `ws://127.0.0.1:${port}` };
+  }
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const child = new Child('data-ingest', `${root}services/data-ingest/src/main.ts`, {
+    BINANCE_WS_URL: feedUrl,
+    BINANCE_REST_URL: restUrl,
+    SYMBOLS,
+    INTERVALS: '1m',
+    TRADES: 'true',
+    HISTORY_CANDLES: '10',
+    INGEST_HOST: '127.0.0.1',
+    INGEST_HTTP_PORT: String(httpPort),
+    INGEST_GRPC_PORT: String(grpcPort),
+    WS_MAX_CLIENTS: '20000',
+    WS_MAX_CLIENTS_PER_ADDRESS: '0',
+    UPSTREAM_STALE_MS: '600000',
+    ...env,
+  });
+  await feeder.next('feed', 60_000);
+  await waitHttpOk(`http://127.0.0.1:${httpPort}/healthz`, 60_000);
+  return { child, url: `ws://127.0.0.1:${httpPort}/ws` };
+}
+
+async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
+  clients.send({ type: 'stats' });
+  return clients.next('stats', 30_000);
+}
+
+/** Waits until `expected` frames arrived or none came for `quietMs`; returns when the last came. */
+async function drain(clients: Child, expected: number, quietMs: number, capMs: number): Promise<number> {
+  const start = Date.now();
+  let last = -1;
+  let lastChange = start;
+  while (Date.now() - start < capMs) {
+    const s = await stats(clients);
+    if (s.received !== last) {
+      last = s.received;
+      lastChange = Date.now();
+    }
+    if (s.received >= expected || Date.now() - lastChange > quietMs) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return lastChange - start;
+}
+
+export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
+  const children: Child[] = [];
+  try {
+    const feeder = new Child('feeder', `${HERE}feeder.ts`, { BENCH_SYMBOLS: SYMBOLS });
+    children.push(feeder);
+    const { feedUrl, restUrl } = await feeder.next<Extract<FeederReport, { type: 'listening' }>>(
+      'listening',
+      60_000,
+    );
+    const edge = await startEdge(
+      options.edge,
+      feedUrl,
+      restUrl,
+      feeder,
+      options.env ?? {},
+      options.root ?? ROOT,
+    );
+    children.push(edge.child);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const idle = edge.child.memory();
+    const clientOptions: ClientsOptions = { url: edge.url, clients: options.clients, kind: 'trade' };
+    const clients = new Child('clients', `${HERE}clients.ts`, {
+      BENCH_CLIENTS: JSON.stringify(clientOptions),
+    });
+    children.push(clients);
+    const connected = await clients.next<Extract<ClientsReport, { type: 'connected' }>>('connected', 180_000);
+    if (connected.failed > 0)
+      throw new Error(`${connected.failed} of ${options.clients} clients failed to connect`);
+    await new Promise((r) => setTimeout(r, 500));
+    const withClients = edge.child.memory();
+
+    // Warm-up (JIT, buffers), not counted in latency.
+    const warmSeconds = Math.min(2, options.seconds);
+    feeder.send({
+      type: 'run',
+      tradesPerSecond: options.tradesPerSecond,
+      klinesPerSecond: 0,
+      seconds: warmSeconds,
+    });
+    const warm = await feeder.next<Extract<FeederReport, { type: 'done' }>>(
+      'done',
+      warmSeconds * 1000 + 30_000,
+    );
+    await drain(clients, warm.trades * options.clients, 5_000, 60_000);
+    clients.send({ type: 'reset' });
+    const before = await stats(clients);
+
+    feeder.send({
+      type: 'run',
+      tradesPerSecond: options.tradesPerSecond,
+      klinesPerSecond: 0,
+      seconds: options.seconds,
+    });
+    const done = await feeder.next<Extract<FeederReport, { type: 'done' }>>(
+      'done',
+      options.seconds * 1000 + 60_000,
+    );
+    const expected = done.trades * options.clients;
+    const drainMs = await drain(clients, before.received + expected, 5_000, 120_000);
+    const after = await stats(clients);
+    const received = after.received - before.received;
+    const memory = edge.child.memory();
+    return {
+      edge: options.edge,
+      clients: options.clients,
+      tradesPerSecond: options.tradesPerSecond,
+      seconds: options.seconds,
+      sent: done.trades,
+      expected,
+      received,
+      lost: Math.max(0, expected - received),
+      outOfOrder: after.outOfOrder,
+      clientsClosed: after.closed,
+      latency: after.latency,
+      peakRssMb: memory.peakMb,
+      rssIdleMb: idle.rssMb,
+      rssConnectedMb: withClients.rssMb,
+      kbPerClient: ((withClients.rssMb - idle.rssMb) * 1024) / options.clients,
+      drainMs,
+      feederLateMs: done.lateMs,
+    };
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+  }
+}
