@@ -72,13 +72,13 @@ export class WsConnection<S> {
    * Queues one framed message, or cuts the client off as a slow consumer. Returns whether it was
    * queued. Prefer `WsFanout.send`, which also counts it.
    *
-   * The policy: a client is behind when the kernel has not taken everything handed to its socket
-   * at earlier ticks (`backlog`). A client that is behind is cut off when its backlog plus what it
-   * is owed this tick would pass `maxBufferedBytes`; any client owed anything is cut off when the
-   * message would take the fan-out's total past `maxTotalBufferedBytes`, or when it has
-   * `maxQueuedMessages` messages waiting. A client owed nothing always gets the message, so a
-   * single message larger than the limits does not drop it, and a burst within one tick does not
-   * drop a client that keeps up.
+   * The policy: a client is behind when the kernel has not yet taken everything handed to its
+   * socket at earlier ticks (`backlog`). A client that is behind is cut off when its backlog plus
+   * what it is owed this tick would pass `maxBufferedBytes`, or when the message would take the
+   * fan-out's total (every client's backlog and queue) past `maxTotalBufferedBytes`; any client is
+   * cut off at `maxQueuedMessages` messages waiting. A client that is not behind takes the tick's
+   * messages whatever their size: they are the same Buffers every client is handed, held once
+   * however many clients, so a burst does not drop clients that keep up.
    */
   enqueue(frame: WsFrame): boolean {
     if (!this.isOpen) return false;
@@ -87,8 +87,9 @@ export class WsConnection<S> {
     const owed = backlog + this.queuedBytes;
     if (
       this.queue.length + this.inFlightMessages >= this.config.maxQueuedMessages ||
-      (backlog > 0 && owed + size > this.config.maxBufferedBytes) ||
-      (owed > 0 && this.config.totalBufferedBytes + size > this.config.maxTotalBufferedBytes)
+      (backlog > 0 &&
+        (owed + size > this.config.maxBufferedBytes ||
+          this.config.totalBufferedBytes + size > this.config.maxTotalBufferedBytes))
     ) {
       this.dropSlow(owed);
       return false;

@@ -54,10 +54,10 @@ export interface WsFanoutOptions<S> {
   readonly maxBufferedBytes?: number;
   /**
    * Bytes waiting in user space over all clients together (each client's backlog counted in full,
-   * though clients share the frames). A client with something already waiting whose next message
-   * would take the total past this is cut off as a slow consumer, so memory stays bounded whatever
-   * the clients do, and the clients that keep up (nothing waiting at the next message) are never
-   * the ones cut. Default 256 MiB.
+   * though clients share the frames). A client that is behind (the kernel has not taken what it
+   * was handed at an earlier tick) whose next message would take the total past this is cut off
+   * as a slow consumer, so the memory clients can pin stays bounded whatever they do; a client
+   * that keeps up is not cut by it. Default 256 MiB.
    */
   readonly maxTotalBufferedBytes?: number;
   /**
