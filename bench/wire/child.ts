@@ -2,6 +2,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, on every architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+const live = new Set<ChildProcess>();
+// A benchmark that dies (an error, Ctrl-C) leaves no process behind: the services under test do
+// not watch their IPC channel.
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 /** A benchmark child process (TypeScript through tsx) with an IPC channel to this one. */
 export class Child {
   readonly process: ChildProcess;
@@ -23,7 +36,9 @@ export class Child {
       this.inbox.push(m);
       for (const w of this.waiters.splice(0)) w();
     });
+    live.add(this.process);
     this.process.once('exit', () => {
+      live.delete(this.process);
       this.exited = true;
       for (const w of this.waiters.splice(0)) w();
     });
@@ -63,6 +78,18 @@ export class Child {
       return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
     } catch {
       return { peakMb: Number.NaN, rssMb: Number.NaN };
+    }
+  }
+
+  /** CPU time (user + system) this process has used so far, in ms; NaN where /proc is missing. */
+  cpuMs(): number {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return Number.NaN;
     }
   }
 

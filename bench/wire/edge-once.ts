@@ -2,6 +2,7 @@
  * One wire-benchmark run from the command line, printed as JSON:
  * `node --import tsx bench/wire/edge-once.ts <data-ingest|floor> <clients> <trades/s> <seconds> [checkout root]`
  * (a root runs data-ingest from another checkout, e.g. an earlier commit, against the same harness).
+ * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes Node flags to the edge process.
  */
 import { type EdgeKind, edgeRun } from './edge-run.js';
 
@@ -16,5 +17,6 @@ const result = await edgeRun({
   tradesPerSecond: Number(rate ?? 100),
   seconds: Number(seconds ?? 5),
   ...(root ? { root: root.endsWith('/') ? root : `${root}/` } : {}),
+  ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
 });
 console.log(JSON.stringify(result));

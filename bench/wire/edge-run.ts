@@ -18,6 +18,8 @@ export interface EdgeRunOptions {
   readonly seconds: number;
   /** Extra environment for data-ingest (WS_WORKERS and the like). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node flags for the edge process (`--cpu-prof` and the like). */
+  readonly nodeArgs?: readonly string[];
   /** Another checkout's root to run data-ingest from (to compare with an earlier version). */
   readonly root?: string;
 }
@@ -39,6 +41,10 @@ export interface EdgeRunResult {
   readonly rssConnectedMb: number;
   /** Resident memory the connected clients added, per client (KB), before any load. */
   readonly kbPerClient: number;
+  /** CPU time the edge process used from the start of the measured run until the backlog drained (ms). */
+  readonly edgeCpuMs: number;
+  /** That CPU time per delivered message (µs): the edge's cost per delivery, less sensitive to a busy machine than latency. */
+  readonly edgeCpuUsPerDelivery: number;
   /** How long after the feeder stopped the last frame arrived (ms); the backlog drained. */
   readonly drainMs: number;
   /** The feeder's worst lateness against its schedule (ms): high means the machine was saturated. */
@@ -54,34 +60,40 @@ async function startEdge(
   feeder: Child,
   env: Readonly<Record<string, string>>,
   root: string,
+  nodeArgs: readonly string[],
 ): Promise<{ child: Child; url: string }> {
   if (edge === 'floor') {
     const upstream = `${feedUrl}/ws/${SYMBOLS.toLowerCase()
       .split(',')
       .map((s) => `${s}@trade`)
       .join('/')}`;
-    const child = new Child('floor relay', `${HERE}floor-relay.ts`, { BENCH_UPSTREAM: upstream });
+    const child = new Child('floor relay', `${HERE}floor-relay.ts`, { BENCH_UPSTREAM: upstream }, nodeArgs);
     const { port } = await child.next<{ type: 'listening'; port: number }>('listening', 30_000);
     await feeder.next('feed', 10_000);
     return { child, url: `ws://127.0.0.1:${port}` };
   }
   const httpPort = await freePort();
   const grpcPort = await freePort();
-  const child = new Child('data-ingest', `${root}services/data-ingest/src/main.ts`, {
-    BINANCE_WS_URL: feedUrl,
-    BINANCE_REST_URL: restUrl,
-    SYMBOLS,
-    INTERVALS: '1m',
-    TRADES: 'true',
-    HISTORY_CANDLES: '10',
-    INGEST_HOST: '127.0.0.1',
-    INGEST_HTTP_PORT: String(httpPort),
-    INGEST_GRPC_PORT: String(grpcPort),
-    WS_MAX_CLIENTS: '20000',
-    WS_MAX_CLIENTS_PER_ADDRESS: '0',
-    UPSTREAM_STALE_MS: '600000',
-    ...env,
-  });
+  const child = new Child(
+    'data-ingest',
+    `${root}services/data-ingest/src/main.ts`,
+    {
+      BINANCE_WS_URL: feedUrl,
+      BINANCE_REST_URL: restUrl,
+      SYMBOLS,
+      INTERVALS: '1m',
+      TRADES: 'true',
+      HISTORY_CANDLES: '10',
+      INGEST_HOST: '127.0.0.1',
+      INGEST_HTTP_PORT: String(httpPort),
+      INGEST_GRPC_PORT: String(grpcPort),
+      WS_MAX_CLIENTS: '20000',
+      WS_MAX_CLIENTS_PER_ADDRESS: '0',
+      UPSTREAM_STALE_MS: '600000',
+      ...env,
+    },
+    nodeArgs,
+  );
   await feeder.next('feed', 60_000);
   await waitHttpOk(`http://127.0.0.1:${httpPort}/healthz`, 60_000);
   return { child, url: `ws://127.0.0.1:${httpPort}/ws` };
@@ -125,6 +137,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       feeder,
       options.env ?? {},
       options.root ?? ROOT,
+      options.nodeArgs ?? [],
     );
     children.push(edge.child);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -155,6 +168,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     await drain(clients, warm.trades * options.clients, 5_000, 60_000);
     clients.send({ type: 'reset' });
     const before = await stats(clients);
+    const cpuBefore = edge.child.cpuMs();
 
     feeder.send({
       type: 'run',
@@ -169,6 +183,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     const expected = done.trades * options.clients;
     const drainMs = await drain(clients, before.received + expected, 5_000, 120_000);
     const after = await stats(clients);
+    const edgeCpuMs = edge.child.cpuMs() - cpuBefore;
     const received = after.received - before.received;
     const memory = edge.child.memory();
     return {
@@ -187,6 +202,8 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       rssIdleMb: idle.rssMb,
       rssConnectedMb: withClients.rssMb,
       kbPerClient: ((withClients.rssMb - idle.rssMb) * 1024) / options.clients,
+      edgeCpuMs,
+      edgeCpuUsPerDelivery: (edgeCpuMs * 1000) / Math.max(1, received),
       drainMs,
       feederLateMs: done.lateMs,
     };

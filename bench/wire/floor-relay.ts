@@ -20,3 +20,5 @@ wss.on('listening', () => {
     process.send?.({ type: 'listening', port: address.port });
 });
 process.on('disconnect', () => process.exit(0));
+// An orderly exit on SIGTERM, so `--cpu-prof` writes its profile.
+process.on('SIGTERM', () => process.exit(0));
