@@ -1,0 +1,139 @@
+/**
+ * The WebSocket edge measured from outside: data-ingest's `/ws` fed a Binance-shaped stream by a
+ * feeder process, clients in another process, against the plain-`ws` floor relay run back to back
+ * in the same run with the same feeder and clients (see bench/wire/). Quick mode (CI): one small
+ * pair, gating only on lost frames and cut-off clients. Full: the issue's table, idle clients by
+ * the thousand, each pair's ratios.
+ */
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { Check } from './harness.js';
+import { type EdgeRunResult, edgeRun } from './wire/edge-run.js';
+
+export interface EdgeBenchResult {
+  readonly table: Record<string, number>;
+  readonly checks: Check[];
+  readonly runs: EdgeRunResult[];
+}
+
+interface Load {
+  readonly clients: number;
+  readonly tradesPerSecond: number;
+  readonly seconds: number;
+}
+
+const label = (l: Load) => `${l.clients} clients x ${l.tradesPerSecond}/s`;
+
+/** Every frame to every client, in order, and no client cut off. */
+function deliveryCheck(r: EdgeRunResult): Check {
+  return {
+    name: `every frame delivered: ${r.edge}, ${label(r)}`,
+    ratio: r.received / Math.max(1, r.expected),
+    limit: 1,
+    atLeast: true,
+    detail: `received / sent x clients (${r.received} of ${r.expected}); out of order ${r.outOfOrder}, clients closed ${r.clientsClosed}`,
+    gating: true,
+  };
+}
+
+function intactCheck(r: EdgeRunResult): Check {
+  return {
+    name: `no client cut off or out of order: ${r.edge}, ${label(r)}`,
+    ratio: r.clientsClosed + r.outOfOrder,
+    limit: 0,
+    detail: 'clients closed + frames out of order',
+    gating: true,
+  };
+}
+
+function record(table: Record<string, number>, r: EdgeRunResult): void {
+  const k = `${r.edge} ${label(r)}`;
+  table[`${k}: p50 (ms)`] = r.latency.p50Ms;
+  table[`${k}: p99 (ms)`] = r.latency.p99Ms;
+  table[`${k}: peak RSS (MB)`] = r.peakRssMb;
+  table[`${k}: edge CPU per delivery (us)`] = r.edgeCpuUsPerDelivery;
+  table[`${k}: drained after (ms)`] = r.drainMs;
+}
+
+/** Our edge and the floor under one load, back to back; ratio checks are gating only in full mode. */
+async function pair(load: Load, full: boolean, table: Record<string, number>, checks: Check[]) {
+  const floor = await edgeRun({ edge: 'floor', ...load });
+  const ours = await edgeRun({ edge: 'data-ingest', ...load });
+  for (const r of [floor, ours]) {
+    record(table, r);
+    checks.push(deliveryCheck(r), intactCheck(r));
+  }
+  const ratio = (name: string, a: number, b: number, detail: string): Check => ({
+    name: `${name}, ${label(load)}`,
+    ratio: a / b,
+    limit: 1,
+    detail,
+    gating: full,
+  });
+  checks.push(
+    ratio(
+      'p50 at or below the floor',
+      ours.latency.p50Ms,
+      floor.latency.p50Ms,
+      'data-ingest p50 / floor p50',
+    ),
+    ratio(
+      'p99 at or below the floor',
+      ours.latency.p99Ms,
+      floor.latency.p99Ms,
+      'data-ingest p99 / floor p99',
+    ),
+    {
+      name: `CPU per delivery against the floor, ${label(load)}`,
+      ratio: ours.edgeCpuUsPerDelivery / floor.edgeCpuUsPerDelivery,
+      limit: 1,
+      detail: 'edge process CPU time per delivered frame, data-ingest / floor',
+      gating: false,
+    },
+  );
+  return [floor, ours];
+}
+
+export function machine(): Record<string, string | number> {
+  const cpu = cpus();
+  return {
+    node: process.version,
+    kernel: release(),
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
+  };
+}
+
+export async function edgeBenchmarks(full: boolean): Promise<EdgeBenchResult> {
+  const table: Record<string, number> = {};
+  const checks: Check[] = [];
+  const runs: EdgeRunResult[] = [];
+  if (!full) {
+    runs.push(...(await pair({ clients: 100, tradesPerSecond: 200, seconds: 3 }, false, table, checks)));
+    return { table, checks, runs };
+  }
+  for (const load of [
+    { clients: 100, tradesPerSecond: 1_000, seconds: 10 },
+    { clients: 1_000, tradesPerSecond: 100, seconds: 10 },
+    { clients: 1_000, tradesPerSecond: 1_000, seconds: 10 },
+  ]) {
+    runs.push(...(await pair(load, true, table, checks)));
+  }
+  for (const clients of [5_000, 10_000]) {
+    const load = { clients, tradesPerSecond: 10, seconds: 5 };
+    const [floor, ours] = await pair(load, true, table, checks);
+    if (!floor || !ours) continue;
+    runs.push(floor, ours);
+    table[`data-ingest ${clients} idle clients: RSS per client (KB)`] = ours.kbPerClient;
+    table[`floor ${clients} idle clients: RSS per client (KB)`] = floor.kbPerClient;
+    checks.push({
+      name: `an idle client costs under 20 KB (${clients} clients)`,
+      ratio: ours.kbPerClient,
+      limit: 20,
+      detail: 'data-ingest resident memory added by the connected clients / clients (KB)',
+      gating: true,
+    });
+  }
+  return { table, checks, runs };
+}
