@@ -1,12 +1,13 @@
 /**
  * The wire benchmark's clients, run as their own process: `BENCH_CLIENTS` (JSON `ClientsOptions`)
- * connections to one URL; every frame is counted, checked to follow the previous trade of its
- * symbol, and its latency (send time carried in the frame to receipt here) recorded.
+ * connections to one URL; every trade (or, from trading-algo, every `indicator` message) is
+ * counted, trades checked to follow the previous trade of their symbol, and its latency (send time
+ * carried in the frame to receipt here) recorded. Other messages (snapshots, replies) are not.
  */
 import { LatencyHistogram } from './latency-histogram.js';
 import { type ClientsCommand, type ClientsOptions, type ClientsReport, nowUs } from './protocol.js';
 import { RawWsClient } from './raw-ws-client.js';
-import { readTrade } from './trade-frame.js';
+import { readIndicatorSentUs, readTrade } from './trade-frame.js';
 
 const options = JSON.parse(process.env.BENCH_CLIENTS ?? '{}') as ClientsOptions;
 let histogram = new LatencyHistogram();
@@ -26,10 +27,18 @@ function open(index: number): Promise<boolean> {
       onClose: () => closed++,
       onMessage: (data) => {
         const at = nowUs();
-        received++;
-        counts[index] = (counts[index] ?? 0) + 1;
+        if (options.kind === 'indicator') {
+          const sentUs = readIndicatorSentUs(data, at);
+          if (sentUs === null) return;
+          received++;
+          counts[index] = (counts[index] ?? 0) + 1;
+          histogram.record(at - sentUs);
+          return;
+        }
         const trade = readTrade(data);
         if (trade === null) return;
+        received++;
+        counts[index] = (counts[index] ?? 0) + 1;
         histogram.record(at - trade.sentUs);
         const last = lastIds.get(trade.symbol);
         if (last !== undefined && trade.id !== last + 1) outOfOrder++;

@@ -1,14 +1,15 @@
 /**
  * One wire-benchmark run from the command line, printed as JSON:
- * `node --import tsx bench/wire/edge-once.ts <data-ingest|floor> <clients> <trades/s> <seconds> [checkout root]`
+ * `node --import tsx bench/wire/edge-once.ts <data-ingest|floor|trading-algo> <clients> <trades/s> <seconds> [checkout root]`
  * (a root runs data-ingest from another checkout, e.g. an earlier commit, against the same harness).
+ * `BENCH_KLINES=100` adds kline updates per second (what trading-algo turns into indicators).
  * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes Node flags to the edge process.
  */
 import { type EdgeKind, edgeRun } from './edge-run.js';
 
 const [edge, clients, rate, seconds, root] = process.argv.slice(2);
-if (edge !== 'data-ingest' && edge !== 'floor') {
-  console.error('usage: edge-once.ts <data-ingest|floor> <clients> <trades/s> <seconds> [checkout root]');
+if (edge !== 'data-ingest' && edge !== 'floor' && edge !== 'trading-algo') {
+  console.error('usage: edge-once.ts <data-ingest|floor|trading-algo> <clients> <trades/s> <seconds> [checkout root]');
   process.exit(2);
 }
 const result = await edgeRun({
@@ -17,6 +18,7 @@ const result = await edgeRun({
   tradesPerSecond: Number(rate ?? 100),
   seconds: Number(seconds ?? 5),
   ...(root ? { root: root.endsWith('/') ? root : `${root}/` } : {}),
+  klinesPerSecond: Number(process.env.BENCH_KLINES ?? 0),
   ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
 });
 console.log(JSON.stringify(result));

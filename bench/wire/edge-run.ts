@@ -9,12 +9,18 @@ import type { ClientsOptions, ClientsReport, FeederReport, LatencySummary } from
 const HERE = new URL('.', import.meta.url).pathname;
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-export type EdgeKind = 'data-ingest' | 'floor';
+/**
+ * `data-ingest`: its `/ws`, trades; `floor`: the plain relay, trades; `trading-algo`: its `/ws`
+ * fed by data-ingest over gRPC, `indicator` messages computed from kline updates.
+ */
+export type EdgeKind = 'data-ingest' | 'floor' | 'trading-algo';
 
 export interface EdgeRunOptions {
   readonly edge: EdgeKind;
   readonly clients: number;
   readonly tradesPerSecond: number;
+  /** Kline updates per second over all symbols (what trading-algo turns into indicators). Default 0. */
+  readonly klinesPerSecond?: number;
   readonly seconds: number;
   /** Extra environment for data-ingest (WS_WORKERS and the like). */
   readonly env?: Readonly<Record<string, string>>;
@@ -61,7 +67,7 @@ async function startEdge(
   env: Readonly<Record<string, string>>,
   root: string,
   nodeArgs: readonly string[],
-): Promise<{ child: Child; url: string }> {
+): Promise<{ child: Child; url: string; others: Child[] }> {
   if (edge === 'floor') {
     const upstream = `${feedUrl}/ws/${SYMBOLS.toLowerCase()
       .split(',')
@@ -70,7 +76,7 @@ async function startEdge(
     const child = new Child('floor relay', `${HERE}floor-relay.ts`, { BENCH_UPSTREAM: upstream }, nodeArgs);
     const { port } = await child.next<{ type: 'listening'; port: number }>('listening', 30_000);
     await feeder.next('feed', 10_000);
-    return { child, url: `ws://127.0.0.1:${port}` };
+    return { child, url: `ws://127.0.0.1:${port}`, others: [] };
   }
   const httpPort = await freePort();
   const grpcPort = await freePort();
@@ -96,7 +102,29 @@ async function startEdge(
   );
   await feeder.next('feed', 60_000);
   await waitHttpOk(`http://127.0.0.1:${httpPort}/healthz`, 60_000);
-  return { child, url: `ws://127.0.0.1:${httpPort}/ws` };
+  if (edge === 'data-ingest') return { child, url: `ws://127.0.0.1:${httpPort}/ws`, others: [] };
+  const algoPort = await freePort();
+  const algo = new Child(
+    'trading-algo',
+    `${root}services/trading-algo/src/main.ts`,
+    {
+      INGEST_GRPC_URL: `127.0.0.1:${grpcPort}`,
+      ALGO_HOST: '127.0.0.1',
+      ALGO_HTTP_PORT: String(algoPort),
+      WS_MAX_CLIENTS: '20000',
+      WS_MAX_CLIENTS_PER_ADDRESS: '0',
+      ...env,
+    },
+    nodeArgs,
+  );
+  try {
+    await waitHttpOk(`http://127.0.0.1:${algoPort}/readyz`, 120_000);
+  } catch (err) {
+    await algo.stop();
+    await child.stop();
+    throw err;
+  }
+  return { child: algo, url: `ws://127.0.0.1:${algoPort}/ws`, others: [child] };
 }
 
 async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
@@ -139,10 +167,15 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       options.root ?? ROOT,
       options.nodeArgs ?? [],
     );
-    children.push(edge.child);
+    children.push(...edge.others, edge.child);
     await new Promise((r) => setTimeout(r, 1_000));
     const idle = edge.child.memory();
-    const clientOptions: ClientsOptions = { url: edge.url, clients: options.clients, kind: 'trade' };
+    const clientOptions: ClientsOptions = {
+      url: edge.url,
+      clients: options.clients,
+      kind: options.edge === 'trading-algo' ? 'indicator' : 'trade',
+    };
+    const klinesPerSecond = options.klinesPerSecond ?? 0;
     const clients = new Child('clients', `${HERE}clients.ts`, {
       BENCH_CLIENTS: JSON.stringify(clientOptions),
     });
@@ -158,14 +191,16 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     feeder.send({
       type: 'run',
       tradesPerSecond: options.tradesPerSecond,
-      klinesPerSecond: 0,
+      klinesPerSecond,
       seconds: warmSeconds,
     });
     const warm = await feeder.next<Extract<FeederReport, { type: 'done' }>>(
       'done',
       warmSeconds * 1000 + 30_000,
     );
-    await drain(clients, warm.trades * options.clients, 5_000, 60_000);
+    const counted = (r: { trades: number; klines: number }) =>
+      options.edge === 'trading-algo' ? r.klines : r.trades;
+    await drain(clients, counted(warm) * options.clients, 5_000, 60_000);
     clients.send({ type: 'reset' });
     const before = await stats(clients);
     const cpuBefore = edge.child.cpuMs();
@@ -173,14 +208,14 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     feeder.send({
       type: 'run',
       tradesPerSecond: options.tradesPerSecond,
-      klinesPerSecond: 0,
+      klinesPerSecond,
       seconds: options.seconds,
     });
     const done = await feeder.next<Extract<FeederReport, { type: 'done' }>>(
       'done',
       options.seconds * 1000 + 60_000,
     );
-    const expected = done.trades * options.clients;
+    const expected = counted(done) * options.clients;
     const drainMs = await drain(clients, before.received + expected, 5_000, 120_000);
     const after = await stats(clients);
     const edgeCpuMs = edge.child.cpuMs() - cpuBefore;
@@ -191,7 +226,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       clients: options.clients,
       tradesPerSecond: options.tradesPerSecond,
       seconds: options.seconds,
-      sent: done.trades,
+      sent: counted(done),
       expected,
       received,
       lost: Math.max(0, expected - received),

@@ -68,16 +68,19 @@ function sendTrade(i: number): void {
   send(`${lower[i]}@trade`, payload);
 }
 
-/** An update of the still-open 1m candle; its close is `1.<microseconds>` as for trades. */
+/**
+ * An update of the still-open 1m candle. Its prices are all `<ms mod 10^6>.<µs>` of the send time
+ * (a flat candle is valid), so an indicator computed from it carries that time in its `close`.
+ */
 function sendKline(i: number): void {
   const symbol = symbols[i] as string;
   const us = nowUs();
   const ms = Math.floor(us / 1000);
-  const frac = String(Math.floor(us - ms * 1000)).padStart(3, '0');
+  const price = `${ms % 1_000_000}.${String(Math.floor(us - ms * 1000)).padStart(3, '0')}`;
   const open = Math.floor(ms / 60_000) * 60_000;
   const payload =
     `{"e":"kline","E":${ms},"s":"${symbol}","k":{"t":${open},"T":${open + 59_999},"s":"${symbol}",` +
-    `"i":"1m","f":1,"L":2,"o":"1.000","c":"1.${frac}","h":"2.000","l":"0.500","v":"10","n":2,` +
+    `"i":"1m","f":1,"L":2,"o":"${price}","c":"${price}","h":"${price}","l":"${price}","v":"10","n":2,` +
     `"x":false,"q":"10","V":"5","Q":"5","B":"0"}}`;
   send(`${lower[i]}@kline_1m`, payload);
 }

@@ -36,3 +36,27 @@ export function readTrade(buf: Buffer): TradeMark | null {
     (buf[fracStart] ?? 48) * 100 + (buf[fracStart + 1] ?? 48) * 10 + (buf[fracStart + 2] ?? 48) - 48 * 111;
   return { symbol, id: digitsAt(buf, t + ID.length), sentUs: digitsAt(buf, T + TIME.length) * 1000 + frac };
 }
+
+const INDICATOR = Buffer.from('"type":"indicator"');
+const OPEN_CANDLE = Buffer.from('"final":false');
+const CLOSE = Buffer.from('"close":');
+
+/**
+ * When the kline behind a trading-algo `indicator` message of an open candle was sent, in µs, or
+ * null for any other message. The feeder sends the candle's prices as `<ms mod 10^6>.<µs>`, so the close carries the
+ * send time to the microsecond within a window of 1000 s around `nowUs`.
+ */
+export function readIndicatorSentUs(buf: Buffer, nowUs: number): number | null {
+  // Only the feeder's open-candle updates carry a send time; closed candles come from gap fills.
+  if (buf.indexOf(INDICATOR) < 0 || buf.indexOf(OPEN_CANDLE) < 0) return null;
+  const c = buf.indexOf(CLOSE);
+  if (c < 0) return null;
+  const start = c + CLOSE.length;
+  let end = start;
+  while (end < buf.length && buf[end] !== 44 && buf[end] !== 125) end++;
+  const close = Number(buf.toString('latin1', start, end));
+  if (!Number.isFinite(close)) return null;
+  const nowMs = nowUs / 1000;
+  const ageMs = (((nowMs - close) % 1e6) + 1e6) % 1e6;
+  return (nowMs - ageMs) * 1000;
+}
