@@ -156,13 +156,15 @@ export async function edgeBenchmarks(full: boolean): Promise<EdgeBenchResult> {
     seconds: 10,
   });
   runs.push(e2e);
-  table['end to end, exchange frame to indicator at 5,000 trades/s + 1,000 klines/s: p50 (ms)'] = e2e.latency.p50Ms;
-  table['end to end, exchange frame to indicator at 5,000 trades/s + 1,000 klines/s: p99 (ms)'] = e2e.latency.p99Ms;
+  table['end to end, exchange frame to indicator at 5,000 trades/s + 1,000 klines/s: p50 (ms)'] =
+    e2e.latency.p50Ms;
+  table['end to end, exchange frame to indicator at 5,000 trades/s + 1,000 klines/s: p99 (ms)'] =
+    e2e.latency.p99Ms;
   checks.push(deliveryCheck(e2e), {
     name: 'end to end p99 under 5 ms at market rate',
     ratio: e2e.latency.p99Ms / 5,
     limit: 1,
-    detail: 'exchange frame sent to indicator message received, p99 / 5 ms (the issue\'s absolute target)',
+    detail: "exchange frame sent to indicator message received, p99 / 5 ms (the issue's absolute target)",
     gating: false,
   });
   return { table, checks, runs };

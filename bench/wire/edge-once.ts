@@ -9,7 +9,9 @@ import { type EdgeKind, edgeRun } from './edge-run.js';
 
 const [edge, clients, rate, seconds, root] = process.argv.slice(2);
 if (edge !== 'data-ingest' && edge !== 'floor' && edge !== 'trading-algo') {
-  console.error('usage: edge-once.ts <data-ingest|floor|trading-algo> <clients> <trades/s> <seconds> [checkout root]');
+  console.error(
+    'usage: edge-once.ts <data-ingest|floor|trading-algo> <clients> <trades/s> <seconds> [checkout root]',
+  );
   process.exit(2);
 }
 const result = await edgeRun({
