@@ -30,7 +30,7 @@ function deliveryCheck(r: EdgeRunResult): Check {
     ratio: r.received / Math.max(1, r.expected),
     limit: 1,
     atLeast: true,
-    detail: `received / sent x clients (${r.received} of ${r.expected}); out of order ${r.outOfOrder}, clients closed ${r.clientsClosed}`,
+    detail: `received / sent x reading clients (${r.received} of ${r.expected}); out of order ${r.outOfOrder}, clients closed ${r.clientsClosed}`,
     gating: true,
   };
 }
@@ -135,6 +135,31 @@ export async function edgeBenchmarks(full: boolean): Promise<EdgeBenchResult> {
       gating: true,
     });
   }
+  // One client that stops reading among 100 at 1,000 frames/s: the others' latency against the
+  // same load with every client reading (the first pair above), and the stalled one cut off.
+  const stalled = await edgeRun({
+    edge: 'data-ingest',
+    clients: 101,
+    stalledClients: 1,
+    tradesPerSecond: 1_000,
+    seconds: 10,
+  });
+  runs.push(stalled);
+  record(table, stalled);
+  checks.push(deliveryCheck(stalled), intactCheck(stalled));
+  const reference = runs.find(
+    (r) => r.edge === 'data-ingest' && r.clients === 100 && r.tradesPerSecond === 1_000,
+  );
+  if (reference) {
+    checks.push({
+      name: "one stalled client does not move the others' p99",
+      ratio: stalled.latency.p99Ms / reference.latency.p99Ms,
+      limit: 1.5,
+      detail: `p99 of 100 reading clients with one stalled / without (${stalled.stalledClosed} of 1 stalled cut off during the run)`,
+      gating: false,
+    });
+  }
+
   // trading-algo's edge at 1,000 clients; the plain relay at the same clients and rate ran above.
   const algo = await edgeRun({
     edge: 'trading-algo',

@@ -16,16 +16,26 @@ const counts: number[] = [];
 let received = 0;
 let outOfOrder = 0;
 let closed = 0;
+let stalledClosed = 0;
+const stalled = options.stalled ?? 0;
 
 function open(index: number): Promise<boolean> {
   return new Promise((resolve) => {
     const lastIds = new Map<string, number>();
     counts[index] = 0;
+    const isStalled = index < stalled;
     const ws = new RawWsClient(options.url, {
-      onOpen: () => resolve(true),
+      onOpen: () => {
+        if (isStalled) ws.pause();
+        resolve(true);
+      },
       onError: () => resolve(false),
-      onClose: () => closed++,
+      onClose: () => {
+        if (isStalled) stalledClosed++;
+        else closed++;
+      },
       onMessage: (data) => {
+        if (isStalled) return;
         const at = nowUs();
         if (options.kind === 'indicator') {
           const sentUs = readIndicatorSentUs(data, at);
@@ -74,12 +84,13 @@ process.on('message', (cmd: ClientsCommand) => {
     return;
   }
   let min = Number.POSITIVE_INFINITY;
-  for (const c of counts) min = Math.min(min, c);
+  for (let i = stalled; i < counts.length; i++) min = Math.min(min, counts[i] ?? 0);
   process.send?.({
     type: 'stats',
     received,
     outOfOrder,
     closed,
+    stalledClosed,
     minPerClient: counts.length > 0 ? min : 0,
     latency: histogram.summary(),
   } satisfies ClientsReport);

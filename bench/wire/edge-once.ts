@@ -2,6 +2,7 @@
  * One wire-benchmark run from the command line, printed as JSON:
  * `node --import tsx bench/wire/edge-once.ts <data-ingest|floor|trading-algo> <clients> <trades/s> <seconds> [checkout root]`
  * (a root runs data-ingest from another checkout, e.g. an earlier commit, against the same harness).
+ * `BENCH_STALLED=1` makes that many clients stop reading once connected (slow consumers).
  * `BENCH_KLINES=100` adds kline updates per second (what trading-algo turns into indicators).
  * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes Node flags to the edge process.
  */
@@ -21,6 +22,7 @@ const result = await edgeRun({
   seconds: Number(seconds ?? 5),
   ...(root ? { root: root.endsWith('/') ? root : `${root}/` } : {}),
   klinesPerSecond: Number(process.env.BENCH_KLINES ?? 0),
+  stalledClients: Number(process.env.BENCH_STALLED ?? 0),
   ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
 });
 console.log(JSON.stringify(result));

@@ -19,6 +19,8 @@ export interface EdgeRunOptions {
   readonly edge: EdgeKind;
   readonly clients: number;
   readonly tradesPerSecond: number;
+  /** Clients that stop reading once connected (slow consumers), out of `clients`; not counted. */
+  readonly stalledClients?: number;
   /** Kline updates per second over all symbols (what trading-algo turns into indicators). Default 0. */
   readonly klinesPerSecond?: number;
   readonly seconds: number;
@@ -41,6 +43,9 @@ export interface EdgeRunResult {
   readonly lost: number;
   readonly outOfOrder: number;
   readonly clientsClosed: number;
+  readonly stalledClients: number;
+  /** Stalled clients the edge closed (as slow consumers) during the run. */
+  readonly stalledClosed: number;
   readonly latency: LatencySummary;
   readonly peakRssMb: number;
   readonly rssIdleMb: number;
@@ -174,7 +179,9 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       url: edge.url,
       clients: options.clients,
       kind: options.edge === 'trading-algo' ? 'indicator' : 'trade',
+      stalled: options.stalledClients ?? 0,
     };
+    const reading = options.clients - (options.stalledClients ?? 0);
     const klinesPerSecond = options.klinesPerSecond ?? 0;
     const clients = new Child('clients', `${HERE}clients.ts`, {
       BENCH_CLIENTS: JSON.stringify(clientOptions),
@@ -200,7 +207,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     );
     const counted = (r: { trades: number; klines: number }) =>
       options.edge === 'trading-algo' ? r.klines : r.trades;
-    await drain(clients, counted(warm) * options.clients, 5_000, 60_000);
+    await drain(clients, counted(warm) * reading, 5_000, 60_000);
     clients.send({ type: 'reset' });
     const before = await stats(clients);
     const cpuBefore = edge.child.cpuMs();
@@ -215,7 +222,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       'done',
       options.seconds * 1000 + 60_000,
     );
-    const expected = counted(done) * options.clients;
+    const expected = counted(done) * reading;
     const drainMs = await drain(clients, before.received + expected, 5_000, 120_000);
     const after = await stats(clients);
     const edgeCpuMs = edge.child.cpuMs() - cpuBefore;
@@ -232,6 +239,8 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       lost: Math.max(0, expected - received),
       outOfOrder: after.outOfOrder,
       clientsClosed: after.closed,
+      stalledClients: options.stalledClients ?? 0,
+      stalledClosed: after.stalledClosed,
       latency: after.latency,
       peakRssMb: memory.peakMb,
       rssIdleMb: idle.rssMb,

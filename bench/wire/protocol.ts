@@ -30,6 +30,8 @@ export interface ClientsOptions {
   readonly clients: number;
   /** How the benchmark reads a frame: a Binance trade (raw or combined) or a trading-algo message. */
   readonly kind: 'trade' | 'indicator';
+  /** This many of the clients stop reading once open (slow consumers); they are not counted. */
+  readonly stalled?: number;
   /** Connections opened at once while connecting. */
   readonly connectConcurrency?: number;
 }
@@ -56,7 +58,9 @@ export type ClientsReport =
       readonly received: number;
       /** Frames whose trade id was not the one after the previous on that stream for that client. */
       readonly outOfOrder: number;
+      /** Clients closed by the server, stalled ones not included. */
       readonly closed: number;
+      readonly stalledClosed: number;
       readonly minPerClient: number;
       readonly latency: LatencySummary;
     };

@@ -45,6 +45,11 @@ export class RawWsClient {
     });
   }
 
+  /** Stops reading: the kernel's buffers fill, then the server sees a slow consumer. */
+  pause(): void {
+    this.socket.pause();
+  }
+
   terminate(): void {
     this.socket.destroy();
   }

@@ -16,13 +16,19 @@ export interface SharedConfig {
   readonly metrics: WsFanoutMetrics;
   readonly logger: Logger;
   readonly throttle: LogThrottle;
-  /** Bytes queued or in flight over every connection (the shared frames counted once per client). */
+  /**
+   * Memory the connections' backlogs hold: each frame held by any of them counted once (they
+   * share it), plus `SLOT_BYTES` per message a connection holds.
+   */
   totalBufferedBytes: number;
   /** Called when a connection's queue goes from empty to not empty: flush it at the end of the tick. */
   readonly schedule: (client: WsConnection<unknown>) => void;
 }
 
 const CLOSE_POLICY_VIOLATION = 1008;
+
+/** What one held message costs a connection beyond the shared frame: its slot in queues and write requests. */
+export const SLOT_BYTES = 16;
 
 /**
  * One client connection. Frames it is owed are queued (the same Buffer every client gets) and
@@ -32,9 +38,10 @@ const CLOSE_POLICY_VIOLATION = 1008;
  */
 export class WsConnection<S> {
   /** Frames not yet handed to the socket. */
-  private queue: Buffer[] = [];
+  private queue: WsFrame[] = [];
   private queuedBytes = 0;
-  /** Handed to the socket, not yet to the kernel: messages and bytes. */
+  /** Batches handed to the socket, not yet to the kernel (their callbacks come in order). */
+  private inFlight: WsFrame[][] = [];
   private inFlightMessages = 0;
   private inFlightBytes = 0;
   private alive = true;
@@ -74,11 +81,11 @@ export class WsConnection<S> {
    *
    * The policy: a client is behind when the kernel has not yet taken everything handed to its
    * socket at earlier ticks (`backlog`). A client that is behind is cut off when its backlog plus
-   * what it is owed this tick would pass `maxBufferedBytes`, or when the message would take the
-   * fan-out's total (every client's backlog and queue) past `maxTotalBufferedBytes`; any client is
-   * cut off at `maxQueuedMessages` messages waiting. A client that is not behind takes the tick's
-   * messages whatever their size: they are the same Buffers every client is handed, held once
-   * however many clients, so a burst does not drop clients that keep up.
+   * what it is owed this tick would pass `maxBufferedBytes`, or when the memory every client's
+   * backlog holds would pass `maxTotalBufferedBytes`; any client is cut off at
+   * `maxQueuedMessages` messages waiting. A client that is not behind takes the tick's messages
+   * whatever their size: they are the same Buffers every client is handed, held once however many
+   * clients, so a burst does not drop clients that keep up.
    */
   enqueue(frame: WsFrame): boolean {
     if (!this.isOpen) return false;
@@ -89,15 +96,16 @@ export class WsConnection<S> {
       this.queue.length + this.inFlightMessages >= this.config.maxQueuedMessages ||
       (backlog > 0 &&
         (owed + size > this.config.maxBufferedBytes ||
-          this.config.totalBufferedBytes + size > this.config.maxTotalBufferedBytes))
+          this.config.totalBufferedBytes + SLOT_BYTES + (frame.holders === 0 ? size : 0) >
+            this.config.maxTotalBufferedBytes))
     ) {
       this.dropSlow(owed);
       return false;
     }
     if (this.queue.length === 0) this.config.schedule(this);
-    this.queue.push(frame.bytes);
+    this.queue.push(frame);
     this.queuedBytes += size;
-    this.config.totalBufferedBytes += size;
+    this.hold(frame);
     return true;
   }
 
@@ -110,26 +118,40 @@ export class WsConnection<S> {
     this.queue = [];
     this.queuedBytes = 0;
     if (this.socket.readyState !== WebSocket.OPEN || !this.tcp.writable) {
-      this.config.totalBufferedBytes -= bytes;
+      this.letGo(frames);
       return;
     }
+    this.inFlight.push(frames);
     this.inFlightBytes += bytes;
     this.inFlightMessages += messages;
     const written = (): void => {
       if (this.released) return;
       this.inFlightBytes -= bytes;
       this.inFlightMessages -= messages;
-      this.config.totalBufferedBytes -= bytes;
+      const batch = this.inFlight.shift();
+      if (batch) this.letGo(batch);
     };
     if (messages === 1) {
-      this.tcp.write(frames[0] as Buffer, written);
+      this.tcp.write((frames[0] as WsFrame).bytes, written);
       return;
     }
     // Corked writes of shared Buffers leave as one writev: no copy, one syscall.
     this.tcp.cork();
-    for (let i = 0; i < messages - 1; i++) this.tcp.write(frames[i] as Buffer);
-    this.tcp.write(frames[messages - 1] as Buffer, written);
+    for (let i = 0; i < messages - 1; i++) this.tcp.write((frames[i] as WsFrame).bytes);
+    this.tcp.write((frames[messages - 1] as WsFrame).bytes, written);
     this.tcp.uncork();
+  }
+
+  private hold(frame: WsFrame): void {
+    if (frame.holders++ === 0) this.config.totalBufferedBytes += frame.bytes.length;
+    this.config.totalBufferedBytes += SLOT_BYTES;
+  }
+
+  private letGo(frames: readonly WsFrame[]): void {
+    for (const frame of frames) {
+      if (--frame.holders === 0) this.config.totalBufferedBytes -= frame.bytes.length;
+      this.config.totalBufferedBytes -= SLOT_BYTES;
+    }
   }
 
   close(code: number, reason: string): void {
@@ -184,12 +206,14 @@ export class WsConnection<S> {
     return false;
   }
 
-  /** @internal Frees what is still queued (the connection closed). */
+  /** @internal Lets go of everything still queued or in flight (the connection closed). */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.config.totalBufferedBytes -= this.queuedBytes + this.inFlightBytes;
+    this.letGo(this.queue);
+    for (const batch of this.inFlight) this.letGo(batch);
     this.queue = [];
+    this.inFlight = [];
     this.queuedBytes = 0;
     this.inFlightBytes = 0;
     this.inFlightMessages = 0;

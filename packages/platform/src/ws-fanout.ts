@@ -53,11 +53,12 @@ export interface WsFanoutOptions<S> {
    */
   readonly maxBufferedBytes?: number;
   /**
-   * Bytes waiting in user space over all clients together (each client's backlog counted in full,
-   * though clients share the frames). A client that is behind (the kernel has not taken what it
-   * was handed at an earlier tick) whose next message would take the total past this is cut off
-   * as a slow consumer, so the memory clients can pin stays bounded whatever they do; a client
-   * that keeps up is not cut by it. Default 256 MiB.
+   * Memory the clients' backlogs may hold together: every frame some client still holds (queued,
+   * or not yet taken by the kernel) counted once, as clients share it, plus 16 bytes per message
+   * per client. A client that is behind (the kernel has not taken what it was handed at an
+   * earlier tick) whose next message would take this past the bound is cut off as a slow
+   * consumer, so the memory clients can pin stays bounded whatever they do; a client that keeps
+   * up is not cut by it. Default 256 MiB.
    */
   readonly maxTotalBufferedBytes?: number;
   /**
@@ -189,7 +190,7 @@ export class WsFanout<S> {
     return this.connections;
   }
 
-  /** Bytes waiting in user space over every client (see `maxTotalBufferedBytes`). */
+  /** Memory the clients' backlogs hold (see `maxTotalBufferedBytes`). */
   get totalBufferedBytes(): number {
     return this.config.totalBufferedBytes;
   }

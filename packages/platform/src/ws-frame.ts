@@ -4,6 +4,12 @@
  * header and the payload is written as is to every socket that is owed it.
  */
 export class WsFrame {
+  /**
+   * @internal Connections holding this frame (queued or not yet taken by the kernel): the frame's
+   * bytes count once toward the fan-out's memory while any holds it.
+   */
+  holders = 0;
+
   private constructor(
     /** Header and payload, ready for `socket.write`. */
     readonly bytes: Buffer,
