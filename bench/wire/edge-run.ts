@@ -134,7 +134,8 @@ async function startEdge(
 
 async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
   clients.send({ type: 'stats' });
-  return clients.next('stats', 30_000);
+  // A clients process swamped by a backlog answers late; bounded all the same.
+  return clients.next('stats', 120_000);
 }
 
 /** Waits until `expected` frames arrived or none came for `quietMs`; returns when the last came. */
