@@ -3,7 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket } from 'ws';
-import { WsFanout, type WsFanoutOptions } from './ws-fanout.js';
+import { type WsConnection, WsFanout, type WsFanoutOptions } from './ws-fanout.js';
+import { WsFrame } from './ws-frame.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -185,6 +186,53 @@ describe('WsFanout', () => {
     expect(h.counts.slow).toBe(1);
     await until(() => h.fanout.size === 0);
     expect(h.closes).toHaveLength(1);
+  });
+
+  it('bounds the bytes waiting over all clients: those that fall behind are cut off, a reader keeps everything', async () => {
+    // Per client the limit is far away: only the total bound can cut the paused clients off.
+    const maxTotal = 512 * 1024;
+    const h = await start({
+      maxBufferedBytes: 256 * 1024 * 1024,
+      maxTotalBufferedBytes: maxTotal,
+      slowConsumerCloseGraceMs: 100,
+    });
+    const fast = await connect(`${h.url}/fast`);
+    const paused = await Promise.all([1, 2, 3].map((i) => connect(`${h.url}/slow${i}`)));
+    for (const p of paused) (await p.tcp).pause();
+    await until(() => h.fanout.size === 4);
+    const payload = Buffer.from(`"${'z'.repeat(32 * 1024)}"`);
+    const frameBytes = payload.length + 4;
+    let published = 0;
+    let maxSeen = 0;
+    while (h.counts.slow < 3 && published < 8_000) {
+      for (let i = 0; i < 8; i++) {
+        h.fanout.broadcast(h.fanout.clients(), payload);
+        maxSeen = Math.max(maxSeen, h.fanout.totalBufferedBytes);
+      }
+      published += 8;
+      await until(() => fast.messages.length === published);
+    }
+    expect(h.counts.slow).toBe(3);
+    // Past the bound only by one tick's burst, which clients that keep up always take.
+    expect(maxSeen).toBeLessThanOrEqual(maxTotal + 4 * 8 * frameBytes);
+    expect(fast.ws.readyState).toBe(WebSocket.OPEN);
+    await until(() => h.fanout.size === 1);
+    // Nothing of the closed clients stays counted.
+    await until(() => h.fanout.totalBufferedBytes === 0);
+  });
+
+  it('frames a message once and hands every client the same bytes', async () => {
+    const h = await start();
+    const clients = await Promise.all([1, 2, 3].map((i) => connect(`${h.url}/c${i}`)));
+    await until(() => h.fanout.size === 3);
+    const frame = WsFrame.text('{"e":"trade","t":1}');
+    expect(h.fanout.broadcast(h.fanout.clients(), frame)).toBe(3);
+    expect(h.fanout.send([...h.fanout.clients()][0] as WsConnection<{ name: string }>, frame)).toBe(true);
+    await until(
+      () => clients.every((c) => c.messages.length >= 1) && (clients[0]?.messages.length ?? 0) === 2,
+    );
+    for (const c of clients) expect(c.messages[0]).toBe('{"e":"trade","t":1}');
+    expect(h.counts.bytes).toBe(4 * frame.payloadBytes);
   });
 
   it('terminates peers that do not answer pings and keeps those that do', async () => {

@@ -6,9 +6,11 @@ import { PerAddressLimit } from './address-limit.js';
 import { LogThrottle } from './logger.js';
 import { requestAddress } from './request-address.js';
 import { type SharedConfig, WsConnection } from './ws-fanout-connection.js';
+import { WsFrame } from './ws-frame.js';
 
 export { WsConnection } from './ws-fanout-connection.js';
 export { createWsFanoutMetrics } from './ws-fanout-metrics.js';
+export { WsFrame } from './ws-frame.js';
 
 /** Hooks for counting what the fan-out does; see `createWsFanoutMetrics` for Prometheus ones. */
 export interface WsFanoutMetrics {
@@ -44,11 +46,21 @@ export interface WsInboundRateLimit {
 export interface WsFanoutOptions<S> {
   readonly logger: Logger;
   /**
-   * Bytes a client may have waiting in user space (ws plus socket buffers, i.e. beyond what the
-   * kernel accepted) before it is cut off as a slow consumer. A client with an empty buffer always
-   * gets one message, so a single message larger than this does not drop it. Default 1 MiB.
+   * Bytes a client that is behind (the kernel has not taken what it was handed at an earlier tick)
+   * may be owed before it is cut off as a slow consumer (see `WsConnection.enqueue` for the whole
+   * policy). A client owed nothing always gets one message, so a single message larger than this
+   * does not drop it. Default 1 MiB.
    */
   readonly maxBufferedBytes?: number;
+  /**
+   * Memory the clients' backlogs may hold together: every frame some client still holds (queued,
+   * or not yet taken by the kernel) counted once, as clients share it, plus 16 bytes per message
+   * per client. A client that is behind (the kernel has not taken what it was handed at an
+   * earlier tick) whose next message would take this past the bound is cut off as a slow
+   * consumer, so the memory clients can pin stays bounded whatever they do; a client that keeps
+   * up is not cut by it. Default 256 MiB.
+   */
+  readonly maxTotalBufferedBytes?: number;
   /**
    * Messages queued but not yet handed to the kernel; default 8192. Bytes are the real bound
    * (`maxBufferedBytes`); this one only stops floods of tiny messages. It must stay above the
@@ -99,9 +111,14 @@ export type WsUpgradeDecision<S> =
 
 /**
  * Business-free WebSocket client management over a `ws` server in noServer mode: per-client
- * bounded send buffers (the slow client is cut off with 1008, the others never wait), messages
- * serialised and encoded once for all recipients, heartbeat, inbound rate limit, `maxPayload`,
- * origin allowlist and a bounded graceful shutdown.
+ * send buffers bounded in bytes and messages, and a bound over all clients (the slow client is cut
+ * off with 1008, the others never wait), heartbeat, inbound rate limit, `maxPayload`, origin
+ * allowlist and a bounded graceful shutdown.
+ *
+ * Messages are serialised by the caller once, and framed here once ({@link WsFrame}): every
+ * recipient is handed the same Buffer. Each client's frames of one tick go out in one socket write
+ * at the end of the tick (`setImmediate`), so the cost per client is one write per tick, not one
+ * per message, and a burst costs little more than a single message.
  */
 export class WsFanout<S> {
   private readonly wss: WebSocketServer;
@@ -114,6 +131,14 @@ export class WsFanout<S> {
   private shuttingDown = false;
   private readonly maxClients: number;
   private readonly perAddress: PerAddressLimit;
+  private dirty: WsConnection<unknown>[] = [];
+  private flushScheduled = false;
+  private readonly flushDirty = (): void => {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const c of dirty) c.flush();
+  };
 
   constructor(private readonly options: WsFanoutOptions<S>) {
     this.wss = new WebSocketServer({
@@ -128,6 +153,15 @@ export class WsFanout<S> {
     this.config = {
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
       maxQueuedMessages: options.maxQueuedMessages ?? 8192,
+      maxTotalBufferedBytes: options.maxTotalBufferedBytes ?? 256 * 1024 * 1024,
+      totalBufferedBytes: 0,
+      schedule: (client) => {
+        this.dirty.push(client);
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flushDirty);
+        }
+      },
       slowConsumerCloseGraceMs: options.slowConsumerCloseGraceMs ?? 2_000,
       rate:
         options.inboundRateLimit === undefined
@@ -154,6 +188,11 @@ export class WsFanout<S> {
 
   clients(): ReadonlySet<WsConnection<S>> {
     return this.connections;
+  }
+
+  /** Memory the clients' backlogs hold (see `maxTotalBufferedBytes`). */
+  get totalBufferedBytes(): number {
+    return this.config.totalBufferedBytes;
   }
 
   /**
@@ -204,23 +243,30 @@ export class WsFanout<S> {
     }
     // ws completes a valid handshake synchronously, so the per-address count checked above
     // cannot be passed by upgrades in flight.
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, address, decision.state));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, address, decision.state));
   }
 
-  /** Sends one pre-serialised message to one client; false when not sent (closed, or dropped as slow). */
-  send(client: WsConnection<S>, data: string | Buffer): boolean {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    const ok = client.enqueue(buf);
-    if (ok) this.config.metrics.messagesOut?.(1, buf.length);
+  /**
+   * Sends one pre-serialised message to one client; false when not sent (closed, or dropped as
+   * slow). A message sent to many clients one by one (a cached snapshot) can be framed once with
+   * `WsFrame.text` and passed as is.
+   */
+  send(client: WsConnection<S>, data: string | Buffer | WsFrame): boolean {
+    const frame = toFrame(data);
+    const ok = client.enqueue(frame);
+    if (ok) this.config.metrics.messagesOut?.(1, frame.payloadBytes);
     return ok;
   }
 
-  /** Sends one message to many clients, encoding it once; returns how many it was queued for. */
-  broadcast(clients: Iterable<WsConnection<S>>, data: string | Buffer): number {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  /** Sends one message to many clients, framing it once; returns how many it was queued for. */
+  broadcast(clients: Iterable<WsConnection<S>>, data: string | Buffer | WsFrame): number {
+    let frame: WsFrame | undefined;
     let sent = 0;
-    for (const c of clients) if (c.enqueue(buf)) sent++;
-    if (sent > 0) this.config.metrics.messagesOut?.(sent, sent * buf.length);
+    for (const c of clients) {
+      frame ??= toFrame(data);
+      if (c.enqueue(frame)) sent++;
+    }
+    if (sent > 0 && frame) this.config.metrics.messagesOut?.(sent, sent * frame.payloadBytes);
     return sent;
   }
 
@@ -246,8 +292,8 @@ export class WsFanout<S> {
     this.wss.close();
   }
 
-  private attach(ws: WebSocket, address: string, state: S): void {
-    const client = new WsConnection(this.nextId++, state, address, ws, this.config);
+  private attach(ws: WebSocket, socket: Duplex, address: string, state: S): void {
+    const client = new WsConnection(this.nextId++, state, address, ws, socket, this.config);
     this.connections.add(client);
     this.perAddress.tryAcquire(address);
     this.config.metrics.connected?.();
@@ -263,6 +309,7 @@ export class WsFanout<S> {
       this.options.logger.debug({ client: client.id, err: err.message }, 'websocket client error');
     });
     ws.once('close', (code: number) => {
+      client.release();
       this.connections.delete(client);
       this.perAddress.release(address);
       this.config.metrics.clients?.(this.connections.size);
@@ -304,6 +351,10 @@ export function rejectUpgrade(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extra}` +
       `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+function toFrame(data: string | Buffer | WsFrame): WsFrame {
+  return data instanceof WsFrame ? data : WsFrame.text(data);
 }
 
 function rawDataText(data: RawData): string {

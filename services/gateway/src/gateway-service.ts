@@ -120,6 +120,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       serviceName: 'gateway',
       ws: {
         maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+        maxTotalBufferedBytes: config.WS_MAX_TOTAL_BUFFERED_BYTES,
         maxClients: config.WS_MAX_CLIENTS,
         maxClientsPerAddress: config.WS_MAX_CLIENTS_PER_ADDRESS,
         trustedProxies: new Set(config.TRUSTED_PROXIES),
@@ -196,6 +197,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       trustedProxies: new Set(config.TRUSTED_PROXIES),
       ...authorize,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      maxTotalBufferedBytes: config.WS_MAX_TOTAL_BUFFERED_BYTES,
       allowedOrigins: config.WS_ALLOWED_ORIGINS,
       heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
     });

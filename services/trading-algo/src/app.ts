@@ -92,6 +92,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     trustedProxies: new Set(config.TRUSTED_PROXIES),
     ...authorize,
     maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+    maxTotalBufferedBytes: config.WS_MAX_TOTAL_BUFFERED_BYTES,
     allowedOrigins: config.WS_ALLOWED_ORIGINS,
     heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
   });

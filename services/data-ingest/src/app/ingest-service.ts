@@ -114,6 +114,7 @@ export async function startIngestService(
     corsOrigins: config.CORS_ALLOWED_ORIGINS,
     ws: {
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      maxTotalBufferedBytes: config.WS_MAX_TOTAL_BUFFERED_BYTES,
       maxClients: config.WS_MAX_CLIENTS,
       maxClientsPerAddress: config.WS_MAX_CLIENTS_PER_ADDRESS,
       trustedProxies: new Set(config.TRUSTED_PROXIES),

@@ -43,6 +43,7 @@ export interface MarketSession {
 export type MarketWsOptions = Pick<
   WsFanoutOptions<MarketSession>,
   | 'maxBufferedBytes'
+  | 'maxTotalBufferedBytes'
   | 'maxQueuedMessages'
   | 'maxPayloadBytes'
   | 'heartbeatIntervalMs'

@@ -8,6 +8,7 @@ import {
   truncateInput,
   type WsConnection,
   WsFanout,
+  WsFrame,
   type WsInboundRateLimit,
   type WsUpgradeDecision,
 } from '@visualgo/platform';
@@ -31,6 +32,8 @@ export interface AlgoWsServerOptions {
   /** Checked on upgrade after the origin; false answers 401 (see `BearerAuth`). */
   readonly authorize?: (req: IncomingMessage) => boolean;
   readonly maxBufferedBytes: number;
+  /** Bytes waiting over every client together (see `WsFanoutOptions.maxTotalBufferedBytes`). */
+  readonly maxTotalBufferedBytes?: number;
   readonly allowedOrigins?: readonly string[];
   readonly heartbeatIntervalMs?: number;
   /** Incoming messages per client; default (unset) 10/s with a burst of 20, null disables. */
@@ -68,7 +71,8 @@ export const MAX_STREAMS_PER_CLIENT = 1024;
 export class AlgoWsServer {
   readonly fanout: WsFanout<ClientState>;
   private readonly index = new SubscriberIndex<Client>();
-  private readonly snapshots = new Map<string, { finalCount: number; data: Buffer }>();
+  /** Each stream's snapshot, serialised and framed once for every client that asks while it holds. */
+  private readonly snapshots = new Map<string, { finalCount: number; data: WsFrame }>();
   private readonly log: Logger;
   private readonly throttle = new LogThrottle();
   private readonly unsubscribe: () => void;
@@ -78,6 +82,7 @@ export class AlgoWsServer {
     this.fanout = new WsFanout<ClientState>({
       logger: this.log,
       maxBufferedBytes: options.maxBufferedBytes,
+      ...(options.maxTotalBufferedBytes ? { maxTotalBufferedBytes: options.maxTotalBufferedBytes } : {}),
       maxClients: options.maxClients,
       ...(options.maxClientsPerAddress ? { maxClientsPerAddress: options.maxClientsPerAddress } : {}),
       ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
@@ -266,7 +271,7 @@ export class AlgoWsServer {
       const data = this.snapshotData(stream);
       if (data) {
         const buffered = client.bufferedBytes;
-        if (buffered > 0 && buffered + data.length > this.options.maxBufferedBytes) {
+        if (buffered > 0 && buffered + data.bytes.length > this.options.maxBufferedBytes) {
           state.retry = setTimeout(() => this.pump(client), this.options.snapshotRetryMs ?? 20);
           return;
         }
@@ -279,14 +284,14 @@ export class AlgoWsServer {
     }
   }
 
-  private snapshotData(stream: string): Buffer | null {
+  private snapshotData(stream: string): WsFrame | null {
     const engine = this.options.engine;
     const finalCount = engine.finalCount(stream);
     const cached = this.snapshots.get(stream);
     if (cached && cached.finalCount === finalCount) return cached.data;
     const snapshot = engine.snapshot(stream, this.options.snapshotPoints);
     if (!snapshot) return null;
-    const data = Buffer.from(JSON.stringify(snapshot));
+    const data = WsFrame.text(JSON.stringify(snapshot));
     this.snapshots.set(stream, { finalCount, data });
     return data;
   }

@@ -1,0 +1,234 @@
+/**
+ * The WebSocket edge measured from outside: data-ingest's `/ws` fed a Binance-shaped stream by a
+ * feeder process, clients in another process, against the plain-`ws` floor relay run back to back
+ * in the same run with the same feeder and clients (see bench/wire/). Quick mode (CI): one small
+ * pair, gating only on lost frames and cut-off clients. Full: the issue's table, idle clients by
+ * the thousand, each pair's ratios.
+ */
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import type { Check } from './harness.js';
+import { type EdgeRunOptions, type EdgeRunResult, edgeRun } from './wire/edge-run.js';
+
+export interface EdgeBenchResult {
+  readonly table: Record<string, number>;
+  readonly checks: Check[];
+  readonly runs: EdgeRunResult[];
+}
+
+interface Load {
+  readonly clients: number;
+  readonly tradesPerSecond: number;
+  readonly seconds: number;
+}
+
+const label = (l: Load) => `${l.clients} clients x ${l.tradesPerSecond}/s`;
+
+/** Every frame to every client, in order, and no client cut off. */
+function deliveryCheck(r: EdgeRunResult): Check {
+  return {
+    name: `every frame delivered: ${r.edge}, ${label(r)}`,
+    ratio: r.received / Math.max(1, r.expected),
+    limit: 1,
+    atLeast: true,
+    detail: `received / sent x reading clients (${r.received} of ${r.expected}); out of order ${r.outOfOrder}, clients closed ${r.clientsClosed}`,
+    gating: true,
+  };
+}
+
+function intactCheck(r: EdgeRunResult): Check {
+  return {
+    name: `no client cut off or out of order: ${r.edge}, ${label(r)}`,
+    ratio: r.clientsClosed + r.outOfOrder,
+    limit: 0,
+    detail: 'clients closed + frames out of order',
+    gating: true,
+  };
+}
+
+function record(table: Record<string, number>, r: EdgeRunResult): void {
+  const k = `${r.edge} ${label(r)}`;
+  table[`${k}: p50 (ms)`] = r.latency.p50Ms;
+  table[`${k}: p99 (ms)`] = r.latency.p99Ms;
+  table[`${k}: peak RSS (MB)`] = r.peakRssMb;
+  table[`${k}: edge CPU per delivery (us)`] = r.edgeCpuUsPerDelivery;
+  table[`${k}: drained after (ms)`] = r.drainMs;
+}
+
+/** A run that failed (a child crashed, a bound ran out) fails the benchmark, after the other runs. */
+async function attempt(options: EdgeRunOptions, checks: Check[]): Promise<EdgeRunResult | null> {
+  try {
+    return await edgeRun(options);
+  } catch (err) {
+    checks.push({
+      name: `run completed: ${options.edge}, ${label(options)}`,
+      ratio: 0,
+      limit: 1,
+      atLeast: true,
+      detail: err instanceof Error ? err.message : String(err),
+    });
+    return null;
+  }
+}
+
+/** Our edge and the floor under one load, back to back; ratio checks are gating only in full mode. */
+async function pair(load: Load, full: boolean, table: Record<string, number>, checks: Check[]) {
+  const floor = await attempt({ edge: 'floor', ...load }, checks);
+  const ours = await attempt({ edge: 'data-ingest', ...load }, checks);
+  if (!floor || !ours) return { floor, ours };
+  for (const r of [floor, ours]) {
+    record(table, r);
+    checks.push(deliveryCheck(r), intactCheck(r));
+  }
+  const ratio = (name: string, a: number, b: number, detail: string): Check => ({
+    name: `${name}, ${label(load)}`,
+    ratio: a / b,
+    limit: 1,
+    detail,
+    gating: full,
+  });
+  checks.push(
+    ratio(
+      'p50 at or below the floor',
+      ours.latency.p50Ms,
+      floor.latency.p50Ms,
+      'data-ingest p50 / floor p50',
+    ),
+    ratio(
+      'p99 at or below the floor',
+      ours.latency.p99Ms,
+      floor.latency.p99Ms,
+      'data-ingest p99 / floor p99',
+    ),
+    {
+      name: `CPU per delivery against the floor, ${label(load)}`,
+      ratio: ours.edgeCpuUsPerDelivery / floor.edgeCpuUsPerDelivery,
+      limit: 1,
+      detail: 'edge process CPU time per delivered frame, data-ingest / floor',
+      gating: false,
+    },
+  );
+  return { floor, ours };
+}
+
+export function machine(): Record<string, string | number> {
+  const cpu = cpus();
+  return {
+    node: process.version,
+    kernel: release(),
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
+  };
+}
+
+export async function edgeBenchmarks(full: boolean): Promise<EdgeBenchResult> {
+  const table: Record<string, number> = {};
+  const checks: Check[] = [];
+  const runs: EdgeRunResult[] = [];
+  if (!full) {
+    const { floor, ours } = await pair(
+      { clients: 100, tradesPerSecond: 200, seconds: 3 },
+      false,
+      table,
+      checks,
+    );
+    for (const r of [floor, ours]) if (r) runs.push(r);
+    return { table, checks, runs };
+  }
+  for (const load of [
+    { clients: 100, tradesPerSecond: 1_000, seconds: 10 },
+    { clients: 1_000, tradesPerSecond: 100, seconds: 10 },
+    { clients: 1_000, tradesPerSecond: 1_000, seconds: 10 },
+  ]) {
+    const { floor, ours } = await pair(load, true, table, checks);
+    for (const r of [floor, ours]) if (r) runs.push(r);
+  }
+  for (const clients of [5_000, 10_000]) {
+    const load = { clients, tradesPerSecond: 10, seconds: 5 };
+    const { floor, ours } = await pair(load, true, table, checks);
+    for (const r of [floor, ours]) if (r) runs.push(r);
+    if (!floor || !ours) continue;
+    table[`data-ingest ${clients} idle clients: RSS per client (KB)`] = ours.kbPerClient;
+    table[`floor ${clients} idle clients: RSS per client (KB)`] = floor.kbPerClient;
+    checks.push({
+      name: `an idle client costs under 20 KB (${clients} clients)`,
+      ratio: ours.kbPerClient,
+      limit: 20,
+      detail: 'data-ingest resident memory added by the connected clients / clients (KB)',
+      gating: true,
+    });
+  }
+  // One client that stops reading among 100 at 1,000 frames/s: the others' latency against the
+  // same load with every client reading (the first pair above), and the stalled one cut off.
+  const stalled = await attempt(
+    {
+      edge: 'data-ingest',
+      clients: 101,
+      stalledClients: 1,
+      tradesPerSecond: 1_000,
+      seconds: 10,
+    },
+    checks,
+  );
+  if (stalled) {
+    runs.push(stalled);
+    record(table, stalled);
+    checks.push(deliveryCheck(stalled), intactCheck(stalled));
+  }
+  const reference = runs.find(
+    (r) => r.edge === 'data-ingest' && r.clients === 100 && r.tradesPerSecond === 1_000,
+  );
+  if (stalled && reference) {
+    checks.push({
+      name: "one stalled client does not move the others' p99",
+      ratio: stalled.latency.p99Ms / reference.latency.p99Ms,
+      limit: 1.5,
+      detail: `p99 of 100 reading clients with one stalled / without (${stalled.stalledClosed} of 1 stalled cut off during the run)`,
+      gating: false,
+    });
+  }
+
+  // trading-algo's edge at 1,000 clients; the plain relay at the same clients and rate ran above.
+  const algo = await attempt(
+    {
+      edge: 'trading-algo',
+      clients: 1_000,
+      tradesPerSecond: 0,
+      klinesPerSecond: 100,
+      seconds: 10,
+    },
+    checks,
+  );
+  if (algo) {
+    runs.push(algo);
+    record(table, algo);
+    checks.push(deliveryCheck(algo), intactCheck(algo));
+  }
+  // End to end at a market's message rate: Binance spot's ~2,000 1m kline streams update about
+  // every 2 s (~1,000 updates/s) and trade ~5,000 times a second; one browser-like client.
+  const e2e = await attempt(
+    {
+      edge: 'trading-algo',
+      clients: 1,
+      tradesPerSecond: 5_000,
+      klinesPerSecond: 1_000,
+      seconds: 10,
+    },
+    checks,
+  );
+  if (e2e) {
+    runs.push(e2e);
+    const k = 'end to end, exchange frame to indicator at 5,000 trades/s + 1,000 klines/s';
+    table[`${k}: p50 (ms)`] = e2e.latency.p50Ms;
+    table[`${k}: p99 (ms)`] = e2e.latency.p99Ms;
+    checks.push(deliveryCheck(e2e), {
+      name: 'end to end p99 under 5 ms at market rate',
+      ratio: e2e.latency.p99Ms / 5,
+      limit: 1,
+      detail: "exchange frame sent to indicator message received, p99 / 5 ms (the issue's absolute target)",
+      gating: false,
+    });
+  }
+  return { table, checks, runs };
+}

@@ -1,0 +1,130 @@
+/**
+ * The wire benchmark's market feed, run as its own process: Binance-shaped combined-stream
+ * WebSocket frames (`/stream?streams=...`, as data-ingest connects) and raw ones (`/ws/<stream>...`,
+ * as the plain relay connects), and the simulated exchange's REST API for everything data-ingest
+ * asks before streaming (exchange info, kline history). Each trade carries the time it was sent:
+ * `T` in whole milliseconds and the price `1.<microseconds>`, so a client measures latency to the
+ * microsecond; trade ids are consecutive per symbol so a client sees every gap.
+ */
+import type { IncomingMessage } from 'node:http';
+import { startSimExchange } from '@visualgo/sim-exchange';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { type FeederCommand, type FeederReport, nowUs } from './protocol.js';
+
+const symbols = (process.env.BENCH_SYMBOLS ?? 'BTCUSDT,ETHUSDT,BNBBTC').split(',');
+const lower = symbols.map((s) => s.toLowerCase());
+
+interface Feed {
+  readonly ws: WebSocket;
+  readonly combined: boolean;
+  readonly streams: Set<string>;
+}
+
+const feeds = new Set<Feed>();
+const tradeIds = new Array<number>(symbols.length).fill(0);
+const sim = await startSimExchange({ host: '127.0.0.1', port: 0, symbols, historyDays: 1 });
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+
+wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+  const url = new URL(req.url ?? '/', 'http://feed');
+  const combined = url.pathname.startsWith('/stream');
+  const list = combined ? (url.searchParams.get('streams') ?? '') : url.pathname.slice('/ws/'.length);
+  const feed: Feed = { ws, combined, streams: new Set(list.split('/').filter((s) => s !== '')) };
+  feeds.add(feed);
+  process.send?.({ type: 'feed', streams: [...feed.streams] } satisfies FeederReport);
+  ws.on('message', (data) => {
+    // SUBSCRIBE / UNSUBSCRIBE as Binance answers them.
+    try {
+      const m = JSON.parse(String(data)) as { method?: string; params?: string[]; id?: unknown };
+      for (const s of m.params ?? []) {
+        if (m.method === 'SUBSCRIBE') feed.streams.add(s);
+        if (m.method === 'UNSUBSCRIBE') feed.streams.delete(s);
+      }
+      ws.send(JSON.stringify({ result: null, id: m.id ?? null }));
+    } catch {
+      ws.send('{"error":{"code":3,"msg":"Invalid JSON"},"id":null}');
+    }
+  });
+  ws.on('close', () => feeds.delete(feed));
+  ws.on('error', () => {});
+});
+
+function send(stream: string, payload: string): void {
+  const combined = `{"stream":"${stream}","data":${payload}}`;
+  for (const f of feeds) if (f.streams.has(stream)) f.ws.send(f.combined ? combined : payload);
+}
+
+function sendTrade(i: number): void {
+  const symbol = symbols[i] as string;
+  const id = (tradeIds[i] ?? 0) + 1;
+  tradeIds[i] = id;
+  const us = nowUs();
+  const ms = Math.floor(us / 1000);
+  const frac = Math.floor(us - ms * 1000);
+  const payload =
+    `{"e":"trade","E":${ms},"s":"${symbol}","t":${id},"p":"1.${String(frac).padStart(3, '0')}",` +
+    `"q":"0.5","T":${ms},"m":${(id & 1) === 0},"M":true}`;
+  send(`${lower[i]}@trade`, payload);
+}
+
+/**
+ * An update of the still-open 1m candle. Its prices are all `<ms mod 10^6>.<µs>` of the send time
+ * (a flat candle is valid), so an indicator computed from it carries that time in its `close`.
+ */
+function sendKline(i: number): void {
+  const symbol = symbols[i] as string;
+  const us = nowUs();
+  const ms = Math.floor(us / 1000);
+  const price = `${ms % 1_000_000}.${String(Math.floor(us - ms * 1000)).padStart(3, '0')}`;
+  const open = Math.floor(ms / 60_000) * 60_000;
+  const payload =
+    `{"e":"kline","E":${ms},"s":"${symbol}","k":{"t":${open},"T":${open + 59_999},"s":"${symbol}",` +
+    `"i":"1m","f":1,"L":2,"o":"${price}","c":"${price}","h":"${price}","l":"${price}","v":"10","n":2,` +
+    `"x":false,"q":"10","V":"5","Q":"5","B":"0"}}`;
+  send(`${lower[i]}@kline_1m`, payload);
+}
+
+/** Sends at the asked rates for `seconds`, catching up in bursts when a timer fires late. */
+async function run(cmd: Extract<FeederCommand, { type: 'run' }>): Promise<FeederReport> {
+  const start = performance.now();
+  const endMs = cmd.seconds * 1000;
+  let trades = 0;
+  let klines = 0;
+  let lateMs = 0;
+  let t = 0;
+  let k = 0;
+  for (;;) {
+    const elapsed = performance.now() - start;
+    const due = Math.min(elapsed, endMs);
+    const tradesDue = Math.floor((due * cmd.tradesPerSecond) / 1000);
+    const klinesDue = Math.floor((due * cmd.klinesPerSecond) / 1000);
+    if (tradesDue - trades > cmd.tradesPerSecond / 100) lateMs = Math.max(lateMs, elapsed - due);
+    while (trades < tradesDue) {
+      sendTrade(t);
+      t = (t + 1) % symbols.length;
+      trades++;
+    }
+    while (klines < klinesDue) {
+      sendKline(k);
+      k = (k + 1) % symbols.length;
+      klines++;
+    }
+    if (elapsed >= endMs) break;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return { type: 'done', trades, klines, lateMs };
+}
+
+process.on('message', (cmd: FeederCommand) => {
+  if (cmd.type === 'stop') process.exit(0);
+  if (cmd.type === 'run') void run(cmd).then((r) => process.send?.(r));
+});
+process.on('disconnect', () => process.exit(0));
+const address = wss.address();
+if (address === null || typeof address === 'string') throw new Error('feed server has no port');
+process.send?.({
+  type: 'listening',
+  feedUrl: `ws://127.0.0.1:${address.port}`,
+  restUrl: sim.httpUrl,
+} satisfies FeederReport);
