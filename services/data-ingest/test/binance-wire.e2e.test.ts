@@ -62,8 +62,13 @@ describe('Binance frames through data-ingest', () => {
     const base = `ws://127.0.0.1:${ingest.httpPort}`;
     const combined = await record(`${base}/stream?streams=${STREAMS}`);
     const raw = await record(`${base}/ws/${STREAMS}`);
-    const closedKlines = () => combined.filter((f) => f.includes('"x":true')).length;
-    await waitFor('closed candles and trades through data-ingest', () => closedKlines() >= 5, 20_000);
+    const closedKlines = (frames: string[]) => frames.filter((f) => f.includes('"x":true')).length;
+    // The raw connection opened after the combined one: wait for both, not one.
+    await waitFor(
+      'closed candles and trades through data-ingest',
+      () => closedKlines(combined) >= 5 && closedKlines(raw) >= 4,
+      20_000,
+    );
     for (const ws of sockets.slice(1)) ws.close();
 
     const data = (frame: string) => frame.slice(frame.indexOf(',"data":') + ',"data":'.length, -1);
