@@ -44,6 +44,8 @@ export interface EdgeRunResult {
   readonly outOfOrder: number;
   readonly clientsClosed: number;
   readonly stalledClients: number;
+  /** Every reading client got the same number of messages (what one missed, all missed). */
+  readonly evenDelivery: boolean;
   /** Stalled clients the edge closed (as slow consumers) during the run. */
   readonly stalledClosed: number;
   readonly latency: LatencySummary;
@@ -241,6 +243,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       outOfOrder: after.outOfOrder,
       clientsClosed: after.closed,
       stalledClients: options.stalledClients ?? 0,
+      evenDelivery: after.minPerClient * reading === after.received,
       stalledClosed: after.stalledClosed,
       latency: after.latency,
       peakRssMb: memory.peakMb,

@@ -54,7 +54,7 @@ export interface WsFanoutOptions<S> {
   readonly maxBufferedBytes?: number;
   /**
    * Memory the clients' backlogs may hold together: every frame some client still holds (queued,
-   * or not yet taken by the kernel) counted once, as clients share it, plus 16 bytes per message
+   * or not yet taken by the kernel) counted once, as clients share it, plus 48 bytes per message
    * per client. A client that is behind (the kernel has not taken what it was handed at an
    * earlier tick) whose next message would take this past the bound is cut off as a slow
    * consumer, so the memory clients can pin stays bounded whatever they do; a client that keeps

@@ -47,7 +47,7 @@ export const gatewayConfigSchema = z.object({
   WS_MAX_CLIENTS: env.int(10_000, 1, 1_000_000),
   WS_MAX_CLIENTS_PER_ADDRESS: env.int(100, 0, 1_000_000),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
-  /** Bytes waiting over every WebSocket client together; past it, clients that are behind are cut off. */
+  /** Memory all WebSocket clients' backlogs may hold (a shared frame once); past it, clients that are behind are cut off. */
   WS_MAX_TOTAL_BUFFERED_BYTES: env.int(268_435_456, 65_536, 17_179_869_184),
   WS_ALLOWED_ORIGINS: origins('must be origins such as https://example.com, comma-separated'),
   WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),

@@ -74,7 +74,7 @@ export const algoConfigSchema = z
       .int(60_000, 0, 3_600_000)
       .refine((v) => v === 0 || v >= 1_000, 'must be 0 (disabled) or at least 1000'),
     WS_MAX_BUFFERED_BYTES: env.int(1024 * 1024, 1024, 1024 * 1024 * 1024),
-    /** Bytes waiting over every WebSocket client together; past it, clients that are behind are cut off. */
+    /** Memory all WebSocket clients' backlogs may hold (a shared frame once); past it, clients that are behind are cut off. */
     WS_MAX_TOTAL_BUFFERED_BYTES: env.int(268_435_456, 65_536, 17_179_869_184),
     WS_MAX_CLIENTS: env.int(1_000, 1, 1_000_000),
     /** WebSocket clients per client address; 0: no per-address limit. */

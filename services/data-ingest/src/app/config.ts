@@ -45,7 +45,7 @@ export const ingestConfigSchema = z
     /** WebSocket clients per client address; 0: no per-address limit. */
     WS_MAX_CLIENTS_PER_ADDRESS: env.int(100, 0, 1_000_000),
     WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024, 1_073_741_824),
-    /** Bytes waiting over every WebSocket client together; past it, clients that are behind are cut off. */
+    /** Memory all WebSocket clients' backlogs may hold (a shared frame once); past it, clients that are behind are cut off. */
     WS_MAX_TOTAL_BUFFERED_BYTES: env.int(268_435_456, 65_536, 17_179_869_184),
     WS_ALLOWED_ORIGINS: z
       .string()
