@@ -175,6 +175,8 @@ function clusterServices() {
   const store = mkdtempSync(join(tmpdir(), 'visualgo-nats-'));
   process.on('exit', () => rmSync(store, { recursive: true, force: true }));
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  // One user per role, each allowed only what the role does (scripts/nats-server.conf).
+  const natsAs = (user, password) => `nats://${user}:${password}@127.0.0.1:${natsPort}`;
   const nats = {
     name: 'nats-server',
     color: 34,
@@ -191,6 +193,8 @@ function clusterServices() {
       store,
       '-n',
       'visualgo',
+      '-c',
+      join(root, 'scripts/nats-server.conf'),
     ],
     health: `http://127.0.0.1:${natsMonitor}/healthz`,
     url: natsUrl,
@@ -207,7 +211,7 @@ function clusterServices() {
       INGEST_GRPC_PORT: port(51 + i),
       // trading-algo's warm-up at 1m reaches back up to 3,827 candles (docs/trading-algo.md).
       HISTORY_CANDLES: env.HISTORY_CANDLES ?? '4000',
-      NATS_URL: natsUrl,
+      NATS_URL: natsAs('data-ingest', 'demo-ingest-secret'),
       INGEST_INSTANCES: '2',
       INGEST_INSTANCE: String(i),
     },
@@ -218,7 +222,7 @@ function clusterServices() {
     color: 33,
     script: 'services/trading-algo/src/main.ts',
     env: {
-      NATS_URL: natsUrl,
+      NATS_URL: natsAs('trading-algo', 'demo-algo-secret'),
       MARKET_SOURCE: 'sim',
       ALGO_INSTANCES: '2',
       ALGO_INSTANCE: String(i),
@@ -236,7 +240,7 @@ function clusterServices() {
     color: 32,
     script: 'services/gateway/src/main.ts',
     env: {
-      NATS_URL: natsUrl,
+      NATS_URL: natsAs('gateway', 'demo-gateway-secret'),
       GATEWAY_NAME: `gateway-${i}`,
       MARKET_SOURCE: 'sim',
       SIM_URL: `http://127.0.0.1:${simPort}`,

@@ -112,4 +112,37 @@ describe('KlineWriter', () => {
     ]);
     expect(indices(await stored('BNBBTC'))).toEqual([0, 2, 3, 4]);
   });
+
+  it('stores a start-up history only where it joins the store, never past a hole no one could fill', async () => {
+    // Two owners start: each looked at the store while it was empty and fetched its own history,
+    // one from candle 0, the other (a moment later) from candle 17.
+    const a = writer();
+    const b = writer();
+    expect(
+      await a.storeJoined(
+        range(0, 5).map((k) => closed('BTCUSDT', k)),
+        null,
+      ),
+    ).toEqual(Array(6).fill('stored'));
+    // Appended as it was, b's history would leave 6..16 out for good (a writer never stores a
+    // candle older than the newest): it is refused, so b looks again.
+    expect(
+      await b.storeJoined(
+        range(17, 20).map((k) => closed('BTCUSDT', k)),
+        null,
+      ),
+    ).toBeNull();
+    expect(indices(await stored('BTCUSDT'))).toEqual(range(0, 5));
+    const newest = (await stored('BTCUSDT')).at(-1) as Candle;
+    const msg = await jsm.direct.getMessage(KLINE_STREAM, {
+      last_by_subj: klineSubject('binance-sim', 'BTCUSDT', '1m'),
+    });
+    // Joined (what lies between fetched): stored after the newest, with what was there already.
+    const outcomes = await b.storeJoined(
+      range(3, 20).map((k) => closed('BTCUSDT', k)),
+      { streamSeq: msg?.seq ?? 0, openTimeMs: newest.openTimeMs },
+    );
+    expect(outcomes).toEqual([...Array(2).fill('stale'), 'present', ...Array(15).fill('stored')]);
+    expect(indices(await stored('BTCUSDT'))).toEqual(range(0, 20));
+  });
 });

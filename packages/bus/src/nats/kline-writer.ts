@@ -50,17 +50,37 @@ export class KlineWriter {
     this.writer.reconnected();
   }
 
-  /** Stores closed candles (each stream's in open-time order); resolves with each one's outcome. */
-  store(events: readonly CandleEvent[], onRetry?: (error: unknown) => void): Promise<StoreOutcome[]> {
-    const { venue } = this.options;
-    return this.writer.store(
-      events.map((event) => ({
-        subject: klineSubject(venue, event.candle.symbol, event.candle.interval),
-        msgID: klineMessageId(venue, event.candle),
-        orderKey: event.candle.openTimeMs,
-        data: encodeEvent(event),
-      })),
+  /**
+   * Stores one stream's consecutive closed candles only if they join the newest stored, `after`
+   * (see `SequencedWriter.storeJoined`); null when another producer stored on the stream since.
+   */
+  storeJoined(
+    events: readonly CandleEvent[],
+    after: { readonly streamSeq: number; readonly openTimeMs: number } | null,
+    onRetry?: (error: unknown) => void,
+  ): Promise<StoreOutcome[] | null> {
+    return this.writer.storeJoined(
+      events.map((event) => this.record(event)),
+      after && { streamSeq: after.streamSeq, orderKey: after.openTimeMs },
       onRetry,
     );
+  }
+
+  /** Stores closed candles (each stream's in open-time order); resolves with each one's outcome. */
+  store(events: readonly CandleEvent[], onRetry?: (error: unknown) => void): Promise<StoreOutcome[]> {
+    return this.writer.store(
+      events.map((event) => this.record(event)),
+      onRetry,
+    );
+  }
+
+  private record(event: CandleEvent) {
+    const { venue } = this.options;
+    return {
+      subject: klineSubject(venue, event.candle.symbol, event.candle.interval),
+      msgID: klineMessageId(venue, event.candle),
+      orderKey: event.candle.openTimeMs,
+      data: encodeEvent(event),
+    };
   }
 }

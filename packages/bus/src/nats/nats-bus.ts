@@ -15,7 +15,7 @@ import {
   statusEvent,
 } from '../market-event.js';
 import { Subscription } from '../subscription.js';
-import { KlineHistory } from './kline-history.js';
+import { KlineHistory, type StoredCandle } from './kline-history.js';
 import { KlineWriter, type StoreOutcome } from './kline-writer.js';
 import { NatsPublisher } from './nats-publisher.js';
 import { ensureStreams, type StreamSettings } from './nats-streams.js';
@@ -279,13 +279,34 @@ export class NatsBus implements MarketBus {
    * resolves. Rejects only when the bus closes.
    */
   async storeHistory(events: readonly CandleEvent[]): Promise<void> {
+    await this.storeHistoryJoined(events, undefined);
+  }
+
+  /**
+   * {@link storeHistory} for one stream's consecutive candles that must join the newest stored
+   * candle `after` (read by the caller, null when there was none): resolves false, storing
+   * nothing, when another producer stored on the stream since, and the caller joins again. With
+   * `after` undefined, stores as `storeHistory`.
+   */
+  async storeHistoryJoined(
+    events: readonly CandleEvent[],
+    after: StoredCandle | null | undefined,
+  ): Promise<boolean> {
     await this.publisher.drained();
-    const outcomes = await this.writer.store(events, (err) =>
-      this.options.observer?.retrying?.('store', err),
-    );
+    const onRetry = (err: unknown) => this.options.observer?.retrying?.('store', err);
+    const outcomes =
+      after === undefined
+        ? await this.writer.store(events, onRetry)
+        : await this.writer.storeJoined(
+            events,
+            after && { streamSeq: after.streamSeq, openTimeMs: after.candle.openTimeMs },
+            onRetry,
+          );
+    if (!outcomes) return false;
     outcomes.forEach((outcome, i) => {
       if (outcome === 'refused') this.options.observer?.notStored?.(events[i] as CandleEvent, outcome);
     });
+    return true;
   }
 
   /** Resolves once everything published so far is stored or sent (see `NatsPublisher.settled`). */

@@ -112,6 +112,62 @@ export class SequencedWriter {
     return outcomes;
   }
 
+  /**
+   * Stores a run of one subject's consecutive records (a producer's start-up history) only if it
+   * joins what is stored: the first record newer than `after` (the newest stored when the caller
+   * looked, null when there was none) is appended only while the store still ends at `after`.
+   * Resolves with each record's outcome, or null, storing nothing, when another producer stored on
+   * the subject since: the caller looks again (and fetches what lies between) rather than append
+   * past a hole that no one could fill later (a writer never stores a record older than the newest).
+   */
+  async storeJoined(
+    records: readonly SequencedRecord[],
+    after: { readonly streamSeq: number; readonly orderKey: number } | null,
+    onRetry?: (error: unknown) => void,
+  ): Promise<StoreOutcome[] | null> {
+    const outcomes: StoreOutcome[] = [];
+    let i = 0;
+    const floor = after?.orderKey ?? Number.NEGATIVE_INFINITY;
+    for (; i < records.length && (records[i] as SequencedRecord).orderKey <= floor; i++)
+      outcomes.push((records[i] as SequencedRecord).orderKey < floor ? 'stale' : 'present');
+    const first = records[i];
+    if (!first) return outcomes;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ack = await Promise.race([
+          this.js.publish(first.subject, first.data, {
+            msgID: first.msgID,
+            expect: { lastSubjectSequence: after?.streamSeq ?? 0 },
+            timeout: this.ackTimeoutMs,
+          }),
+          this.reconnection.promise,
+        ]);
+        if (ack.duplicate) {
+          // Stored already (by this writer before a lost acknowledgement, or another producer):
+          // whether it joined is for the next look to tell.
+          this.last.delete(first.subject);
+          return null;
+        }
+        this.last.set(first.subject, { streamSeq: ack.seq, orderKey: first.orderKey });
+        outcomes.push('stored');
+        break;
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+          this.last.delete(first.subject);
+          return null;
+        }
+        if (err instanceof JetStreamApiError && err.status !== 503) return [...outcomes, 'refused'];
+        if (!this.options.alive()) throw err;
+        if (err instanceof ReconnectedError) continue;
+        onRetry?.(err);
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    // The rest follow the first, consecutively: stored once and in order as any run.
+    for (const record of records.slice(i + 1)) outcomes.push(await this.storeOne(record, onRetry));
+    return outcomes;
+  }
+
   private async storeOne(record: SequencedRecord, onRetry?: (error: unknown) => void): Promise<StoreOutcome> {
     const { subject, orderKey, data, msgID } = record;
     for (let attempt = 0; ; attempt++) {

@@ -1,5 +1,11 @@
 import { type CandleEvent, candleEvent, FEED_STREAM } from '@visualgo/bus';
-import { MarketRegistry, NatsBus, PRODUCER_REPORT_MS, type ProducerReport } from '@visualgo/bus/nats';
+import {
+  MarketRegistry,
+  NatsBus,
+  PRODUCER_REPORT_MS,
+  type ProducerReport,
+  type StoredCandle,
+} from '@visualgo/bus/nats';
 import {
   type Candle,
   candleIndexOf,
@@ -16,6 +22,9 @@ import type { IngestConfig } from '../app/config.js';
 import type { HistorySource } from '../hub/history-source.js';
 import type { IngestView } from '../hub/ingest-view.js';
 import { ownedShards, planShards, rolloverAgeMs } from './shard-plan.js';
+
+/** Times a start-up history is joined again after the store moved, before it is stored as loaded. */
+const MAX_JOINS = 5;
 
 /** data-ingest's part of a cluster on NATS: what it owns, where it publishes, how it reports. */
 export interface IngestCluster {
@@ -149,12 +158,21 @@ export async function joinCluster(
     async storeHistory(stream, candles, source, signal) {
       const first = candles[0];
       const id = parseStreamName(stream);
-      let joined: readonly Candle[] = [];
-      if (first && id?.kind === 'kline') {
-        const newest = await bus.history.newest(stream).catch((err: unknown) => {
+      if (!first || id?.kind !== 'kline') {
+        await bus.storeHistory(candles.map((c): CandleEvent => candleEvent(stream, c)));
+        return;
+      }
+      // The other owner may store between our look at the store and our first append: then look
+      // again, so that the history always joins the newest stored candle (no hole before it).
+      for (let attempt = 1; ; attempt++) {
+        let newest: StoredCandle | null | undefined;
+        try {
+          newest = await bus.history.newest(stream);
+        } catch (err) {
           log.warn({ err, stream }, 'newest stored candle not read; history stored as loaded');
-          return null;
-        });
+          newest = undefined;
+        }
+        let joined: readonly Candle[] = [];
         const from = newest ? nextOpenTimeMs(id.interval, newest.candle.openTimeMs) : first.openTimeMs;
         if (from < first.openTimeMs) {
           // Only as much as the store keeps: what is older would fall out of it at once.
@@ -175,10 +193,14 @@ export async function joinCluster(
             if (signal.aborted) throw err;
             m.holes.inc();
             log.error({ err, stream, from, to }, 'candles between the store and the history not fetched');
+            newest = undefined;
           }
         }
+        const events = [...joined, ...candles].map((c): CandleEvent => candleEvent(stream, c));
+        // Unjoinable (the store could not be read, or what lies between not fetched): as loaded.
+        if (await bus.storeHistoryJoined(events, attempt > MAX_JOINS ? undefined : newest)) return;
+        log.info({ stream, attempt }, 'the store moved while the history was joined; joining again');
       }
-      await bus.storeHistory([...joined, ...candles].map((c): CandleEvent => candleEvent(stream, c)));
     },
     startReporting(view) {
       const report = (): ProducerReport => {

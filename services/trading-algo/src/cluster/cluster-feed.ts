@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { partitionOf } from '@visualgo/bus';
-import { connectNats, ensureStreams, KlineHistory, MarketRegistry } from '@visualgo/bus/nats';
+import { connectNats, credentialsOf, ensureStreams, KlineHistory, MarketRegistry } from '@visualgo/bus/nats';
 import type { StatusMessage } from '@visualgo/contracts';
 import { type ExchangeId, formatStreamName, type StreamId } from '@visualgo/market';
 import type { Logger } from '@visualgo/platform';
@@ -116,7 +116,8 @@ export class ClusterFeed {
 
   describe(): Record<string, unknown> {
     return {
-      nats: this.options.servers,
+      // Never the password a server URL may carry.
+      nats: credentialsOf(this.options.servers).servers,
       instance: this.options.instance,
       instances: this.options.instances,
       leases: this.options.leases,
