@@ -89,6 +89,15 @@ describe('secrets and long values in configuration errors', () => {
     expect(loadConfig(secretSchema, { AUTH_TOKEN: 'a'.repeat(16) }).AUTH_TOKEN).toBe('a'.repeat(16));
   });
 
+  it('hides the password of a URL setting that fails validation', () => {
+    const natsSchema = z.object({ NATS_URL: env.natsServers() });
+    const err = errorOf(() =>
+      loadConfig(natsSchema, { NATS_URL: 'nats://gateway:s3cretpass@nats:4222,http://x' }),
+    );
+    expect(err.message).toContain('NATS_URL="nats://gateway:***@nats:4222,http://x" (item 1)');
+    expect(err.message).not.toContain('s3cretpass');
+  });
+
   it('does not show the value of a malformed flag, which may be a secret', () => {
     const err = errorOf(() => flagsToEnv(['--auth_token=hunter2hunter2hunter2']));
     expect(err.message).toBe('Invalid command-line flag "--auth_token=…": flags look like --name=value');

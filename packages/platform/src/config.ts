@@ -52,6 +52,11 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** `nats://user:secret@host` -> `nats://user:***@host`: a URL's password is never echoed. */
+export function redactUrlCredentials(value: string): string {
+  return value.replace(/(\/\/[^:/?#@\s,]*):[^@/?#\s,]*@/g, '$1:***@');
+}
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   source: Readonly<Record<string, string | undefined>>,
@@ -64,7 +69,7 @@ function describeIssue(
       ? 'not set'
       : variable !== undefined && isSecretSetting(variable)
         ? '(hidden)'
-        : `"${truncateInput(raw)}"`;
+        : `"${truncateInput(redactUrlCredentials(raw))}"`;
   const where = inner.length > 0 ? ` (item ${inner.join('.')})` : '';
   return `${variable ?? '(root)'}=${shown}${where}: ${issue.message}`;
 }

@@ -1,5 +1,5 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { IndicatorMessage, SnapshotMessage, WireIndicatorPoint } from '@visualgo/contracts';
+import type { SnapshotMessage, WireIndicatorPoint } from '@visualgo/contracts';
 import { type ExchangeId, parseStreamName } from '@visualgo/market';
 import { type Logger, LogThrottle } from '@visualgo/platform';
 import {
