@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { partitionOf } from '@visualgo/bus';
 import { KlineHistory, NatsBus } from '@visualgo/bus/nats';
 import { type IngestService, ingestConfigSchema, startIngestService } from '@visualgo/data-ingest';
-import { candleIndexOf, type Interval } from '@visualgo/market';
+import { candleIndexOf, type Interval, openTimeOfCandleIndex } from '@visualgo/market';
 import { createLogger, loadConfig } from '@visualgo/platform';
 import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { type LogLine, ServiceProcess, TestNatsServer } from '@visualgo/testing';
@@ -162,6 +162,22 @@ describe('trading-algo workers on NATS', () => {
     const health = await fetchHealth(again);
     expect(health.feed.counters.restored).toBeGreaterThan(0);
     expect(health.feed.counters.warmedUp).toBe(0);
+
+    // The market stops, and the workers store the points of the last candles that closed: the
+    // stores hold still while they are read (a read of a whole window of points while new ones
+    // come and the oldest fall out could find fewer than HISTORY_POINTS).
+    sim.pauseMarket();
+    const lastClosed = openTimeOfCandleIndex('1m', index(sim.marketNowMs()) - 1);
+    await waitForAsync(
+      'the last closed candles stored, and their points',
+      async () => {
+        for (const stream of STREAMS) {
+          if ((await candles.newest(stream))?.candle.openTimeMs !== lastClosed) return false;
+        }
+        return caughtUp();
+      },
+      30_000,
+    );
 
     // The reference: one engine in this process, fed every stored candle from the calendar origin.
     for (const stream of STREAMS) {

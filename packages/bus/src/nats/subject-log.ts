@@ -81,15 +81,13 @@ export class SubjectLog<T extends { readonly openTimeMs: number }> {
     if (!newest || newest.value.openTimeMs <= sinceMs) return [];
     const oldest = await this.next(subject, 1);
     if (!oldest) return [];
-    const before = openTimeOfCandleIndex(interval, candleIndexOf(interval, oldest.value.openTimeMs) - 1);
-    if (before > sinceMs) {
-      throw new ReplayOutOfRange(
-        `${subject} is stored from open time ${oldest.value.openTimeMs}; a replay from after ${sinceMs} reaches further back`,
-      );
-    }
+    reaches(subject, interval, sinceMs, oldest);
     const start = await this.firstAfter(subject, sinceMs, oldest, newest);
     if (!start) return [];
-    return this.read(subject, interval, start, newest, signal);
+    const read = await this.kept(subject, start, await this.read(subject, interval, start, newest, signal));
+    // Records right after `sinceMs` dropped out before the read got to them: not a replay any more.
+    if (read.oldest) reaches(subject, interval, sinceMs, read.oldest);
+    return read.records;
   }
 
   /**
@@ -108,7 +106,11 @@ export class SubjectLog<T extends { readonly openTimeMs: number }> {
       const from = await this.firstAfter(subject, fromTime - 1, oldest, newest);
       if (!from) return [];
       const stop = (r: T) => r.openTimeMs > end;
-      const records = await this.read(subject, interval, from, newest, signal, stop, max);
+      const { records } = await this.kept(
+        subject,
+        from,
+        await this.read(subject, interval, from, newest, signal, stop, max),
+      );
       return records.filter((r) => r.openTimeMs >= start && r.openTimeMs <= end);
     };
     if (!query.fromEnd) return (await readFrom(start, query.limit)).slice(0, query.limit);
@@ -121,6 +123,24 @@ export class SubjectLog<T extends { readonly openTimeMs: number }> {
       if (within.length >= query.limit || fromTime <= Math.max(start, oldest.value.openTimeMs))
         return within.slice(-query.limit);
     }
+  }
+
+  /**
+   * `records`, read from `from` on, less what the read may have missed. The store drops a
+   * subject's oldest records (retention) as new ones come, so a read that began at or near the
+   * oldest can find the records after its start gone by the time it gets to them: a hole. The
+   * oldest record stored once the read is over tells: from it on the read is complete (records
+   * are only ever appended), and the ones read before it are left out. `oldest` is that record
+   * when the read lost any, else null.
+   */
+  private async kept(
+    subject: string,
+    from: Stored<T>,
+    records: T[],
+  ): Promise<{ records: T[]; oldest: Stored<T> | null }> {
+    const oldest = await this.next(subject, 1);
+    if (!oldest || oldest.streamSeq <= from.streamSeq) return { records, oldest: null };
+    return { records: records.filter((r) => r.openTimeMs >= oldest.value.openTimeMs), oldest };
   }
 
   /** The first stored record that opened after `since`, given the oldest and newest stored. */
@@ -202,5 +222,20 @@ export class SubjectLog<T extends { readonly openTimeMs: number }> {
     }
     signal?.throwIfAborted();
     return out;
+  }
+}
+
+/** `ReplayOutOfRange` when a record could have opened after `sinceMs` and before `oldest`. */
+function reaches<T extends { readonly openTimeMs: number }>(
+  subject: string,
+  interval: Interval,
+  sinceMs: number,
+  oldest: Stored<T>,
+): void {
+  const before = openTimeOfCandleIndex(interval, candleIndexOf(interval, oldest.value.openTimeMs) - 1);
+  if (before > sinceMs) {
+    throw new ReplayOutOfRange(
+      `${subject} is stored from open time ${oldest.value.openTimeMs}; a replay from after ${sinceMs} reaches further back`,
+    );
   }
 }
