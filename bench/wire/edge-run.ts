@@ -62,6 +62,36 @@ export interface EdgeRunResult {
   readonly drainMs: number;
   /** The feeder's worst lateness against its schedule (ms): high means the machine was saturated. */
   readonly feederLateMs: number;
+  /**
+   * What data-ingest did with the measured run's kline updates (trading-algo runs), from its
+   * `/metrics`: open-candle updates published downstream, and updates not published as duplicates
+   * or stale. Sent minus these two is what it held and replaced by a newer update (a gap fill).
+   */
+  readonly ingestKlines?: { readonly published: number; readonly duplicate: number; readonly stale: number };
+}
+
+interface KlineCounts {
+  readonly published: number;
+  readonly duplicate: number;
+  readonly stale: number;
+}
+
+/** Sums data-ingest's kline counters over its streams, from its Prometheus text. */
+async function klineCounts(metricsUrl: string): Promise<KlineCounts> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+  const sum = (name: string, label: string): number => {
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${name}{`) && line.includes('@kline_') && line.includes(label))
+        total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return total;
+  };
+  return {
+    published: sum('ingest_events_published_total', 'kind="candle_open"'),
+    duplicate: sum('ingest_events_deduplicated_total', 'reason="duplicate"'),
+    stale: sum('ingest_events_deduplicated_total', 'reason="stale"'),
+  };
 }
 
 const SYMBOLS = 'BTCUSDT,ETHUSDT,BNBBTC';
@@ -74,7 +104,7 @@ async function startEdge(
   env: Readonly<Record<string, string>>,
   root: string,
   nodeArgs: readonly string[],
-): Promise<{ child: Child; url: string; others: Child[] }> {
+): Promise<{ child: Child; url: string; others: Child[]; ingestMetrics?: string }> {
   if (edge === 'floor') {
     const upstream = `${feedUrl}/ws/${SYMBOLS.toLowerCase()
       .split(',')
@@ -131,7 +161,12 @@ async function startEdge(
     await child.stop();
     throw err;
   }
-  return { child: algo, url: `ws://127.0.0.1:${algoPort}/ws`, others: [child] };
+  return {
+    child: algo,
+    url: `ws://127.0.0.1:${algoPort}/ws`,
+    others: [child],
+    ingestMetrics: `http://127.0.0.1:${httpPort}/metrics`,
+  };
 }
 
 async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
@@ -214,6 +249,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     clients.send({ type: 'reset' });
     const before = await stats(clients);
     const cpuBefore = edge.child.cpuMs();
+    const klinesBefore = edge.ingestMetrics ? await klineCounts(edge.ingestMetrics) : undefined;
 
     feeder.send({
       type: 'run',
@@ -231,6 +267,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     const edgeCpuMs = edge.child.cpuMs() - cpuBefore;
     const received = after.received - before.received;
     const memory = edge.child.memory();
+    const klinesAfter = edge.ingestMetrics ? await klineCounts(edge.ingestMetrics) : undefined;
     return {
       edge: options.edge,
       clients: options.clients,
@@ -254,6 +291,15 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       edgeCpuUsPerDelivery: (edgeCpuMs * 1000) / Math.max(1, received),
       drainMs,
       feederLateMs: done.lateMs,
+      ...(klinesBefore && klinesAfter
+        ? {
+            ingestKlines: {
+              published: klinesAfter.published - klinesBefore.published,
+              duplicate: klinesAfter.duplicate - klinesBefore.duplicate,
+              stale: klinesAfter.stale - klinesBefore.stale,
+            },
+          }
+        : {}),
     };
   } finally {
     for (const c of children.reverse()) await c.stop();

@@ -22,6 +22,8 @@ interface Feed {
 
 const feeds = new Set<Feed>();
 const tradeIds = new Array<number>(symbols.length).fill(0);
+/** The last kline event time sent per symbol: each update gets a later one (see `sendKline`). */
+const klineTimes = new Array<number>(symbols.length).fill(0);
 const sim = await startSimExchange({ host: '127.0.0.1', port: 0, symbols, historyDays: 1 });
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
@@ -71,15 +73,20 @@ function sendTrade(i: number): void {
 /**
  * An update of the still-open 1m candle. Its prices are all `<ms mod 10^6>.<µs>` of the send time
  * (a flat candle is valid), so an indicator computed from it carries that time in its `close`.
+ * Its event time `E` is later than the previous update's of the symbol, as on Binance: a consumer
+ * drops an update with the same `E` as the one it holds as a duplicate, and bursts (the loop
+ * catching up after a late timer) send several updates of a symbol within one millisecond.
  */
 function sendKline(i: number): void {
   const symbol = symbols[i] as string;
   const us = nowUs();
   const ms = Math.floor(us / 1000);
   const price = `${ms % 1_000_000}.${String(Math.floor(us - ms * 1000)).padStart(3, '0')}`;
-  const open = Math.floor(ms / 60_000) * 60_000;
+  const eventMs = Math.max(ms, (klineTimes[i] ?? 0) + 1);
+  klineTimes[i] = eventMs;
+  const open = Math.floor(eventMs / 60_000) * 60_000;
   const payload =
-    `{"e":"kline","E":${ms},"s":"${symbol}","k":{"t":${open},"T":${open + 59_999},"s":"${symbol}",` +
+    `{"e":"kline","E":${eventMs},"s":"${symbol}","k":{"t":${open},"T":${open + 59_999},"s":"${symbol}",` +
     `"i":"1m","f":1,"L":2,"o":"${price}","c":"${price}","h":"${price}","l":"${price}","v":"10","n":2,` +
     `"x":false,"q":"10","V":"5","Q":"5","B":"0"}}`;
   send(`${lower[i]}@kline_1m`, payload);

@@ -1,6 +1,13 @@
 import type { MarketBus } from '@visualgo/bus';
 import { formatStreamName, type StreamId } from '@visualgo/market';
-import { BearerAuth, createMetrics, type Logger, RatePacer } from '@visualgo/platform';
+import {
+  BearerAuth,
+  createMetrics,
+  type Logger,
+  RatePacer,
+  TalliedCounter,
+  type TallySeries,
+} from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { BinanceStreamClient } from '../binance/binance-client.js';
 import { BinanceHistorySource } from '../binance/binance-history-source.js';
@@ -231,12 +238,21 @@ export async function startIngestService(
 }
 
 function wireUpstreamMetrics(client: BinanceStreamClient, registry: Registry): void {
-  const messages = new Counter({
+  const messages = new TalliedCounter<'stream'>({
     name: 'ingest_upstream_messages_total',
     help: 'Data frames received from the exchange, by stream',
     labelNames: ['stream'],
     registers: [registry],
   });
+  const byStream = new Map<string, TallySeries>();
+  const count = (stream: string): void => {
+    let series = byStream.get(stream);
+    if (!series) {
+      series = messages.series({ stream });
+      byStream.set(stream, series);
+    }
+    series.value++;
+  };
   const drops = new Counter({
     name: 'ingest_upstream_disconnects_total',
     help: 'Established exchange connections lost without being planned (each is followed by a reconnect and a gap check)',
@@ -279,8 +295,8 @@ function wireUpstreamMetrics(client: BinanceStreamClient, registry: Registry): v
       this.set(client.stats().switchovers);
     },
   });
-  client.on('kline', (u) => messages.inc({ stream: u.stream }));
-  client.on('trade', (u) => messages.inc({ stream: u.stream }));
+  client.on('kline', (u) => count(u.stream));
+  client.on('trade', (u) => count(u.stream));
   client.on('malformed', () => malformed.inc());
   client.on('disconnected', (e) => {
     if (!e.planned) drops.inc();

@@ -18,7 +18,7 @@ import {
   type TradeGap,
   type TradeStreamId,
 } from '@visualgo/market';
-import { Backoff, type Logger, sleep } from '@visualgo/platform';
+import { Backoff, type Logger, sleep, TalliedCounter, type TallySeries } from '@visualgo/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { HistoryStream } from './candle-history.js';
 import type { CandleQuery, CandleStore } from './candle-store.js';
@@ -99,8 +99,12 @@ export class IngestHub implements IngestView {
   private readonly now: () => number;
   private readonly liveness: StreamLiveness;
   private readonly log: Logger;
+  /** Events published, by stream: counted per event, so kept as plain numbers until scraped. */
+  private readonly published = new Map<
+    string,
+    { open: TallySeries; closed: TallySeries; trade: TallySeries }
+  >();
   private readonly m: {
-    events: Counter<'stream' | 'kind'>;
     dropped: Counter<'stream' | 'reason'>;
     gaps: Counter<'stream' | 'outcome'>;
     lag: Histogram<'kind'>;
@@ -127,13 +131,20 @@ export class IngestHub implements IngestView {
       }
     }
     const r = options.metrics;
+    const events = new TalliedCounter<'stream' | 'kind'>({
+      name: 'ingest_events_published_total',
+      help: 'Events published to clients, by stream and kind (candle_open, candle_closed, trade)',
+      labelNames: ['stream', 'kind'],
+      registers: [r],
+    });
+    for (const name of this.names) {
+      this.published.set(name, {
+        open: events.series({ stream: name, kind: 'candle_open' }),
+        closed: events.series({ stream: name, kind: 'candle_closed' }),
+        trade: events.series({ stream: name, kind: 'trade' }),
+      });
+    }
     this.m = {
-      events: new Counter({
-        name: 'ingest_events_published_total',
-        help: 'Events published to clients, by stream and kind (candle_open, candle_closed, trade)',
-        labelNames: ['stream', 'kind'],
-        registers: [r],
-      }),
       dropped: new Counter({
         name: 'ingest_events_deduplicated_total',
         help: 'Upstream events not published: duplicates and stale updates (overlapping connections, backfill overlap)',
@@ -318,12 +329,14 @@ export class IngestHub implements IngestView {
   }
 
   private publishCandle(stream: string, candle: Candle): void {
-    this.m.events.inc({ stream, kind: candle.closed ? 'candle_closed' : 'candle_open' });
+    const counts = this.published.get(stream);
+    if (counts) (candle.closed ? counts.closed : counts.open).value++;
     this.bus.publish(candleEvent(stream, candle));
   }
 
   private publishTrade(stream: string, trade: Trade): void {
-    this.m.events.inc({ stream, kind: 'trade' });
+    const counts = this.published.get(stream);
+    if (counts) counts.trade.value++;
     this.bus.publish(tradeEvent(stream, trade));
   }
 
