@@ -215,11 +215,13 @@ describe('gateway', () => {
       fromEnd: true,
     });
     const last = stored.at(-1)?.openTimeMs as number;
-    const klines = (await (
-      await fetch(
-        `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`,
-      )
-    ).json()) as unknown[][];
+    const answer = await fetch(
+      `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`,
+    );
+    const text = await answer.text();
+    // A refusal fails here with the gateway's own answer, not later on its shape.
+    expect(answer.status, text).toBe(200);
+    const klines = JSON.parse(text) as unknown[][];
     expect(klines.map((row) => row[0])).toEqual(stored.map((c) => c.openTimeMs));
     expect(klines.map((row) => Number(row[4]))).toEqual(stored.map((c) => c.close));
 
