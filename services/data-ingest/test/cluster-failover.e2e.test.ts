@@ -3,26 +3,32 @@
  * in front of the simulated exchange. Killing either with SIGKILL (kill -9), restarting it and
  * killing the other loses no closed candle and doubles none: the store holds every candle once,
  * equal to the exchange's, and a subscriber sees every one once, in order, with no gap.
+ *
+ * The simulated exchange runs in its own process, as the services do: at 600x it is busy enough
+ * that, sharing this process's event loop, it could starve the subscriber under test on a loaded
+ * machine until nats-server cut it off as a slow consumer (its core-subject trades then lost).
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { MarketEvent } from '@visualgo/bus';
 import { decodeEvent, KLINE_STREAM, klineSubject, NatsBus } from '@visualgo/bus/nats';
 import { type Candle, candleIndexOf } from '@visualgo/market';
-import { type SimExchange, startSimExchange } from '@visualgo/sim-exchange';
 import { ServiceProcess, TestNatsServer, waitFor } from '@visualgo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const STREAMS = ['ethusdt@kline_1m', 'btcusdt@kline_1m'] as const;
 
 let nats: TestNatsServer;
-let sim: SimExchange;
+let sim: ServiceProcess;
+/** The exchange's REST base URL and its control API (ground truth). */
+let simUrl: string;
+let controlUrl: string;
 let bus: NatsBus;
 const ingests: ServiceProcess[] = [];
 
 function startIngest(instance: number): ServiceProcess {
   const p = new ServiceProcess(`data-ingest-${instance}`, 'services/data-ingest/src/main.ts', {
     MARKET_SOURCE: 'sim',
-    SIM_URL: sim.httpUrl,
+    SIM_URL: simUrl,
     SYMBOLS: 'ethusdt,btcusdt',
     INTERVALS: '1m',
     TRADES: 'true',
@@ -57,17 +63,36 @@ async function storedCandles(stream: string): Promise<Candle[]> {
 
 const index = (c: Pick<Candle, 'openTimeMs'>) => candleIndexOf('1m', c.openTimeMs);
 
+/** The exchange's own candles of `stream` opened in [startMs, endMs], from its ground truth. */
+async function truthCandles(stream: string, startMs: number, endMs: number): Promise<Candle[]> {
+  const url = `${controlUrl}/truth/candles?stream=${stream}&startTime=${startMs}&endTime=${endMs}`;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { candles: Candle[] }).candles;
+}
+
 beforeAll(async () => {
   nats = await TestNatsServer.start();
   // 600x: a one-minute candle closes every 100 ms.
-  sim = await startSimExchange({ port: 0, speed: 600, symbols: ['ETHUSDT', 'BTCUSDT'], historyDays: 1 });
+  sim = new ServiceProcess('sim-exchange', 'services/sim-exchange/src/main.ts', {
+    SIM_HOST: '127.0.0.1',
+    SIM_PORT: '0',
+    SIM_SPEED: '600',
+    SIM_SYMBOLS: 'ETHUSDT,BTCUSDT',
+    SIM_HISTORY_DAYS: '1',
+    SIM_CONTROL_API: 'true',
+    LOG_LEVEL: 'info',
+  });
+  const ready = await sim.waitForLog((l) => l.msg === 'simulated Binance ready');
+  simUrl = String(ready.rest);
+  controlUrl = String(ready.control);
   bus = await NatsBus.connect({ servers: nats.url, name: 'test-subscriber' }, { venue: 'binance-sim' });
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all(ingests.map((p) => p.stop('SIGKILL')));
   await bus?.close();
-  await sim?.close();
+  await sim?.stop('SIGTERM');
   await nats?.stop();
 });
 
@@ -132,7 +157,7 @@ describe('two data-ingest owners of the same shard', () => {
       // And each one is the exchange's candle.
       const first = stored[0] as Candle;
       const last = stored.at(-1) as Candle;
-      const truth = sim.truth.candles(stream, { startTimeMs: first.openTimeMs, endTimeMs: last.openTimeMs });
+      const truth = await truthCandles(stream, first.openTimeMs, last.openTimeMs);
       const fields = (c: Candle) => [c.openTimeMs, c.open, c.high, c.low, c.close, c.volume, c.trades];
       expect(stored.map(fields)).toEqual(truth.filter((c) => c.closed).map(fields));
     }
