@@ -215,11 +215,18 @@ describe('gateway', () => {
       fromEnd: true,
     });
     const last = stored.at(-1)?.openTimeMs as number;
-    const answer = await fetch(
-      `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`,
-    );
-    const text = await answer.text();
-    // A refusal fails here with the gateway's own answer, not later on its shape.
+    const url = `http://127.0.0.1:${gateway.ingestHttpPort}/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=${last}&limit=5`;
+    // The gateway answers 503 -1001 ("retry shortly") until a data-ingest has reported its history
+    // loaded (reports come every few seconds); a client retries, and so does this one.
+    let answer = await fetch(url);
+    let text = await answer.text();
+    for (const deadline = Date.now() + 20_000; answer.status === 503 && text.includes('-1001'); ) {
+      if (Date.now() > deadline) throw new Error('the gateway still says history is loading after 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer = await fetch(url);
+      text = await answer.text();
+    }
+    // Any other refusal fails here with the gateway's own answer, not later on its shape.
     expect(answer.status, text).toBe(200);
     const klines = JSON.parse(text) as unknown[][];
     expect(klines.map((row) => row[0])).toEqual(stored.map((c) => c.openTimeMs));
