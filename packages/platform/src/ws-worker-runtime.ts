@@ -24,7 +24,9 @@ export interface WsWorkerHandlers {
  * end, answers metric requests, and exits when told to close or when the front goes away (its IPC
  * channel closes, whatever killed it).
  */
-export function runWsWorker(start: (init: unknown) => WsWorkerHandlers | Promise<WsWorkerHandlers>): void {
+export function runWsWorker(
+  start: (init: unknown, post: (body: unknown) => void) => WsWorkerHandlers | Promise<WsWorkerHandlers>,
+): void {
   if (!process.send) throw new Error('a WebSocket worker must be started by a WsWorkerPool (no IPC channel)');
   const send = (message: FromWorker): void => {
     if (process.connected) process.send?.(message);
@@ -35,7 +37,7 @@ export function runWsWorker(start: (init: unknown) => WsWorkerHandlers | Promise
   process.on('message', async (message: ToWorker, handle?: unknown) => {
     switch (message.type) {
       case 'init': {
-        handlers = await start(message.init);
+        handlers = await start(message.init, (body) => send({ type: 'app', body }));
         const feed = new Socket({ fd: WS_WORKER_FEED_FD, readable: true, writable: false });
         const active = handlers;
         const decoder = new FeedDecoder((key, payload) => active.publish(key, payload));

@@ -43,6 +43,7 @@ export type ToWorker =
 /** Messages from a worker to the pool. */
 export type FromWorker =
   | { readonly type: 'ready' }
+  | { readonly type: 'app'; readonly body: unknown }
   | { readonly type: 'closed'; readonly id: number }
   | {
       readonly type: 'metrics';
@@ -73,6 +74,11 @@ export interface WsWorkerPoolOptions {
   readonly maxFeedBacklogBytes?: number;
   /** Wait before restarting a worker that exited; default 500 ms. */
   readonly restartDelayMs?: number;
+  /**
+   * A worker's own request to the front (`post` in `runWsWorker`), e.g. for a snapshot it does
+   * not hold; answer with {@link WsWorkerPool.sendTo} so the answer is in order with the feed.
+   */
+  readonly onMessage?: (worker: number, body: unknown) => void;
   /** For `<prefix>_workers` and `<prefix>_worker_restarts_total`; unset: not exported. */
   readonly metrics?: { readonly registry: Registry; readonly prefix: string };
 }
@@ -231,6 +237,20 @@ export class WsWorkerPool {
   }
 
   /**
+   * Sends one record to one worker only, after everything published so far (so it reaches the
+   * worker in order with the feed). False when that worker is not being fed.
+   */
+  sendTo(worker: number, key: string, payload: string | Buffer): boolean {
+    const slot = this.slots[worker];
+    if (!slot || slot.cut) return false;
+    this.flush();
+    const one = new FeedEncoder();
+    one.add(key, payload);
+    slot.feed.write(one.take());
+    return true;
+  }
+
+  /**
    * This process's metrics with every worker's added (counters and gauges summed by series). A
    * worker that does not answer within `timeoutMs` is left out of this scrape.
    */
@@ -367,6 +387,9 @@ export class WsWorkerPool {
           break;
         case 'closed':
           this.release(message.id);
+          break;
+        case 'app':
+          this.options.onMessage?.(index, message.body);
           break;
         case 'metrics':
           this.pendingMetrics.get(message.req)?.(message);
