@@ -94,12 +94,12 @@ export class Child {
 
   /**
    * CPU time (user + system) this process and the processes it started (still running) have used
-   * so far, in ms; NaN where /proc is missing.
+   * so far, in ms (this process alone with `withChildren` false); NaN where /proc is missing.
    */
-  cpuMs(): number {
+  cpuMs(withChildren = true): number {
     try {
       let ms = 0;
-      for (const pid of processTree(this.pid)) {
+      for (const pid of withChildren ? processTree(this.pid) : [this.pid]) {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
