@@ -219,10 +219,17 @@ export class WsWorkerPool {
       headers: req.headers,
       head: head.toString('base64'),
     };
+    // Node tracks a server's sockets sent to a child so that `server.close()` waits for them, but
+    // a server whose children have all exited then never closes (no child left to answer). This
+    // pool tracks its clients itself: the socket is sent as a plain connection, and once sent,
+    // the husk left here (its handle gone to the worker) is destroyed, which counts it out of the
+    // server's connections.
+    (socket as Socket & { server: unknown }).server = null;
     worker.child.send(message, socket as Socket, (err) => {
-      if (!err) return;
-      this.options.logger.warn({ err: err.message, worker: worker.index }, 'websocket handover failed');
-      this.release(id);
+      if (err) {
+        this.options.logger.warn({ err: err.message, worker: worker.index }, 'websocket handover failed');
+        this.release(id);
+      }
       socket.destroy();
     });
   }
