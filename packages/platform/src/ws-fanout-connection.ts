@@ -21,8 +21,12 @@ export interface SharedConfig {
    * share it) with its objects, plus `SLOT_BYTES` per message a connection holds.
    */
   totalBufferedBytes: number;
+  /** What connections that are not behind queued since the last flush (part of the total). */
+  unflushedBytes: number;
   /** Called when a connection's queue goes from empty to not empty: flush it at the end of the tick. */
   readonly schedule: (client: WsConnection<unknown>) => void;
+  /** Flushes every scheduled connection now, before the end of the tick. */
+  readonly flushNow: () => void;
 }
 
 const CLOSE_POLICY_VIOLATION = 1008;
@@ -46,6 +50,12 @@ function frameCost(frame: WsFrame): number {
   return frame.bytes.length + FRAME_OVERHEAD_BYTES;
 }
 
+/**
+ * The share of `maxTotalBufferedBytes` one tick's messages to clients that keep up may hold before
+ * they are handed to the sockets early (when the total is at the bound): a sixteenth.
+ */
+const EARLY_FLUSH_SHARE = 16;
+
 /** One ping for every connection's heartbeat, queued behind its data like any frame. */
 const PING = WsFrame.ping();
 
@@ -64,6 +74,8 @@ export class WsConnection<S> {
   /** The batch inside the socket whose write has not completed, or null (at most one). */
   private writing: WsFrame[] | null = null;
   private writingBytes = 0;
+  /** Writes the kernel took at once and that were let go then: their callbacks have nothing to do. */
+  private completedEarly = 0;
   /** A close asked for while a batch was still inside the socket: sent behind the queued data. */
   private pendingClose: { readonly code: number; readonly reason: string } | null = null;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -74,11 +86,12 @@ export class WsConnection<S> {
   private refillAtMs: number;
   /** The write callback of every batch: created once, so a write allocates no closure. */
   private readonly written = (err?: Error | null): void => {
-    const batch = this.writing;
-    if (this.released || batch === null) return;
-    this.writing = null;
-    this.writingBytes = 0;
-    this.letGo(batch);
+    if (this.completedEarly > 0) {
+      this.completedEarly--;
+      return;
+    }
+    if (this.released || this.writing === null) return;
+    this.completeWrite();
     // A failed write ends in 'close', which lets go of the rest.
     if (!err) this.flush();
   };
@@ -123,14 +136,25 @@ export class WsConnection<S> {
    */
   enqueue(frame: WsFrame): boolean {
     if (!this.isOpen) return false;
+    const config = this.config;
+    if (
+      this.writing === null &&
+      config.totalBufferedBytes + SLOT_BYTES + frameCost(frame) > config.maxTotalBufferedBytes &&
+      config.unflushedBytes >= config.maxTotalBufferedBytes / EARLY_FLUSH_SHARE
+    ) {
+      // This tick's messages have taken the total to the bound: they go to the sockets now, not at
+      // the end of the tick. What the kernels take is let go at once; a client whose kernel did not
+      // take its batch is behind, and checked below.
+      config.flushNow();
+    }
     const size = frame.bytes.length;
     const owed = this.writingBytes + this.queuedBytes;
     if (
-      this.queue.length + (this.writing?.length ?? 0) >= this.config.maxQueuedMessages ||
+      this.queue.length + (this.writing?.length ?? 0) >= config.maxQueuedMessages ||
       (this.writing !== null &&
-        (owed + size > this.config.maxBufferedBytes ||
-          this.config.totalBufferedBytes + SLOT_BYTES + (frame.holders === 0 ? frameCost(frame) : 0) >
-            this.config.maxTotalBufferedBytes))
+        (owed + size > config.maxBufferedBytes ||
+          config.totalBufferedBytes + SLOT_BYTES + (frame.holders === 0 ? frameCost(frame) : 0) >
+            config.maxTotalBufferedBytes))
     ) {
       this.dropSlow(owed);
       return false;
@@ -166,24 +190,38 @@ export class WsConnection<S> {
     this.writing = frames;
     this.writingBytes = bytes;
     const messages = frames.length;
-    if (messages === 1) {
-      this.tcp.write((frames[0] as WsFrame).bytes, this.written);
-      return;
+    if (messages === 1) this.tcp.write((frames[0] as WsFrame).bytes, this.written);
+    else {
+      // Corked writes of shared Buffers leave as one writev: no copy, one syscall.
+      this.tcp.cork();
+      for (let i = 0; i < messages - 1; i++) this.tcp.write((frames[i] as WsFrame).bytes);
+      this.tcp.write((frames[messages - 1] as WsFrame).bytes, this.written);
+      this.tcp.uncork();
     }
-    // Corked writes of shared Buffers leave as one writev: no copy, one syscall.
-    this.tcp.cork();
-    for (let i = 0; i < messages - 1; i++) this.tcp.write((frames[i] as WsFrame).bytes);
-    this.tcp.write((frames[messages - 1] as WsFrame).bytes, this.written);
-    this.tcp.uncork();
+    // The kernel took it all at once (a client that keeps up): let go now, not on the callback a
+    // turn later, so a batch handed early in a busy tick frees its memory at once.
+    if (this.tcp.writableLength === 0) {
+      this.completedEarly++;
+      this.completeWrite();
+    }
+  }
+
+  private completeWrite(): void {
+    const batch = this.writing;
+    this.writing = null;
+    this.writingBytes = 0;
+    if (batch !== null) this.letGo(batch);
   }
 
   /** Queues a frame past the bounds (a control frame); `enqueue` checks them first. */
   private push(frame: WsFrame): void {
-    if (this.queue.length === 0) this.config.schedule(this);
+    const config = this.config;
+    if (this.queue.length === 0) config.schedule(this);
     this.queue.push(frame);
     this.queuedBytes += frame.bytes.length;
-    if (frame.holders++ === 0) this.config.totalBufferedBytes += frameCost(frame);
-    this.config.totalBufferedBytes += SLOT_BYTES;
+    const cost = SLOT_BYTES + (frame.holders++ === 0 ? frameCost(frame) : 0);
+    config.totalBufferedBytes += cost;
+    if (this.writing === null) config.unflushedBytes += cost;
   }
 
   private letGo(frames: readonly WsFrame[]): void {

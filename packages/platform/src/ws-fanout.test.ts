@@ -342,6 +342,28 @@ describe('WsFanout', () => {
     await until(() => h.fanout.totalBufferedBytes === 0);
   });
 
+  it('holds a burst published in one tick to clients that keep up within the total bound: their batches go out early, and nobody is cut', async () => {
+    // Mutation guard: without the early flush, the tick would hold every message for every client
+    // until its end, whatever the bound.
+    const maxTotal = 256 * 1024;
+    const h = await start({ maxTotalBufferedBytes: maxTotal });
+    const readers = await Promise.all([1, 2, 3, 4].map((i) => connect(`${h.url}/r${i}`)));
+    await until(() => h.fanout.size === 4);
+    const payload = Buffer.from(`"${'b'.repeat(200)}"`);
+    const burst = 4_000; // 800 KB a client: what a loopback socket takes at once without a read
+    let maxSeen = 0;
+    for (let i = 0; i < burst; i++) {
+      expect(h.fanout.broadcast(h.fanout.clients(), Buffer.from(`"${i}${'b'.repeat(200)}"`))).toBe(4);
+      maxSeen = Math.max(maxSeen, h.fanout.totalBufferedBytes);
+    }
+    const oneMessage = payload.length + 8 + FRAME_OVERHEAD_BYTES + 4 * SLOT_BYTES;
+    expect(maxSeen).toBeLessThanOrEqual(maxTotal + maxTotal / 16 + oneMessage);
+    await until(() => readers.every((r) => r.messages.length === burst));
+    for (const r of readers) expect(r.messages[burst - 1]).toBe(`"${burst - 1}${'b'.repeat(200)}"`);
+    expect(h.counts.slow).toBe(0);
+    await until(() => h.fanout.totalBufferedBytes === 0);
+  });
+
   it('frames a message once and hands every client the same bytes', async () => {
     const h = await start();
     const clients = await Promise.all([1, 2, 3].map((i) => connect(`${h.url}/c${i}`)));

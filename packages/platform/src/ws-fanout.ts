@@ -137,11 +137,9 @@ export class WsFanout<S> {
   private readonly perAddress: PerAddressLimit;
   private dirty: WsConnection<unknown>[] = [];
   private flushScheduled = false;
-  private readonly flushDirty = (): void => {
+  private readonly endOfTick = (): void => {
     this.flushScheduled = false;
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const c of dirty) c.flush();
+    this.flushDirty();
   };
 
   constructor(private readonly options: WsFanoutOptions<S>) {
@@ -159,13 +157,15 @@ export class WsFanout<S> {
       maxQueuedMessages: options.maxQueuedMessages ?? 8192,
       maxTotalBufferedBytes: options.maxTotalBufferedBytes ?? 256 * 1024 * 1024,
       totalBufferedBytes: 0,
+      unflushedBytes: 0,
       schedule: (client) => {
         this.dirty.push(client);
         if (!this.flushScheduled) {
           this.flushScheduled = true;
-          setImmediate(this.flushDirty);
+          setImmediate(this.endOfTick);
         }
       },
+      flushNow: () => this.flushDirty(),
       slowConsumerCloseGraceMs: options.slowConsumerCloseGraceMs ?? 2_000,
       rate:
         options.inboundRateLimit === undefined
@@ -294,6 +294,14 @@ export class WsFanout<S> {
       for (const c of this.connections) c.terminate();
     }
     this.wss.close();
+  }
+
+  /** Hands every queued batch to its socket (at the end of a tick, or early when memory is short). */
+  private flushDirty(): void {
+    const dirty = this.dirty;
+    this.dirty = [];
+    this.config.unflushedBytes = 0;
+    for (const c of dirty) c.flush();
   }
 
   private attach(ws: WebSocket, socket: Duplex, address: string, state: S): void {
