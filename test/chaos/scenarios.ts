@@ -38,6 +38,28 @@ export interface Scenario {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** After a burst, each service's heap in use comes back within this of its figure before it. */
+export const HEAP_BACK_WITHIN_BYTES = 64 * 1024 * 1024;
+/**
+ * How long after a burst the heap may take to come back: collections run when the runtime sees
+ * fit, later on a loaded machine, so the check waits for the condition rather than a fixed window.
+ */
+const HEAP_BACK_DEADLINE_MS = 60_000;
+
+/**
+ * Whether each service's heap in use was back within `HEAP_BACK_WITHIN_BYTES` of `before` in one
+ * of the samples `after` (its low point: the heap goes up and down with collections). A service
+ * with no figure before is not waited for (the run's check reports it).
+ */
+export function heapBack(before: MemorySample, after: readonly MemorySample[]): boolean {
+  return (['ingest', 'algo'] as const).every((which) => {
+    const base = before[which];
+    if (base === null) return true;
+    const low = Math.min(...after.map((m) => m[which]?.heapUsedBytes ?? Number.POSITIVE_INFINITY));
+    return low < base.heapUsedBytes + HEAP_BACK_WITHIN_BYTES;
+  });
+}
 const between = (ctx: ScenarioContext, lo: number, hi: number) => Math.round(lo + ctx.random() * (hi - lo));
 const pick = <T>(ctx: ScenarioContext, items: readonly T[]): T =>
   items[Math.floor(ctx.random() * items.length)] as T;
@@ -188,14 +210,17 @@ export const SCENARIOS: readonly Scenario[] = [
       'ten times the market rate for a while: memory stays bounded and comes back, and clients that keep up lose nothing',
     run: async (ctx) => {
       const { stack } = ctx;
-      const sample = async (phase: MemorySample['phase']) =>
-        ctx.memory.push({
+      const sample = async (phase: MemorySample['phase']): Promise<MemorySample> => {
+        const m = {
           atMs: Date.now(),
           phase,
           ingest: await stack.memory('ingest'),
           algo: await stack.memory('algo'),
-        });
-      await sample('before');
+        };
+        ctx.memory.push(m);
+        return m;
+      };
+      const before = await sample('before');
       // Samples are taken every second whatever a scrape costs (on a loaded machine one can take
       // longer than a second), and awaited at the end.
       const pending: Promise<unknown>[] = [];
@@ -209,11 +234,19 @@ export const SCENARIOS: readonly Scenario[] = [
         clearInterval(timer);
         stack.sim.setSpeed(speed);
       }
-      // Afterwards: memory as the services settle back to the normal rate.
+      // Afterwards: memory as the services settle back to the normal rate, for a while, and on
+      // until both heaps are back (or the deadline: the run's check then fails with these samples).
+      const afterMs = Date.now();
       timer = every('after');
       await sleep(Math.max(5_000, ctx.burstMs / 2));
+      const after = () => ctx.memory.filter((m) => m.phase === 'after' && m.atMs >= afterMs);
+      while (!heapBack(before, after()) && Date.now() - afterMs < HEAP_BACK_DEADLINE_MS) await sleep(250);
       clearInterval(timer);
       await Promise.all(pending);
+      ctx.log(heapBack(before, after()) ? 'heap back after the burst' : 'heap not back after the burst', {
+        ms: Date.now() - afterMs,
+        samples: after().length,
+      });
       ctx.memory.sort((a, b) => a.atMs - b.atMs);
       return 1; // one burst
     },

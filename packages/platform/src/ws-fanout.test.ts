@@ -1,9 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket } from 'ws';
-import { type WsConnection, WsFanout, type WsFanoutOptions } from './ws-fanout.js';
+import {
+  FRAME_OVERHEAD_BYTES,
+  SLOT_BYTES,
+  type WsConnection,
+  WsFanout,
+  type WsFanoutOptions,
+} from './ws-fanout.js';
 import { WsFrame } from './ws-frame.js';
 
 const logger = pino({ level: 'silent' });
@@ -21,6 +28,8 @@ interface Harness {
   };
   readonly closes: number[];
   readonly received: string[];
+  /** The server side of each upgraded connection, in order. */
+  readonly sockets: Duplex[];
 }
 
 const servers: Server[] = [];
@@ -43,6 +52,7 @@ async function start(options: Partial<WsFanoutOptions<{ name: string }>> = {}): 
   };
   const closes: number[] = [];
   const received: string[] = [];
+  const serverSockets: Duplex[] = [];
   const fanout = new WsFanout<{ name: string }>({
     logger,
     heartbeatIntervalMs: 0,
@@ -67,6 +77,7 @@ async function start(options: Partial<WsFanoutOptions<{ name: string }>> = {}): 
   });
   const server = createServer((_req, res) => res.end());
   server.on('upgrade', (req, socket, head) => {
+    serverSockets.push(socket);
     fanout.handleUpgrade(req, socket, head, () =>
       req.url === '/bad'
         ? { accept: false, status: 400, body: '{"msg":"bad stream"}', contentType: 'application/json' }
@@ -77,7 +88,7 @@ async function start(options: Partial<WsFanoutOptions<{ name: string }>> = {}): 
   servers.push(server);
   fanouts.push(fanout);
   const { port } = server.address() as AddressInfo;
-  return { fanout, url: `ws://127.0.0.1:${port}`, counts, closes, received };
+  return { fanout, url: `ws://127.0.0.1:${port}`, counts, closes, received, sockets: serverSockets };
 }
 
 interface TestClient {
@@ -129,6 +140,27 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** Lets the fan-out flush (end of tick) and the socket report its writes. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/**
+ * Publishes rounds of 32 KiB messages to every client until `client` is behind: the kernel has not
+ * taken the batch inside its socket, and messages wait in its own queue. Returns how many were
+ * published.
+ */
+async function publishUntilBehind(h: Harness, client: WsConnection<{ name: string }>, socket: Duplex) {
+  const payload = Buffer.from(`"${'q'.repeat(32 * 1024)}"`);
+  for (let published = 0; published < 4_000; ) {
+    for (let i = 0; i < 8; i++) h.fanout.broadcast(h.fanout.clients(), payload);
+    published += 8;
+    await nextTurn();
+    if (client.bufferedBytes > socket.writableLength) return published;
+  }
+  throw new Error('the client never fell behind');
 }
 
 describe('WsFanout', () => {
@@ -218,6 +250,117 @@ describe('WsFanout', () => {
     expect(fast.ws.readyState).toBe(WebSocket.OPEN);
     await until(() => h.fanout.size === 1);
     // Nothing of the closed clients stays counted.
+    await until(() => h.fanout.totalBufferedBytes === 0);
+  });
+
+  it('hands a client that is behind nothing more: what it is owed waits in its own queue, and arrives in order once it reads', async () => {
+    // Mutation guard for the memory bound: a socket holds one batch at most, so what is held is
+    // in the queue, where it is counted.
+    const h = await start({ maxBufferedBytes: 256 * 1024 * 1024, slowConsumerCloseGraceMs: 5_000 });
+    const c = await connect(`${h.url}/c`);
+    (await c.tcp).pause();
+    await until(() => h.fanout.size === 1);
+    const [client] = h.fanout.clients();
+    const socket = h.sockets[0];
+    if (!client || !socket) throw new Error('no client');
+    let published = await publishUntilBehind(h, client, socket);
+    const inSocket = socket.writableLength;
+    const payload = Buffer.from(`"${'r'.repeat(32 * 1024)}"`);
+    for (let round = 0; round < 10; round++) {
+      const owed = client.bufferedBytes;
+      for (let i = 0; i < 8; i++) expect(h.fanout.broadcast(h.fanout.clients(), payload)).toBe(1);
+      published += 8;
+      await nextTurn();
+      expect(socket.writableLength).toBeLessThanOrEqual(inSocket);
+      expect(client.bufferedBytes).toBe(owed + 8 * (payload.length + 4));
+    }
+    (await c.tcp).resume();
+    await until(() => c.messages.length === published);
+    expect(c.messages.at(-1)).toBe(String(payload));
+    await until(() => h.fanout.totalBufferedBytes === 0);
+    expect(client.bufferedBytes).toBe(0);
+    expect(h.counts.slow).toBe(0);
+  });
+
+  it('sends the heartbeat ping and the close frame behind the data a client that is behind is still owed', async () => {
+    const h = await start({ maxBufferedBytes: 256 * 1024 * 1024 });
+    const c = await connect(`${h.url}/c`);
+    const events: string[] = [];
+    c.ws.on('message', (data) => events.push(String(data).length > 100 ? 'data' : String(data)));
+    c.ws.on('ping', () => events.push('ping'));
+    (await c.tcp).pause();
+    await until(() => h.fanout.size === 1);
+    const [client] = h.fanout.clients();
+    const socket = h.sockets[0];
+    if (!client || !socket) throw new Error('no client');
+    const published = await publishUntilBehind(h, client, socket);
+    expect(client.heartbeat()).toBe(true);
+    expect(h.fanout.send(client, 'after the ping')).toBe(true);
+    client.close(1000, 'done');
+    expect(client.isOpen).toBe(false);
+    expect(h.fanout.send(client, 'after the close')).toBe(false);
+    (await c.tcp).resume();
+    expect(await c.closed).toEqual({ code: 1000, reason: 'done' });
+    expect(events).toEqual([...Array(published).fill('data'), 'ping', 'after the ping']);
+    await until(() => h.fanout.size === 0);
+    expect(h.fanout.totalBufferedBytes).toBe(0);
+  });
+
+  it('keeps the memory of many clients that stop reading within the total bound, cuts each with 1008, and counts nothing once they are gone', async () => {
+    const clients = 12;
+    const maxTotal = 1024 * 1024;
+    // Only the total bound can cut them: the per-client bounds are out of reach.
+    const h = await start({
+      maxBufferedBytes: 256 * 1024 * 1024,
+      maxQueuedMessages: 1_000_000,
+      maxTotalBufferedBytes: maxTotal,
+      slowConsumerCloseGraceMs: 100,
+    });
+    const stalled = await Promise.all(Array.from({ length: clients }, (_, i) => connect(`${h.url}/s${i}`)));
+    for (const s of stalled) (await s.tcp).pause();
+    await until(() => h.fanout.size === clients);
+    // Small messages, so the count per message matters as much as the bytes.
+    const payload = Buffer.from(`"${'s'.repeat(200)}"`);
+    const perTick = 64;
+    // A client not yet behind takes its tick's messages unchecked: the most the total can pass
+    // the bound by is one tick's frames and every client's slots for them.
+    const oneTick = perTick * (payload.length + 2 + FRAME_OVERHEAD_BYTES) + perTick * clients * SLOT_BYTES;
+    let maxSeen = 0;
+    for (let round = 0; round < 20_000 && h.counts.slow < clients; round++) {
+      for (let i = 0; i < perTick; i++) {
+        h.fanout.broadcast(h.fanout.clients(), payload);
+        maxSeen = Math.max(maxSeen, h.fanout.totalBufferedBytes);
+      }
+      await nextTurn();
+    }
+    expect(h.counts.slow).toBe(clients);
+    expect(maxSeen).toBeGreaterThan(maxTotal / 2);
+    expect(maxSeen).toBeLessThanOrEqual(maxTotal + oneTick);
+    // They never read: terminated after the grace, each counted once as closed.
+    await until(() => h.fanout.size === 0);
+    expect(h.closes).toHaveLength(clients);
+    await until(() => h.fanout.totalBufferedBytes === 0);
+  });
+
+  it('holds a burst published in one tick to clients that keep up within the total bound: their batches go out early, and nobody is cut', async () => {
+    // Mutation guard: without the early flush, the tick would hold every message for every client
+    // until its end, whatever the bound.
+    const maxTotal = 256 * 1024;
+    const h = await start({ maxTotalBufferedBytes: maxTotal });
+    const readers = await Promise.all([1, 2, 3, 4].map((i) => connect(`${h.url}/r${i}`)));
+    await until(() => h.fanout.size === 4);
+    const payload = Buffer.from(`"${'b'.repeat(200)}"`);
+    const burst = 4_000; // 800 KB a client: what a loopback socket takes at once without a read
+    let maxSeen = 0;
+    for (let i = 0; i < burst; i++) {
+      expect(h.fanout.broadcast(h.fanout.clients(), Buffer.from(`"${i}${'b'.repeat(200)}"`))).toBe(4);
+      maxSeen = Math.max(maxSeen, h.fanout.totalBufferedBytes);
+    }
+    const oneMessage = payload.length + 8 + FRAME_OVERHEAD_BYTES + 4 * SLOT_BYTES;
+    expect(maxSeen).toBeLessThanOrEqual(maxTotal + maxTotal / 16 + oneMessage);
+    await until(() => readers.every((r) => r.messages.length === burst));
+    for (const r of readers) expect(r.messages[burst - 1]).toBe(`"${burst - 1}${'b'.repeat(200)}"`);
+    expect(h.counts.slow).toBe(0);
     await until(() => h.fanout.totalBufferedBytes === 0);
   });
 

@@ -8,7 +8,7 @@ import { type SharedConfig, WsConnection } from './ws-fanout-connection.js';
 import { WsFrame } from './ws-frame.js';
 
 export { rejectUpgrade, WsAdmission, type WsAdmissionOptions, type WsAdmitted } from './ws-admission.js';
-export { WsConnection } from './ws-fanout-connection.js';
+export { FRAME_OVERHEAD_BYTES, SLOT_BYTES, WsConnection } from './ws-fanout-connection.js';
 export { createWsFanoutMetrics } from './ws-fanout-metrics.js';
 export { WsFrame } from './ws-frame.js';
 
@@ -46,23 +46,25 @@ export interface WsInboundRateLimit {
 export interface WsFanoutOptions<S> {
   readonly logger: Logger;
   /**
-   * Bytes a client that is behind (the kernel has not taken what it was handed at an earlier tick)
-   * may be owed before it is cut off as a slow consumer (see `WsConnection.enqueue` for the whole
-   * policy). A client owed nothing always gets one message, so a single message larger than this
-   * does not drop it. Default 1 MiB.
+   * Bytes a client that is behind (the kernel has not taken the batch handed to its socket at an
+   * earlier tick) may be owed before it is cut off as a slow consumer (see `WsConnection.enqueue`
+   * for the whole policy). A client owed nothing always gets one message, so a single message
+   * larger than this does not drop it. Default 1 MiB.
    */
   readonly maxBufferedBytes?: number;
   /**
    * Memory the clients' backlogs may hold together: every frame some client still holds (queued,
-   * or not yet taken by the kernel) counted once, as clients share it, plus 48 bytes per message
-   * per client. A client that is behind (the kernel has not taken what it was handed at an
-   * earlier tick) whose next message would take this past the bound is cut off as a slow
-   * consumer, so the memory clients can pin stays bounded whatever they do; a client that keeps
-   * up is not cut by it. Default 256 MiB.
+   * or inside its socket until the kernel takes it) counted once, as clients share it, with its
+   * objects (`FRAME_OVERHEAD_BYTES`), plus `SLOT_BYTES` (96) per message per client. Each socket
+   * holds at most one batch; the rest waits in the client's own queue, so this is what the
+   * backlogs hold, not an estimate. A client that is behind (the kernel has not taken the batch
+   * handed to its socket at an earlier tick) whose next message would take this past the bound
+   * is cut off as a slow consumer, so the memory clients can pin stays bounded whatever they do;
+   * a client that keeps up is not cut by it. Default 256 MiB.
    */
   readonly maxTotalBufferedBytes?: number;
   /**
-   * Messages queued but not yet handed to the kernel; default 8192. Bytes are the real bound
+   * Messages queued or inside the socket, not yet taken by the kernel; default 8192. Bytes are the real bound
    * (`maxBufferedBytes`); this one only stops floods of tiny messages. It must stay above the
    * largest burst published in one tick (a gap fill releases its candles at once).
    */
@@ -118,7 +120,9 @@ export type WsUpgradeDecision<S> =
  * Messages are serialised by the caller once, and framed here once ({@link WsFrame}): every
  * recipient is handed the same Buffer. Each client's frames of one tick go out in one socket write
  * at the end of the tick (`setImmediate`), so the cost per client is one write per tick, not one
- * per message, and a burst costs little more than a single message.
+ * per message, and a burst costs little more than a single message. A client whose socket has
+ * not yet passed its last batch to the kernel keeps what it is owed in its own queue until that
+ * write completes, so memory is held where it is counted.
  */
 export class WsFanout<S> {
   private readonly wss: WebSocketServer;
@@ -130,11 +134,9 @@ export class WsFanout<S> {
   private nextId = 1;
   private dirty: WsConnection<unknown>[] = [];
   private flushScheduled = false;
-  private readonly flushDirty = (): void => {
+  private readonly endOfTick = (): void => {
     this.flushScheduled = false;
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const c of dirty) c.flush();
+    this.flushDirty();
   };
 
   constructor(private readonly options: WsFanoutOptions<S>) {
@@ -150,13 +152,15 @@ export class WsFanout<S> {
       maxQueuedMessages: options.maxQueuedMessages ?? 8192,
       maxTotalBufferedBytes: options.maxTotalBufferedBytes ?? 256 * 1024 * 1024,
       totalBufferedBytes: 0,
+      unflushedBytes: 0,
       schedule: (client) => {
         this.dirty.push(client);
         if (!this.flushScheduled) {
           this.flushScheduled = true;
-          setImmediate(this.flushDirty);
+          setImmediate(this.endOfTick);
         }
       },
+      flushNow: () => this.flushDirty(),
       slowConsumerCloseGraceMs: options.slowConsumerCloseGraceMs ?? 2_000,
       rate:
         options.inboundRateLimit === undefined
@@ -267,6 +271,14 @@ export class WsFanout<S> {
       for (const c of this.connections) c.terminate();
     }
     this.wss.close();
+  }
+
+  /** Hands every queued batch to its socket (at the end of a tick, or early when memory is short). */
+  private flushDirty(): void {
+    const dirty = this.dirty;
+    this.dirty = [];
+    this.config.unflushedBytes = 0;
+    for (const c of dirty) c.flush();
   }
 
   private attach(ws: WebSocket, socket: Duplex, address: string, state: S): void {

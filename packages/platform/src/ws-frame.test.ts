@@ -7,10 +7,10 @@ const { Sender } = ws as unknown as {
   Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] };
 };
 
-/** What `ws` itself puts on the wire for an unmasked text frame. */
-function wsFramed(payload: Buffer): Buffer {
+/** What `ws` itself puts on the wire for an unmasked frame (text unless `opcode` says otherwise). */
+function wsFramed(payload: Buffer, opcode = 1): Buffer {
   return Buffer.concat(
-    Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }),
+    Sender.frame(payload, { fin: true, opcode, mask: false, readOnly: true, rsv1: false }),
   );
 }
 
@@ -30,5 +30,11 @@ describe('WsFrame', () => {
     const frame = WsFrame.text(text);
     expect(frame.bytes.equals(wsFramed(Buffer.from(text)))).toBe(true);
     expect(frame.payloadBytes).toBe(Buffer.byteLength(text));
+  });
+
+  it('frames an empty ping exactly as ws does', () => {
+    const frame = WsFrame.ping();
+    expect(frame.bytes.equals(wsFramed(Buffer.alloc(0), 9))).toBe(true);
+    expect(frame.payloadBytes).toBe(0);
   });
 });

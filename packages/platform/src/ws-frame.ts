@@ -17,6 +17,11 @@ export class WsFrame {
     readonly payloadBytes: number,
   ) {}
 
+  /** An empty ping (opcode 9): a heartbeat queued behind a connection's data frames. */
+  static ping(): WsFrame {
+    return new WsFrame(Buffer.from([0x89, 0x00]), 0);
+  }
+
   /** A final, unfragmented text frame (opcode 1) of `data`, encoded as UTF-8 once. */
   static text(data: string | Buffer): WsFrame {
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
