@@ -18,6 +18,7 @@ import { type Check, gates, passed } from './harness.js';
 import { natsBenchmarks } from './nats.bench.js';
 import { replayBenchmarks } from './replay.bench.js';
 import { simBenchmarks } from './sim.bench.js';
+import { workersBenchmarks } from './workers.bench.js';
 
 const full = process.argv.includes('--full');
 const startedAt = new Date();
@@ -26,6 +27,7 @@ const results: { table: Record<string, number>; checks: Check[]; runs?: unknown[
 if (full) results.push(domainBenchmarks());
 results.push(await fanoutBenchmarks(full));
 results.push(await edgeBenchmarks(full));
+results.push(await workersBenchmarks(full));
 if (full) {
   results.push(simBenchmarks());
   results.push(await replayBenchmarks());

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, on every architecture Node supports. */
@@ -70,24 +70,42 @@ export class Child {
     }
   }
 
-  /** Peak and current resident set size (MB) from /proc; NaN where /proc is missing. */
+  /**
+   * Peak and current resident set size (MB) from /proc, of this process and the processes it
+   * started (an edge's WebSocket workers): the sum of each one's current RSS, and the sum of each
+   * one's own peak (an upper bound of the peak of the sum). NaN where /proc is missing.
+   */
   memory(): { readonly peakMb: number; readonly rssMb: number } {
     try {
-      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
-      return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+      let peakKb = 0;
+      let rssKb = 0;
+      for (const pid of processTree(this.pid)) {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = (key: string) =>
+          Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+        peakKb += kb('VmHWM');
+        rssKb += kb('VmRSS');
+      }
+      return { peakMb: peakKb / 1024, rssMb: rssKb / 1024 };
     } catch {
       return { peakMb: Number.NaN, rssMb: Number.NaN };
     }
   }
 
-  /** CPU time (user + system) this process has used so far, in ms; NaN where /proc is missing. */
-  cpuMs(): number {
+  /**
+   * CPU time (user + system) this process and the processes it started (still running) have used
+   * so far, in ms (this process alone with `withChildren` false); NaN where /proc is missing.
+   */
+  cpuMs(withChildren = true): number {
     try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+      let ms = 0;
+      for (const pid of withChildren ? processTree(this.pid) : [this.pid]) {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+      }
+      return ms;
     } catch {
       return Number.NaN;
     }
@@ -102,6 +120,24 @@ export class Child {
     await gone;
     clearTimeout(timer);
   }
+}
+
+/** `pid` and its descendants, from /proc/<pid>/task/<tid>/children. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const tasks = readdirSync(`/proc/${out[i]}/task`);
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
+    }
+  }
+  return out;
 }
 
 /** A port free now on 127.0.0.1 (for a child that takes its port from the environment). */

@@ -5,6 +5,7 @@
  * `BENCH_STALLED=1` makes that many clients stop reading once connected (slow consumers).
  * `BENCH_KLINES=100` adds kline updates per second (what trading-algo turns into indicators).
  * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` passes Node flags to the edge process.
+ * `BENCH_WS_WORKERS=2` runs data-ingest's WebSocket edge in that many worker processes (`WS_WORKERS`).
  */
 import { type EdgeKind, edgeRun } from './edge-run.js';
 
@@ -24,5 +25,6 @@ const result = await edgeRun({
   klinesPerSecond: Number(process.env.BENCH_KLINES ?? 0),
   stalledClients: Number(process.env.BENCH_STALLED ?? 0),
   ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
+  ...(process.env.BENCH_WS_WORKERS ? { env: { WS_WORKERS: process.env.BENCH_WS_WORKERS } } : {}),
 });
 console.log(JSON.stringify(result));

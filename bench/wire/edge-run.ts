@@ -58,6 +58,8 @@ export interface EdgeRunResult {
   readonly edgeCpuMs: number;
   /** That CPU time per delivered message (µs): the edge's cost per delivery, less sensitive to a busy machine than latency. */
   readonly edgeCpuUsPerDelivery: number;
+  /** Of that, the edge's main process alone (with WebSocket workers: the front, without them). */
+  readonly edgeMainCpuUsPerDelivery: number;
   /** How long after the feeder stopped the last frame arrived (ms); the backlog drained. */
   readonly drainMs: number;
   /** The feeder's worst lateness against its schedule (ms): high means the machine was saturated. */
@@ -249,6 +251,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     clients.send({ type: 'reset' });
     const before = await stats(clients);
     const cpuBefore = edge.child.cpuMs();
+    const mainCpuBefore = edge.child.cpuMs(false);
     const klinesBefore = edge.ingestMetrics ? await klineCounts(edge.ingestMetrics) : undefined;
 
     feeder.send({
@@ -265,6 +268,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
     const drainMs = await drain(clients, before.received + expected, 5_000, 120_000);
     const after = await stats(clients);
     const edgeCpuMs = edge.child.cpuMs() - cpuBefore;
+    const edgeMainCpuMs = edge.child.cpuMs(false) - mainCpuBefore;
     const received = after.received - before.received;
     const memory = edge.child.memory();
     const klinesAfter = edge.ingestMetrics ? await klineCounts(edge.ingestMetrics) : undefined;
@@ -289,6 +293,7 @@ export async function edgeRun(options: EdgeRunOptions): Promise<EdgeRunResult> {
       kbPerClient: ((withClients.rssMb - idle.rssMb) * 1024) / options.clients,
       edgeCpuMs,
       edgeCpuUsPerDelivery: (edgeCpuMs * 1000) / Math.max(1, received),
+      edgeMainCpuUsPerDelivery: (edgeMainCpuMs * 1000) / Math.max(1, received),
       drainMs,
       feederLateMs: done.lateMs,
       ...(klinesBefore && klinesAfter

@@ -189,7 +189,8 @@ export interface HealthRoutesOptions {
   readonly health: () => Record<string, unknown>;
   /** 200 when ready, 503 otherwise. */
   readonly ready: () => { readonly ready: boolean } & Record<string, unknown>;
-  readonly metrics: Registry;
+  /** A registry, or anything that renders one (a front adding its workers' metrics). */
+  readonly metrics: Pick<Registry, 'metrics' | 'contentType'>;
 }
 
 /** `/healthz`, `/health`, `/readyz` and `/metrics`, the same on every service. */

@@ -12,3 +12,6 @@ export * from './shutdown.js';
 export * from './subscriber-index.js';
 export * from './truncate-input.js';
 export * from './ws-fanout.js';
+export * from './ws-worker-feed.js';
+export * from './ws-worker-runtime.js';
+export * from './ws-workers.js';

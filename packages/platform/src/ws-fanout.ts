@@ -1,13 +1,13 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { PerAddressLimit } from './address-limit.js';
 import { LogThrottle } from './logger.js';
-import { requestAddress } from './request-address.js';
+import { rejectUpgrade, WsAdmission } from './ws-admission.js';
 import { type SharedConfig, WsConnection } from './ws-fanout-connection.js';
 import { WsFrame } from './ws-frame.js';
 
+export { rejectUpgrade, WsAdmission, type WsAdmissionOptions, type WsAdmitted } from './ws-admission.js';
 export { FRAME_OVERHEAD_BYTES, SLOT_BYTES, WsConnection } from './ws-fanout-connection.js';
 export { createWsFanoutMetrics } from './ws-fanout-metrics.js';
 export { WsFrame } from './ws-frame.js';
@@ -130,13 +130,10 @@ export class WsFanout<S> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<WsConnection<S>>();
   private readonly config: SharedConfig;
-  private readonly allowedOrigins: ReadonlySet<string> | null;
+  private readonly admission: WsAdmission;
   private readonly heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly emptyWaiters: (() => void)[] = [];
   private nextId = 1;
-  private shuttingDown = false;
-  private readonly maxClients: number;
-  private readonly perAddress: PerAddressLimit;
   private dirty: WsConnection<unknown>[] = [];
   private flushScheduled = false;
   private readonly endOfTick = (): void => {
@@ -152,8 +149,6 @@ export class WsFanout<S> {
       perMessageDeflate: false,
       maxPayload: options.maxPayloadBytes ?? 16 * 1024,
     });
-    this.maxClients = options.maxClients ?? Number.POSITIVE_INFINITY;
-    this.perAddress = new PerAddressLimit(options.maxClientsPerAddress ?? 0);
     this.config = {
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
       maxQueuedMessages: options.maxQueuedMessages ?? 8192,
@@ -178,7 +173,7 @@ export class WsFanout<S> {
       logger: options.logger,
       throttle: new LogThrottle(),
     };
-    this.allowedOrigins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
+    this.admission = new WsAdmission({ ...options, metrics: this.config.metrics });
     const heartbeatMs = options.heartbeatIntervalMs ?? 20_000;
     if (heartbeatMs > 0) {
       this.heartbeatTimer = setInterval(() => {
@@ -212,44 +207,26 @@ export class WsFanout<S> {
     head: Buffer,
     decide: () => WsUpgradeDecision<S>,
   ): void {
-    if (this.shuttingDown) {
-      this.reject(socket, 503, 'shutting_down', 'server shutting down\n');
-      return;
-    }
-    if (this.connections.size >= this.maxClients) {
-      this.reject(socket, 503, 'capacity', 'too many WebSocket clients\n');
-      return;
-    }
-    const address = requestAddress(req, this.options.trustedProxies);
-    if (this.perAddress.limit > 0 && this.perAddress.count(address) >= this.perAddress.limit) {
-      this.reject(
-        socket,
-        429,
-        'per_address',
-        `too many WebSocket connections from your address (at most ${this.perAddress.limit})\n`,
-      );
-      return;
-    }
-    const origin = req.headers.origin;
-    if (this.allowedOrigins && origin !== undefined && !this.allowedOrigins.has(origin)) {
-      this.reject(socket, 403, 'origin', 'origin not allowed\n');
-      return;
-    }
-    if (this.options.authorize && !this.options.authorize(req)) {
-      this.config.metrics.upgradeRejected?.('unauthorized');
-      rejectUpgrade(socket, 401, 'a valid bearer token is required\n', undefined, {
-        'WWW-Authenticate': 'Bearer',
-      });
-      return;
-    }
-    const decision = decide();
-    if (!decision.accept) {
-      this.reject(socket, decision.status, 'rejected', decision.body, decision.contentType);
-      return;
-    }
+    const admitted = this.admission.admit(req, socket, this.connections.size, decide);
+    if (!admitted) return;
     // ws completes a valid handshake synchronously, so the per-address count checked above
     // cannot be passed by upgrades in flight.
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, address, decision.state));
+    this.wss.handleUpgrade(req, socket, head, (ws) =>
+      this.attach(ws, socket, admitted.address, admitted.state),
+    );
+  }
+
+  /**
+   * Completes the handshake of a request already admitted elsewhere (the front of an edge whose
+   * clients live in worker processes runs {@link WsAdmission} and hands the socket over): no
+   * check is repeated here. A request whose handshake is invalid is answered 400 by `ws`.
+   */
+  adopt(req: IncomingMessage, socket: Duplex, head: Buffer, state: S, address: string): void {
+    if (this.admission.shuttingDown) {
+      rejectUpgrade(socket, 503, 'server shutting down\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, address, state));
   }
 
   /**
@@ -281,7 +258,7 @@ export class WsFanout<S> {
    * the close handshakes, terminating whatever is left after `timeoutMs`.
    */
   async closeAll(code = 1001, reason = 'server shutting down', timeoutMs = 2_000): Promise<void> {
-    this.shuttingDown = true;
+    this.admission.shutDown();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const c of this.connections) c.close(code, reason);
     if (this.connections.size > 0) {
@@ -309,7 +286,7 @@ export class WsFanout<S> {
   private attach(ws: WebSocket, socket: Duplex, address: string, state: S): void {
     const client = new WsConnection(this.nextId++, state, address, ws, socket, this.config);
     this.connections.add(client);
-    this.perAddress.tryAcquire(address);
+    this.admission.acquire(address);
     this.config.metrics.connected?.();
     this.config.metrics.clients?.(this.connections.size);
     ws.on('pong', () => client.markAlive());
@@ -325,46 +302,13 @@ export class WsFanout<S> {
     ws.once('close', (code: number) => {
       client.release();
       this.connections.delete(client);
-      this.perAddress.release(address);
+      this.admission.release(address);
       this.config.metrics.clients?.(this.connections.size);
       this.options.onClose?.(client, code);
       if (this.connections.size === 0) for (const resolve of this.emptyWaiters.splice(0)) resolve();
     });
     this.options.onOpen?.(client);
   }
-
-  private reject(
-    socket: Duplex,
-    status: number,
-    reason: WsRejectReason,
-    body: string,
-    contentType = 'text/plain; charset=utf-8',
-  ): void {
-    this.config.metrics.upgradeRejected?.(reason);
-    rejectUpgrade(socket, status, body, contentType);
-  }
-}
-
-/** Answers an upgrade request with a plain HTTP response and closes the socket. */
-export function rejectUpgrade(
-  socket: Duplex,
-  status: number,
-  body: string,
-  contentType = 'text/plain; charset=utf-8',
-  headers: Readonly<Record<string, string>> = {},
-): void {
-  socket.on('error', () => socket.destroy());
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extra}` +
-      `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }
 
 function toFrame(data: string | Buffer | WsFrame): WsFrame {

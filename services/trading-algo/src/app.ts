@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { StatusMessage } from '@visualgo/contracts';
 import {
   type BackoffOptions,
@@ -18,6 +19,7 @@ import { IndicatorEngine } from './engine/indicator-engine.js';
 import { MarketFeed } from './feed/market-feed.js';
 import { indicatorRoutes } from './http/indicator-routes.js';
 import { AlgoWsServer } from './ws/algo-ws-server.js';
+import { AlgoWsWorkers } from './ws/algo-ws-workers.js';
 
 export interface TradingAlgoDeps {
   readonly logger: Logger;
@@ -26,6 +28,19 @@ export interface TradingAlgoDeps {
   readonly shutdown: Shutdown;
   /** Overrides the reconnect backoff built from the config (tests use a fast one without jitter). */
   readonly feedBackoff?: BackoffOptions;
+  /**
+   * What a WebSocket worker process runs (`WS_WORKERS`); default this program, as started (its
+   * `main` runs the worker when forked as one).
+   */
+  readonly wsWorkerEntry?: { readonly entry: string; readonly execArgv?: readonly string[] };
+}
+
+/** The `/ws` edge, in this process or in worker processes. */
+export interface AlgoWsEdge {
+  readonly clientCount: number;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void;
+  broadcastStatus(message: StatusMessage): void;
+  close(): Promise<void>;
 }
 
 /** Where candles come from: data-ingest over gRPC (`MarketFeed`), or NATS as a worker of a cluster (`ClusterFeed`). */
@@ -42,7 +57,7 @@ export interface TradingAlgo {
   readonly port: number;
   readonly engine: IndicatorEngine;
   readonly feed: AlgoFeed;
-  readonly ws: AlgoWsServer;
+  readonly ws: AlgoWsEdge;
 }
 
 /**
@@ -78,14 +93,13 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
   let feed: AlgoFeed | null = null;
   const auth = new BearerAuth(config.AUTH_TOKEN);
   const authorize = auth.enabled ? { authorize: (req: IncomingMessage) => auth.authorizes(req) } : {};
-  const ws = new AlgoWsServer({
+  const wsOptions = {
     engine,
     feedStatus: () => {
       if (!feed) throw new Error('feed not started');
       return feed.currentStatus();
     },
     logger,
-    metrics: metrics.ws,
     snapshotPoints: config.SNAPSHOT_POINTS,
     maxClients: config.WS_MAX_CLIENTS,
     maxClientsPerAddress: config.WS_MAX_CLIENTS_PER_ADDRESS,
@@ -95,7 +109,11 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     maxTotalBufferedBytes: config.WS_MAX_TOTAL_BUFFERED_BYTES,
     allowedOrigins: config.WS_ALLOWED_ORIGINS,
     heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
-  });
+  };
+  // Set below, once the feed exists (workers are sent its status as they start); the feed only
+  // reports status once started.
+  let ws: AlgoWsServer | AlgoWsWorkers | null = null;
+  const broadcastStatus = (message: StatusMessage): void => ws?.broadcastStatus(message);
   const cluster = config.NATS_URL
     ? new ClusterFeed({
         servers: config.NATS_URL,
@@ -111,7 +129,7 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
         engine,
         logger,
         metrics: metrics.feed,
-        onStatus: (message) => ws.broadcastStatus(message),
+        onStatus: broadcastStatus,
       })
     : null;
   feed =
@@ -133,10 +151,30 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
         candle: (stream, candle, bulk) => engine.onCandle(stream, candle, bulk),
         completeFrom: (stream, openTimeMs) => engine.completeFrom(stream, openTimeMs),
         historyLoaded: (stream) => engine.historyLoaded(stream),
-        status: (message) => ws.broadcastStatus(message),
+        status: broadcastStatus,
       },
     });
   const running = feed;
+  const edge =
+    config.WS_WORKERS > 0
+      ? new AlgoWsWorkers({
+          ...wsOptions,
+          workers: config.WS_WORKERS,
+          worker: deps.wsWorkerEntry ?? { entry: process.argv[1] ?? '' },
+          registry,
+          fanoutMetrics: metrics.ws.fanout,
+          logLevel: config.LOG_LEVEL,
+        })
+      : new AlgoWsServer({ ...wsOptions, metrics: metrics.ws });
+  ws = edge;
+  if (edge instanceof AlgoWsWorkers) {
+    try {
+      await edge.whenReady();
+    } catch (err) {
+      await edge.close();
+      throw err;
+    }
+  }
 
   const http = await startHttpServer({
     host: config.ALGO_HOST,
@@ -146,9 +184,17 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
     cors: { origins: config.CORS_ALLOWED_ORIGINS, pathPrefixes: ['/api/'] },
     routes: {
       ...healthRoutes({
-        health: () => ({ feed: running.describe(), wsClients: ws.clientCount }),
+        health: () => ({
+          feed: running.describe(),
+          wsClients: edge.clientCount,
+          ...(edge instanceof AlgoWsWorkers ? { wsWorkers: edge.workers.readyWorkers } : {}),
+        }),
         ready: () => ({ ready: running.isReady, feedConnected: running.isConnected }),
-        metrics: registry,
+        // With workers, their clients' series are added to this process's.
+        metrics:
+          edge instanceof AlgoWsWorkers
+            ? { contentType: registry.contentType, metrics: () => edge.metrics() }
+            : registry,
       }),
       ...indicatorRoutes({
         // A worker holds the points it computed; those before a restore are in the store.
@@ -158,17 +204,17 @@ export async function startTradingAlgo(config: AlgoConfig, deps: TradingAlgoDeps
       }),
     },
     onUpgrade: (req, socket, head, url) => {
-      if (url.pathname === '/ws') ws.handleUpgrade(req, socket, head, url);
+      if (url.pathname === '/ws') edge.handleUpgrade(req, socket, head, url);
       else rejectUpgrade(socket, 404, 'WebSocket endpoint is /ws\n');
     },
   });
   shutdown.register('http', () => http.close());
   running.start();
   shutdown.register('feed', () => running.stop());
-  shutdown.register('ws', () => ws.close());
+  shutdown.register('ws', () => edge.close());
   logger.info(
     { port: http.port, host: config.ALGO_HOST, ingest: config.INGEST_GRPC_URL },
     'trading-algo listening',
   );
-  return { port: http.port, engine, feed: running, ws };
+  return { port: http.port, engine, feed: running, ws: edge };
 }

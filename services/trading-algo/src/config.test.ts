@@ -16,6 +16,14 @@ function errorOf(fn: () => unknown): ConfigError {
 }
 
 describe('trading-algo config', () => {
+  it('refuses WebSocket workers in a cluster, where gateways serve /ws', () => {
+    expect(loadAlgoConfig({ WS_WORKERS: '2' }).WS_WORKERS).toBe(2);
+    expect(
+      errorOf(() => loadAlgoConfig({ WS_WORKERS: '2', NATS_URL: 'nats://127.0.0.1:4222' })).message,
+    ).toContain('WS_WORKERS');
+    expect(errorOf(() => loadAlgoConfig({ WS_WORKERS: '65' })).message).toContain('WS_WORKERS');
+  });
+
   it('has the documented defaults', () => {
     const c = loadAlgoConfig({});
     expect(c).toMatchObject({

@@ -82,6 +82,8 @@ export const algoConfigSchema = z
     /** Browser origins allowed on /ws; empty: any. */
     WS_ALLOWED_ORIGINS: optionalList(isOrigin, 'must be origins such as https://example.com'),
     WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    /** Worker processes serving the /ws clients (0: in the main process); not with NATS_URL. */
+    WS_WORKERS: env.int(0, 0, 64),
     /** Reverse proxies whose X-Forwarded-For names the client, for per-address limits and logs. */
     TRUSTED_PROXIES: env.ipList(),
     /** Bearer token required on /ws and the REST API (not health); unset: no token. */
@@ -124,6 +126,14 @@ export const algoConfigSchema = z
         code: 'custom',
         path: ['FEED_RECONNECT_MAX_MS'],
         message: `must be at least FEED_RECONNECT_MIN_MS (${c.FEED_RECONNECT_MIN_MS})`,
+      });
+    }
+    if (c.WS_WORKERS > 0 && c.NATS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WS_WORKERS'],
+        message:
+          'is for a single trading-algo; in a cluster, /ws clients are served by gateways (scale those out)',
       });
     }
     if (c.ALGO_INSTANCE >= c.ALGO_INSTANCES) {

@@ -57,6 +57,8 @@ export const ingestConfigSchema = z
           .filter((s) => s.length > 0),
       ),
     WS_HEARTBEAT_MS: env.int(20_000, 0, 600_000),
+    /** Worker processes serving the WebSocket clients (0: in the main process). */
+    WS_WORKERS: env.int(0, 0, 64),
     /** Reverse proxies whose X-Forwarded-For names the client, for per-address limits and logs. */
     TRUSTED_PROXIES: env.ipList(),
     /** Bearer token required on gRPC, WebSocket and REST (not health); unset: no token. */

@@ -19,6 +19,7 @@ import { startIngestHttpEdge } from '../http/ingest-http-edge.js';
 import { CandleStore } from '../hub/candle-store.js';
 import { createIngestHub } from '../hub/create-ingest-hub.js';
 import { IngestHub, type IngestHubOptions } from '../hub/ingest-hub.js';
+import type { WsWorkerEntry } from '../ws/market-ws-workers.js';
 import { type IngestConfig, upstreamOf } from './config.js';
 
 export interface IngestService {
@@ -46,6 +47,11 @@ export interface IngestServiceOverrides {
   readonly upstream?: Partial<ConstructorParameters<typeof BinanceStreamClient>[0]>;
   readonly restBackoff?: { initialMs: number; maxMs: number };
   readonly fillBackoff?: { initialMs: number; maxMs: number };
+  /**
+   * What a WebSocket worker process runs (`WS_WORKERS`); default this program, as started (its
+   * `main` runs the worker when forked as one).
+   */
+  readonly wsWorkerEntry?: WsWorkerEntry;
 }
 
 export function streamsOf(config: IngestConfig): StreamId[] {
@@ -127,6 +133,11 @@ export async function startIngestService(
       trustedProxies: new Set(config.TRUSTED_PROXIES),
       heartbeatIntervalMs: config.WS_HEARTBEAT_MS,
       allowedOrigins: config.WS_ALLOWED_ORIGINS,
+    },
+    wsWorkers: {
+      count: config.WS_WORKERS,
+      entry: overrides.wsWorkerEntry ?? { entry: process.argv[1] ?? '' },
+      logLevel: config.LOG_LEVEL,
     },
   });
   let grpc: GrpcEdge;

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { MarketBus } from '@visualgo/bus';
 import {
   type BearerAuth,
@@ -11,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { ExchangeMetadata } from '../binance/exchange-metadata.js';
 import type { IngestView } from '../hub/ingest-view.js';
 import { MarketWsEndpoint, type MarketWsOptions } from '../ws/market-ws-endpoint.js';
+import { MarketWsWorkers, type WsWorkerEntry } from '../ws/market-ws-workers.js';
 import { exchangeRoutes } from './exchange-routes.js';
 import { klinesRoute } from './klines-route.js';
 import { StreamActivity } from './stream-activity.js';
@@ -28,6 +30,11 @@ export interface IngestHttpEdgeOptions {
   /** `INGEST_HTTP_PORT`, 8080 in production; 0 picks a free port. */
   readonly port: number;
   readonly ws?: MarketWsOptions;
+  /**
+   * Serve the WebSocket endpoints from this many worker processes (`WS_WORKERS`), each started
+   * from `entry`; unset or 0 workers: in this process.
+   */
+  readonly wsWorkers?: { readonly count: number; readonly entry: WsWorkerEntry; readonly logLevel?: string };
   /** Bearer token required on every route but health and readiness, and on WebSocket upgrades. */
   readonly auth?: BearerAuth;
   /** Browser origins allowed to read `/api/v3/klines` cross-origin (the dashboard's scroll-back). */
@@ -62,14 +69,40 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
   const closeTimeoutMs = options.closeTimeoutMs ?? 3_000;
   const activity = new StreamActivity(bus, view, Date.now, !options.followOnDemand);
   const auth = options.auth;
-  const ws = new MarketWsEndpoint({
-    bus,
-    view,
-    followOnDemand: options.followOnDemand ?? false,
-    logger: logger.child({ component: 'ws' }),
-    metrics,
-    ws: auth?.enabled ? { ...options.ws, authorize: (req) => auth.authorizes(req) } : options.ws,
-  });
+  const wsOptions = auth?.enabled
+    ? { ...options.ws, authorize: (req: IncomingMessage) => auth.authorizes(req) }
+    : options.ws;
+  const workers = options.wsWorkers && options.wsWorkers.count > 0 ? options.wsWorkers : null;
+  if (workers && options.followOnDemand) {
+    throw new Error('WebSocket workers serve every stream; they cannot follow streams on demand');
+  }
+  const ws = workers
+    ? new MarketWsWorkers({
+        workers: workers.count,
+        worker: workers.entry,
+        bus,
+        view,
+        logger: logger.child({ component: 'ws' }),
+        metrics,
+        ...(workers.logLevel ? { logLevel: workers.logLevel } : {}),
+        ...(wsOptions ? { ws: wsOptions } : {}),
+      })
+    : new MarketWsEndpoint({
+        bus,
+        view,
+        followOnDemand: options.followOnDemand ?? false,
+        logger: logger.child({ component: 'ws' }),
+        metrics,
+        ...(wsOptions ? { ws: wsOptions } : {}),
+      });
+  if (ws instanceof MarketWsWorkers) {
+    try {
+      await ws.whenReady();
+    } catch (err) {
+      await ws.close(0);
+      throw err;
+    }
+  }
   const server = await startHttpServer({
     host: options.host,
     port: options.port,
@@ -89,6 +122,7 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
           exchange: view.exchange,
           ready: view.isReady(),
           wsClients: ws.clientCount,
+          ...(ws instanceof MarketWsWorkers ? { wsWorkers: ws.workers.readyWorkers } : {}),
           ...(options.followOnDemand
             ? { followedStreams: ws.followedStreams }
             : { streams: activity.snapshot() }),
@@ -97,7 +131,11 @@ export async function startIngestHttpEdge(options: IngestHttpEdgeOptions): Promi
           const { ready, reasons } = view.readiness();
           return { ready, exchange: view.exchange, reasons };
         },
-        metrics,
+        // With workers, their clients' series are added to this process's.
+        metrics:
+          ws instanceof MarketWsWorkers
+            ? { contentType: metrics.contentType, metrics: () => ws.metrics(metrics) }
+            : metrics,
       }),
     },
     onUpgrade: (req, socket, head, url) => {

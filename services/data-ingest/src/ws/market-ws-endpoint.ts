@@ -18,6 +18,7 @@ import {
   type WsConnection,
   WsFanout,
   type WsFanoutOptions,
+  WsFrame,
   type WsUpgradeDecision,
 } from '@visualgo/platform';
 import { Counter, type Registry } from 'prom-client';
@@ -59,9 +60,16 @@ export type MarketWsOptions = Pick<
   readonly maxStreamsPerConnection?: number;
 };
 
+/** What the WebSocket endpoints need to know of ingestion: the streams it serves. */
+export type MarketStreams = Pick<IngestView, 'streams' | 'hasStream' | 'onStream'>;
+
 export interface MarketWsEndpointOptions {
-  readonly bus: MarketBus;
-  readonly view: IngestView;
+  /**
+   * The events to serve. Unset: the owner hands them over rendered (`publishRaw`), as a worker
+   * process fed by the front of the edge does.
+   */
+  readonly bus?: MarketBus;
+  readonly view: MarketStreams;
   readonly logger: Logger;
   readonly metrics: Registry;
   /**
@@ -90,13 +98,13 @@ type StreamCheck =
  * encoded once, and handed to its subscribers only.
  */
 export class MarketWsEndpoint {
-  private readonly view: IngestView;
+  private readonly view: MarketStreams;
+  private readonly router: MarketWsRouter;
   private readonly fanout: WsFanout<MarketSession>;
   private readonly raw = new SubscriberIndex<Client>();
   private readonly combined = new SubscriberIndex<Client>();
   private readonly firehoseRaw = new Set<Client>();
   private readonly firehoseCombined = new Set<Client>();
-  private readonly maxStreams: number;
   private readonly streamMessagesOut: Counter<'stream'>;
   private readonly streamCounters = new Map<string, { inc(n: number): void }>();
   private readonly following = new AbortController();
@@ -111,7 +119,7 @@ export class MarketWsEndpoint {
   constructor(options: MarketWsEndpointOptions) {
     this.view = options.view;
     const { maxStreamsPerConnection, ...fanoutOptions } = options.ws ?? {};
-    this.maxStreams = maxStreamsPerConnection ?? 1024;
+    this.router = new MarketWsRouter(options.view, maxStreamsPerConnection);
     this.streamMessagesOut = new Counter({
       name: 'ingest_ws_stream_messages_out_total',
       help: 'WebSocket messages queued to clients, by stream.',
@@ -157,6 +165,7 @@ export class MarketWsEndpoint {
     const handle = (event: MarketEvent) => {
       if (event.type !== 'status') this.publish(event);
     };
+    if (!options.bus) return;
     if (options.followOnDemand) {
       this.interest = new StreamInterest(options.bus, following, handle);
       // A firehose client wants every stream served, also those listed after it connected.
@@ -201,98 +210,72 @@ export class MarketWsEndpoint {
 
   /** Handles `/ws`, `/ws/...` and `/stream`; returns false for other paths, which the caller answers. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
-    const path = url.pathname;
-    let decide: (() => WsUpgradeDecision<MarketSession>) | undefined;
-    if (path === '/ws' || path === '/ws/') {
-      decide = () => accept({ combined: false, firehose: true, streams: new Set() });
-    } else if (path.startsWith('/ws/')) {
-      decide = () => this.decide(path.slice('/ws/'.length), false);
-    } else if (path === '/stream' || path === '/stream/') {
-      decide = () => this.decide(url.searchParams.get('streams') ?? '', true);
-    }
+    const decide = this.router.decideFor(url);
     if (!decide) return false;
     this.fanout.handleUpgrade(req, socket, head, decide);
     return true;
   }
 
+  /** Serves a client admitted by the front of the edge, with the session it decided (see `WsFanout.adopt`). */
+  adopt(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    session: MarketSessionWire,
+    address: string,
+  ): void {
+    this.fanout.adopt(req, socket, head, sessionFromWire(session), address);
+  }
+
+  /**
+   * Serves one event handed over already rendered: `raw` is Binance's event JSON for `stream`
+   * (what `binanceEventText` renders); the combined form is built around it as Binance frames it.
+   */
+  publishRaw(stream: string, raw: Buffer): void {
+    this.deliver(
+      stream,
+      () => raw,
+      () => Buffer.concat([Buffer.from(`{"stream":${JSON.stringify(stream)},"data":`), raw, CLOSE_BRACE]),
+    );
+  }
+
+  /** Closes every client with `code` (for instance 1013 when this process fell behind its feed). */
+  disconnectAll(code: number, reason: string): void {
+    for (const client of this.fanout.clients()) client.close(code, reason);
+  }
+
   /** Sends 1001 to every client and stops publishing; bounded by `timeoutMs`. */
-  async close(timeoutMs = 2_000): Promise<void> {
+  async close(timeoutMs = 2_000, code = 1001, reason = 'server shutting down'): Promise<void> {
     this.following.abort();
     this.stopListing?.();
     this.interest?.close();
-    await this.fanout.closeAll(1001, 'server shutting down', timeoutMs);
-  }
-
-  private decide(list: string, combined: boolean): WsUpgradeDecision<MarketSession> {
-    let names: string[];
-    try {
-      names = list
-        .split('/')
-        .filter((s) => s !== '')
-        .map(decodeURIComponent)
-        // A raw-path segment that is no stream name at all (`/ws/0`, how ccxt numbers its
-        // connections) is accepted and carries nothing, as on Binance; a misspelt stream fails.
-        .filter((s) => combined || s.includes('@') || !CONNECTION_LABEL.test(s));
-    } catch {
-      names = [list];
-    }
-    const check = this.checkStreams(names);
-    if (!check.ok) {
-      // Refusing the handshake makes a misspelt stream fail loudly at connect time.
-      return {
-        accept: false,
-        status: 400,
-        body: errorReply({ code: 2, msg: check.msg, id: null }),
-        contentType: JSON_TYPE,
-      };
-    }
-    if (check.streams.length > this.maxStreams) {
-      return {
-        accept: false,
-        status: 400,
-        body: errorReply({ code: 2, msg: this.tooManyMsg(), id: null }),
-        contentType: JSON_TYPE,
-      };
-    }
-    return accept({ combined, firehose: false, streams: new Set(check.streams) });
-  }
-
-  private checkStreams(names: readonly string[]): StreamCheck {
-    const streams: string[] = [];
-    for (const name of names) {
-      const stream = canonicalStream(name);
-      if (stream === null)
-        return { ok: false, msg: `Invalid request: invalid stream '${truncateInput(name)}'` };
-      if (!this.view.hasStream(stream)) {
-        return {
-          ok: false,
-          msg: `Invalid request: unknown stream '${truncateInput(stream)}', not ingested by this service`,
-        };
-      }
-      streams.push(stream);
-    }
-    return { ok: true, streams };
-  }
-
-  private tooManyMsg(): string {
-    return `Invalid request: too many streams, at most ${this.maxStreams} per connection`;
+    await this.fanout.closeAll(code, reason, timeoutMs);
   }
 
   private publish(event: CandleEvent | TradeEvent): void {
-    const raw = this.raw.get(event.stream);
-    const combined = this.combined.get(event.stream);
+    this.deliver(
+      event.stream,
+      () => binanceEventText.of(event),
+      () => binanceCombinedText.of(event),
+    );
+  }
+
+  /** Hands one event to its subscribers, rendering each form only when someone wants it. */
+  private deliver(stream: string, raw: () => string | Buffer, combined: () => string | Buffer): void {
+    const rawClients = this.raw.get(stream);
+    const combinedClients = this.combined.get(stream);
     let sent = 0;
-    if (raw.size + this.firehoseRaw.size > 0) {
-      const frame = Buffer.from(binanceEventText.of(event));
-      sent += this.fanout.broadcast(raw, frame);
+    if (rawClients.size + this.firehoseRaw.size > 0) {
+      const frame = WsFrame.text(raw());
+      sent += this.fanout.broadcast(rawClients, frame);
       sent += this.fanout.broadcast(this.firehoseRaw, frame);
     }
-    if (combined.size + this.firehoseCombined.size > 0) {
-      const frame = Buffer.from(binanceCombinedText.of(event));
-      sent += this.fanout.broadcast(combined, frame);
+    if (combinedClients.size + this.firehoseCombined.size > 0) {
+      const frame = WsFrame.text(combined());
+      sent += this.fanout.broadcast(combinedClients, frame);
       sent += this.fanout.broadcast(this.firehoseCombined, frame);
     }
-    if (sent > 0) this.streamCounter(event.stream).inc(sent);
+    if (sent > 0) this.streamCounter(stream).inc(sent);
   }
 
   private streamCounter(stream: string): { inc(n: number): void } {
@@ -359,12 +342,12 @@ export class MarketWsEndpoint {
     const session = client.state;
     switch (request.method) {
       case 'SUBSCRIBE': {
-        const check = this.checkStreams(request.streams);
+        const check = this.router.checkStreams(request.streams);
         if (!check.ok) return { code: 2, msg: check.msg, id: request.id };
         // A Binance client on bare `/ws` subscribes first; from then on it gets exactly what it asked for.
         const base = session.firehose ? [] : [...session.streams];
-        if (new Set([...base, ...check.streams]).size > this.maxStreams) {
-          return { code: 2, msg: this.tooManyMsg(), id: request.id };
+        if (new Set([...base, ...check.streams]).size > this.router.maxStreams) {
+          return { code: 2, msg: this.router.tooManyMsg(), id: request.id };
         }
         this.leaveFirehose(client, []);
         const added = check.streams.filter((s) => !session.streams.has(s));
@@ -421,6 +404,107 @@ export class MarketWsEndpoint {
     this.index(client, session.streams, true);
   }
 }
+
+/**
+ * Which WebSocket paths exist and what a client asks for: decides an upgrade (`/ws`, `/ws/<streams>`,
+ * `/stream?streams=`) and checks stream lists against what is served. Shared by the in-process
+ * endpoint and the front of an edge served by worker processes.
+ */
+export class MarketWsRouter {
+  readonly maxStreams: number;
+
+  constructor(
+    private readonly view: MarketStreams,
+    maxStreamsPerConnection = 1024,
+  ) {
+    this.maxStreams = maxStreamsPerConnection;
+  }
+
+  /** The decision for an upgrade to `url`, or undefined when no endpoint has that path. */
+  decideFor(url: URL): (() => WsUpgradeDecision<MarketSession>) | undefined {
+    const path = url.pathname;
+    if (path === '/ws' || path === '/ws/') {
+      return () => accept({ combined: false, firehose: true, streams: new Set() });
+    }
+    if (path.startsWith('/ws/')) return () => this.decide(path.slice('/ws/'.length), false);
+    if (path === '/stream' || path === '/stream/') {
+      return () => this.decide(url.searchParams.get('streams') ?? '', true);
+    }
+    return undefined;
+  }
+
+  private decide(list: string, combined: boolean): WsUpgradeDecision<MarketSession> {
+    let names: string[];
+    try {
+      names = list
+        .split('/')
+        .filter((s) => s !== '')
+        .map(decodeURIComponent)
+        // A raw-path segment that is no stream name at all (`/ws/0`, how ccxt numbers its
+        // connections) is accepted and carries nothing, as on Binance; a misspelt stream fails.
+        .filter((s) => combined || s.includes('@') || !CONNECTION_LABEL.test(s));
+    } catch {
+      names = [list];
+    }
+    const check = this.checkStreams(names);
+    if (!check.ok) {
+      // Refusing the handshake makes a misspelt stream fail loudly at connect time.
+      return {
+        accept: false,
+        status: 400,
+        body: errorReply({ code: 2, msg: check.msg, id: null }),
+        contentType: JSON_TYPE,
+      };
+    }
+    if (check.streams.length > this.maxStreams) {
+      return {
+        accept: false,
+        status: 400,
+        body: errorReply({ code: 2, msg: this.tooManyMsg(), id: null }),
+        contentType: JSON_TYPE,
+      };
+    }
+    return accept({ combined, firehose: false, streams: new Set(check.streams) });
+  }
+
+  checkStreams(names: readonly string[]): StreamCheck {
+    const streams: string[] = [];
+    for (const name of names) {
+      const stream = canonicalStream(name);
+      if (stream === null)
+        return { ok: false, msg: `Invalid request: invalid stream '${truncateInput(name)}'` };
+      if (!this.view.hasStream(stream)) {
+        return {
+          ok: false,
+          msg: `Invalid request: unknown stream '${truncateInput(stream)}', not ingested by this service`,
+        };
+      }
+      streams.push(stream);
+    }
+    return { ok: true, streams };
+  }
+
+  tooManyMsg(): string {
+    return `Invalid request: too many streams, at most ${this.maxStreams} per connection`;
+  }
+}
+
+/** A session as sent to a worker process (JSON). */
+export interface MarketSessionWire {
+  readonly combined: boolean;
+  readonly firehose: boolean;
+  readonly streams: readonly string[];
+}
+
+export function sessionToWire(session: MarketSession): MarketSessionWire {
+  return { combined: session.combined, firehose: session.firehose, streams: [...session.streams] };
+}
+
+export function sessionFromWire(wire: MarketSessionWire): MarketSession {
+  return { combined: wire.combined, firehose: wire.firehose, streams: new Set(wire.streams) };
+}
+
+const CLOSE_BRACE = Buffer.from('}');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

@@ -21,6 +21,12 @@ export interface IndicatorSource {
     limit: number,
     endTimeMs?: number,
   ): WireIndicatorPoint[] | null | Promise<WireIndicatorPoint[] | null>;
+  /**
+   * True while `snapshot` returned null because the snapshot is on its way (a worker process
+   * asked its front for it): the client waits for it before the stream's live messages. Absent:
+   * null always means "no history at hand yet".
+   */
+  snapshotPending?(stream: string): boolean;
   /** A client wants the stream (its snapshot and live messages); each `retain` is matched by a `release`. */
   retain?(stream: string): void;
   release?(stream: string): void;

@@ -56,6 +56,56 @@ interface ClientState {
 
 type Client = WsConnection<ClientState>;
 
+/** A client's decided subscription, as sent to a worker process (JSON). */
+export interface AlgoSessionWire {
+  readonly followAll: boolean;
+  readonly pending: readonly string[];
+}
+
+function sessionFromWire(wire: AlgoSessionWire): ClientState {
+  return {
+    followAll: wire.followAll,
+    wanted: new Set(),
+    live: new Set(),
+    pending: [...wire.pending],
+    retry: null,
+  };
+}
+
+/**
+ * The decision for a `/ws` upgrade: `?streams=a,b` limits the subscription (every stream when
+ * absent); 400 for an empty, too long or unknown list. `known`: the streams served, null while not
+ * listed yet (any well-formed name passes then).
+ */
+export function decideAlgoUpgrade(
+  url: URL,
+  known: ReadonlySet<string> | null,
+): WsUpgradeDecision<AlgoSessionWire> {
+  const param = url.searchParams.get('streams');
+  if (param === null) return { accept: true, state: { followAll: true, pending: [] } };
+  const streams = [...new Set(param.split(',').map((s) => s.trim()))].filter((s) => s.length > 0);
+  const error =
+    streams.length === 0
+      ? { message: 'streams must name at least one stream, e.g. ?streams=btcusdt@kline_1m' }
+      : streams.length > MAX_STREAMS_PER_CLIENT
+        ? { message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection` }
+        : checkStreams(streams, known);
+  if (error) {
+    return {
+      accept: false,
+      status: 400,
+      body: JSON.stringify({ error: error.message }),
+      contentType: 'application/json',
+    };
+  }
+  return { accept: true, state: { followAll: false, pending: streams } };
+}
+
+/** The streams a source serves, or null while it has not listed them. */
+export function knownStreamsOf(source: IndicatorSource): ReadonlySet<string> | null {
+  return source.streamsListed ? new Set(source.streams().map((s) => s.stream)) : null;
+}
+
 /**
  * The `/ws` edge: per-client stream subscriptions over a {@link WsFanout} (bounded buffers, 1008
  * for slow clients, heartbeat, inbound rate limit, origin allowlist).
@@ -104,54 +154,44 @@ export class AlgoWsServer {
 
   /** Completes a `/ws` upgrade; `?streams=a,b` limits the subscription (default: every stream). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    this.fanout.handleUpgrade(req, socket, head, () => this.decide(url));
+    this.fanout.handleUpgrade(req, socket, head, () => {
+      const decision = decideAlgoUpgrade(url, knownStreamsOf(this.options.engine));
+      return decision.accept ? { accept: true, state: sessionFromWire(decision.state) } : decision;
+    });
+  }
+
+  /** Serves a client admitted by the front of the edge, with the subscription it decided (see `WsFanout.adopt`). */
+  adopt(req: IncomingMessage, socket: Duplex, head: Buffer, session: AlgoSessionWire, address: string): void {
+    this.fanout.adopt(req, socket, head, sessionFromWire(session), address);
   }
 
   /** Sends a feed status message to every client. */
-  broadcastStatus(message: StatusMessage): void {
-    this.fanout.broadcast(this.fanout.clients(), JSON.stringify(message));
+  broadcastStatus(message: StatusMessage | string): void {
+    this.fanout.broadcast(
+      this.fanout.clients(),
+      typeof message === 'string' ? message : JSON.stringify(message),
+    );
   }
 
-  /** Closes every client with 1001 and stops accepting. */
-  async close(): Promise<void> {
+  /** Sends one live message (an `indicator` or `signal`, already serialised) to the stream's live clients. */
+  publishText(stream: string, text: string | Buffer): void {
+    this.fanout.broadcast(this.index.get(stream), text);
+  }
+
+  /** Closes every client with `code` (for instance 1013 when this process fell behind its feed). */
+  disconnectAll(code: number, reason: string): void {
+    for (const client of this.fanout.clients()) client.close(code, reason);
+  }
+
+  /** Closes every client with `code` (1001 by default) and stops accepting. */
+  async close(code = 1001, reason = 'server shutting down', timeoutMs = 2_000): Promise<void> {
     this.unsubscribe();
     for (const client of this.fanout.clients()) this.clearRetry(client);
-    await this.fanout.closeAll(1001, 'server shutting down');
-  }
-
-  private decide(url: URL): WsUpgradeDecision<ClientState> {
-    const param = url.searchParams.get('streams');
-    const state: ClientState = {
-      followAll: param === null,
-      wanted: new Set(),
-      live: new Set(),
-      pending: [],
-      retry: null,
-    };
-    if (param !== null) {
-      const streams = [...new Set(param.split(',').map((s) => s.trim()))].filter((s) => s.length > 0);
-      const error =
-        streams.length === 0
-          ? { message: 'streams must name at least one stream, e.g. ?streams=btcusdt@kline_1m' }
-          : streams.length > MAX_STREAMS_PER_CLIENT
-            ? { message: `at most ${MAX_STREAMS_PER_CLIENT} streams per connection` }
-            : checkStreams(streams, this.knownStreams());
-      if (error) {
-        return {
-          accept: false,
-          status: 400,
-          body: JSON.stringify({ error: error.message }),
-          contentType: 'application/json',
-        };
-      }
-      state.pending = streams;
-    }
-    return { accept: true, state };
+    await this.fanout.closeAll(code, reason, timeoutMs);
   }
 
   private knownStreams(): ReadonlySet<string> | null {
-    const engine = this.options.engine;
-    return engine.streamsListed ? new Set(engine.streams().map((s) => s.stream)) : null;
+    return knownStreamsOf(this.options.engine);
   }
 
   private onOpen(client: Client): void {
@@ -269,6 +309,11 @@ export class AlgoWsServer {
       const stream = state.pending[0];
       if (stream === undefined) break;
       const data = this.snapshotData(stream);
+      if (!data && this.options.engine.snapshotPending?.(stream)) {
+        // The source is fetching it (a worker process asks its front): live messages wait for it.
+        state.retry = setTimeout(() => this.pump(client), this.options.snapshotRetryMs ?? 20);
+        return;
+      }
       if (data) {
         const buffered = client.bufferedBytes;
         if (buffered > 0 && buffered + data.bytes.length > this.options.maxBufferedBytes) {
