@@ -132,7 +132,9 @@ export class WsConnection<S> {
    * `maxTotalBufferedBytes`; any client is cut off at `maxQueuedMessages` messages waiting. A
    * client that is not behind takes the tick's messages whatever their size: they are the same
    * Buffers every client is handed, held once however many clients, so a burst does not drop
-   * clients that keep up.
+   * clients that keep up. When such a burst takes the total to the bound, every queued batch is
+   * handed to its socket at once rather than at the end of the tick: what the kernels take is let
+   * go, and a client whose kernel does not take its batch is behind from then on.
    */
   enqueue(frame: WsFrame): boolean {
     if (!this.isOpen) return false;

@@ -148,17 +148,22 @@ function nextTurn(): Promise<void> {
 }
 
 /**
- * Publishes rounds of 32 KiB messages to every client until `client` is behind: the kernel has not
- * taken the batch inside its socket, and messages wait in its own queue. Returns how many were
- * published.
+ * Makes the harness's only client `c` stop reading, then publishes rounds of 32 KiB messages until
+ * it is behind: the kernel has not taken the batch inside its socket, and messages wait in its own
+ * queue. Returns its connection, the server side of its socket, and how many were published.
  */
-async function publishUntilBehind(h: Harness, client: WsConnection<{ name: string }>, socket: Duplex) {
+async function putBehind(h: Harness, c: TestClient) {
+  (await c.tcp).pause();
+  await until(() => h.fanout.size === 1);
+  const [client] = h.fanout.clients();
+  const socket = h.sockets[0];
+  if (!client || !socket) throw new Error('no client');
   const payload = Buffer.from(`"${'q'.repeat(32 * 1024)}"`);
   for (let published = 0; published < 4_000; ) {
     for (let i = 0; i < 8; i++) h.fanout.broadcast(h.fanout.clients(), payload);
     published += 8;
     await nextTurn();
-    if (client.bufferedBytes > socket.writableLength) return published;
+    if (client.bufferedBytes > socket.writableLength) return { client, socket, published };
   }
   throw new Error('the client never fell behind');
 }
@@ -258,12 +263,9 @@ describe('WsFanout', () => {
     // in the queue, where it is counted.
     const h = await start({ maxBufferedBytes: 256 * 1024 * 1024, slowConsumerCloseGraceMs: 5_000 });
     const c = await connect(`${h.url}/c`);
-    (await c.tcp).pause();
-    await until(() => h.fanout.size === 1);
-    const [client] = h.fanout.clients();
-    const socket = h.sockets[0];
-    if (!client || !socket) throw new Error('no client');
-    let published = await publishUntilBehind(h, client, socket);
+    const behind = await putBehind(h, c);
+    const { client, socket } = behind;
+    let published = behind.published;
     const inSocket = socket.writableLength;
     const payload = Buffer.from(`"${'r'.repeat(32 * 1024)}"`);
     for (let round = 0; round < 10; round++) {
@@ -288,12 +290,7 @@ describe('WsFanout', () => {
     const events: string[] = [];
     c.ws.on('message', (data) => events.push(String(data).length > 100 ? 'data' : String(data)));
     c.ws.on('ping', () => events.push('ping'));
-    (await c.tcp).pause();
-    await until(() => h.fanout.size === 1);
-    const [client] = h.fanout.clients();
-    const socket = h.sockets[0];
-    if (!client || !socket) throw new Error('no client');
-    const published = await publishUntilBehind(h, client, socket);
+    const { client, published } = await putBehind(h, c);
     expect(client.heartbeat()).toBe(true);
     expect(h.fanout.send(client, 'after the ping')).toBe(true);
     client.close(1000, 'done');

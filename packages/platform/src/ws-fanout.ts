@@ -60,7 +60,9 @@ export interface WsFanoutOptions<S> {
    * backlogs hold, not an estimate. A client that is behind (the kernel has not taken the batch
    * handed to its socket at an earlier tick) whose next message would take this past the bound
    * is cut off as a slow consumer, so the memory clients can pin stays bounded whatever they do;
-   * a client that keeps up is not cut by it. Default 256 MiB.
+   * a client that keeps up is not cut by it. A tick's burst to clients that keep up is handed to
+   * their sockets early once it takes the count to the bound, so the count passes the bound by at
+   * most a sixteenth of it. Default 256 MiB.
    */
   readonly maxTotalBufferedBytes?: number;
   /**
