@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { StatusMessage } from '@visualgo/contracts';
-import { type Logger, type WsFanoutMetrics, WsWorkerPool } from '@visualgo/platform';
+import { type WsFanoutMetrics, WsWorkerPool } from '@visualgo/platform';
 import type { Registry } from 'prom-client';
 import type { EngineEvent } from '../engine/indicator-engine.js';
 import type { IndicatorSource } from '../engine/indicator-source.js';
