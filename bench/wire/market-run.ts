@@ -81,6 +81,12 @@ export interface MarketRunResult {
   /** CPU time of the benchmark's own processes over the window (ms): they share the machine. */
   readonly feederCpuMs: number;
   readonly clientCpuMs: number;
+  /**
+   * The first hop alone: of the kline events data-ingest took in during the window, the share that
+   * reached its handler more than 5, 10, 25, 50 and 100 ms after the feeder's event time (its
+   * `ingest_event_lag_seconds`, whole milliseconds): what of the end-to-end tail was there already.
+   */
+  readonly ingestReceiveLagOver: Readonly<Record<string, number>>;
   /** data-ingest's kline counters over the window (published open-candle updates, dropped ones). */
   readonly ingestKlines: KlineCounts;
   /**
@@ -88,8 +94,22 @@ export interface MarketRunResult {
    * sample times: `profile-summary.ts --window` sums only the window's samples.
    */
   readonly monotonicWindowUs: readonly [number, number];
+  /** Wall-clock start of the window (ms): where the minute boundary fell in it. */
+  readonly windowStartMs: number;
   /** 1-minute load average at the start and at the end of the run. */
   readonly loadAverage: readonly [number, number];
+}
+
+/** data-ingest's `ingest_event_lag_seconds` buckets for kline events: cumulative count by upper bound (s). */
+async function klineLagBuckets(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('ingest_event_lag_seconds_bucket{') || !line.includes('kind="candle"')) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le !== undefined) out.set(le, Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
 }
 
 function monotonicUs(): number {
@@ -200,6 +220,7 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
     await new Promise((r) => setTimeout(r, (options.warmSeconds ?? 10) * 1000));
     const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
     const klinesBefore = await klineCounts(metricsUrl);
+    const lagBefore = await klineLagBuckets(metricsUrl);
     const fromUs = nowUs() + 500_000;
     const toUs = fromUs + options.seconds * 1_000_000;
     feeder.send({ type: 'window', fromUs, toUs });
@@ -221,6 +242,15 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
     const drainMs = await drain(clients, expected, 5_000, 60_000);
     const after = await stats(clients);
     const klinesAfter = await klineCounts(metricsUrl);
+    const lagAfter = await klineLagBuckets(metricsUrl);
+    const lagIn = (le: string) => (lagAfter.get(le) ?? 0) - (lagBefore.get(le) ?? 0);
+    const lagTotal = lagIn('+Inf');
+    const ingestReceiveLagOver = Object.fromEntries(
+      ['0.005', '0.01', '0.025', '0.05', '0.1'].map((le) => [
+        `${Number(le) * 1000} ms`,
+        lagTotal > 0 ? 1 - lagIn(le) / lagTotal : Number.NaN,
+      ]),
+    );
     const figures = (child: Child, cpuMs: number, messages: number): ServiceFigures => ({
       cpuMs,
       cpuUsPerMessage: (cpuMs * 1000) / Math.max(1, messages),
@@ -251,12 +281,14 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
       algo: figures(algo, algoCpuMs, after.received),
       feederCpuMs,
       clientCpuMs,
+      ingestReceiveLagOver,
       ingestKlines: {
         published: klinesAfter.published - klinesBefore.published,
         duplicate: klinesAfter.duplicate - klinesBefore.duplicate,
         stale: klinesAfter.stale - klinesBefore.stale,
       },
       monotonicWindowUs: [monotonicFromUs, monotonicToUs],
+      windowStartMs: Math.round(fromUs / 1000),
       loadAverage: [loadStart, load1()],
     };
   } finally {
