@@ -72,14 +72,14 @@ export interface EdgeRunResult {
   readonly ingestKlines?: { readonly published: number; readonly duplicate: number; readonly stale: number };
 }
 
-interface KlineCounts {
+export interface KlineCounts {
   readonly published: number;
   readonly duplicate: number;
   readonly stale: number;
 }
 
 /** Sums data-ingest's kline counters over its streams, from its Prometheus text. */
-async function klineCounts(metricsUrl: string): Promise<KlineCounts> {
+export async function klineCounts(metricsUrl: string): Promise<KlineCounts> {
   const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
   const sum = (name: string, label: string): number => {
     let total = 0;
@@ -171,14 +171,19 @@ async function startEdge(
   };
 }
 
-async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
+export async function stats(clients: Child): Promise<Extract<ClientsReport, { type: 'stats' }>> {
   clients.send({ type: 'stats' });
   // A clients process swamped by a backlog answers late; bounded all the same.
   return clients.next('stats', 120_000);
 }
 
 /** Waits until `expected` frames arrived or none came for `quietMs`; returns when the last came. */
-async function drain(clients: Child, expected: number, quietMs: number, capMs: number): Promise<number> {
+export async function drain(
+  clients: Child,
+  expected: number,
+  quietMs: number,
+  capMs: number,
+): Promise<number> {
   const start = Date.now();
   let last = -1;
   let lastChange = start;

@@ -6,68 +6,26 @@
  * `T` in whole milliseconds and the price `1.<microseconds>`, so a client measures latency to the
  * microsecond; trade ids are consecutive per symbol so a client sees every gap.
  */
-import type { IncomingMessage } from 'node:http';
 import { startSimExchange } from '@visualgo/sim-exchange';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { FeedServer } from './feed-server.js';
 import { type FeederCommand, type FeederReport, nowUs } from './protocol.js';
+import { tradePayload } from './trade-frame.js';
 
 const symbols = (process.env.BENCH_SYMBOLS ?? 'BTCUSDT,ETHUSDT,BNBBTC').split(',');
 const lower = symbols.map((s) => s.toLowerCase());
 
-interface Feed {
-  readonly ws: WebSocket;
-  readonly combined: boolean;
-  readonly streams: Set<string>;
-}
-
-const feeds = new Set<Feed>();
 const tradeIds = new Array<number>(symbols.length).fill(0);
 /** The last kline event time sent per symbol: each update gets a later one (see `sendKline`). */
 const klineTimes = new Array<number>(symbols.length).fill(0);
 const sim = await startSimExchange({ host: '127.0.0.1', port: 0, symbols, historyDays: 1 });
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-
-wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-  const url = new URL(req.url ?? '/', 'http://feed');
-  const combined = url.pathname.startsWith('/stream');
-  const list = combined ? (url.searchParams.get('streams') ?? '') : url.pathname.slice('/ws/'.length);
-  const feed: Feed = { ws, combined, streams: new Set(list.split('/').filter((s) => s !== '')) };
-  feeds.add(feed);
-  process.send?.({ type: 'feed', streams: [...feed.streams] } satisfies FeederReport);
-  ws.on('message', (data) => {
-    // SUBSCRIBE / UNSUBSCRIBE as Binance answers them.
-    try {
-      const m = JSON.parse(String(data)) as { method?: string; params?: string[]; id?: unknown };
-      for (const s of m.params ?? []) {
-        if (m.method === 'SUBSCRIBE') feed.streams.add(s);
-        if (m.method === 'UNSUBSCRIBE') feed.streams.delete(s);
-      }
-      ws.send(JSON.stringify({ result: null, id: m.id ?? null }));
-    } catch {
-      ws.send('{"error":{"code":3,"msg":"Invalid JSON"},"id":null}');
-    }
-  });
-  ws.on('close', () => feeds.delete(feed));
-  ws.on('error', () => {});
-});
-
-function send(stream: string, payload: string): void {
-  const combined = `{"stream":"${stream}","data":${payload}}`;
-  for (const f of feeds) if (f.streams.has(stream)) f.ws.send(f.combined ? combined : payload);
-}
+const feed = await FeedServer.start((streams) =>
+  process.send?.({ type: 'feed', streams } satisfies FeederReport),
+);
 
 function sendTrade(i: number): void {
-  const symbol = symbols[i] as string;
   const id = (tradeIds[i] ?? 0) + 1;
   tradeIds[i] = id;
-  const us = nowUs();
-  const ms = Math.floor(us / 1000);
-  const frac = Math.floor(us - ms * 1000);
-  const payload =
-    `{"e":"trade","E":${ms},"s":"${symbol}","t":${id},"p":"1.${String(frac).padStart(3, '0')}",` +
-    `"q":"0.5","T":${ms},"m":${(id & 1) === 0},"M":true}`;
-  send(`${lower[i]}@trade`, payload);
+  feed.send(`${lower[i]}@trade`, tradePayload(symbols[i] as string, id, nowUs()));
 }
 
 /**
@@ -89,7 +47,7 @@ function sendKline(i: number): void {
     `{"e":"kline","E":${eventMs},"s":"${symbol}","k":{"t":${open},"T":${open + 59_999},"s":"${symbol}",` +
     `"i":"1m","f":1,"L":2,"o":"${price}","c":"${price}","h":"${price}","l":"${price}","v":"10","n":2,` +
     `"x":false,"q":"10","V":"5","Q":"5","B":"0"}}`;
-  send(`${lower[i]}@kline_1m`, payload);
+  feed.send(`${lower[i]}@kline_1m`, payload);
 }
 
 /** Sends at the asked rates for `seconds`, catching up in bursts when a timer fires late. */
@@ -128,10 +86,8 @@ process.on('message', (cmd: FeederCommand) => {
   if (cmd.type === 'run') void run(cmd).then((r) => process.send?.(r));
 });
 process.on('disconnect', () => process.exit(0));
-const address = wss.address();
-if (address === null || typeof address === 'string') throw new Error('feed server has no port');
 process.send?.({
   type: 'listening',
-  feedUrl: `ws://127.0.0.1:${address.port}`,
+  feedUrl: feed.url,
   restUrl: sim.httpUrl,
 } satisfies FeederReport);

@@ -17,13 +17,54 @@ export type FeederCommand =
       readonly klinesPerSecond: number;
       readonly seconds: number;
     }
+  /**
+   * The market feeder counts what it sends with a send time in [fromUs, toUs) and reports it
+   * (`window`) once toUs has passed.
+   */
+  | { readonly type: 'window'; readonly fromUs: number; readonly toUs: number }
+  /** The market feeder reports the REST requests it answered so far (`rest-stats`). */
+  | { readonly type: 'rest-stats' }
   | { readonly type: 'stop' };
+
+/** The market the market feeder runs (`BENCH_MARKET`). */
+export interface MarketShape {
+  /** Symbols, each with a 1m kline stream and a trade stream. */
+  readonly symbols: number;
+  readonly tradesPerSecond: number;
+  /** Open-candle kline updates per second over all symbols (closing events come on top). */
+  readonly klinesPerSecond: number;
+  /** Minutes of kline history each symbol has before the feeder started. */
+  readonly historyMinutes: number;
+}
 
 export type FeederReport =
   | { readonly type: 'listening'; readonly feedUrl: string; readonly restUrl: string }
   /** A consumer connected to the feed, with the streams it asked for. */
   | { readonly type: 'feed'; readonly streams: readonly string[] }
-  | { readonly type: 'done'; readonly trades: number; readonly klines: number; readonly lateMs: number };
+  | { readonly type: 'done'; readonly trades: number; readonly klines: number; readonly lateMs: number }
+  | MarketWindowReport
+  | { readonly type: 'rest-stats'; readonly requests: number; readonly candles: number };
+
+/** What the market feeder sent with a send time in the window it was given. */
+export interface MarketWindowReport {
+  readonly type: 'window';
+  /** Kline events of open candles. */
+  readonly opens: number;
+  /** Closing kline events (`x: true`) carrying a send time in the window. */
+  readonly closes: number;
+  readonly trades: number;
+  /** Events no consumer was following when sent (not counted above). */
+  readonly unrouted: number;
+  /**
+   * Closing events of candles the REST API closed first (asked for after their minute ended, before
+   * their stream's next update): data-ingest may hold them already, so they are not counted above.
+   */
+  readonly restCloses: number;
+  /** REST requests answered during the window (history fills while measuring). */
+  readonly restRequests: number;
+  /** The feeder's worst lateness against its schedule during the window (ms). */
+  readonly lateMs: number;
+}
 
 export interface ClientsOptions {
   readonly url: string;
@@ -32,6 +73,11 @@ export interface ClientsOptions {
   readonly kind: 'trade' | 'indicator';
   /** This many of the clients stop reading once open (slow consumers); they are not counted. */
   readonly stalled?: number;
+  /**
+   * Indicator clients: follow these trading-algo streams (`?streams=`); unset, every stream (the
+   * server's default).
+   */
+  readonly streams?: readonly string[];
   /** Connections opened at once while connecting. */
   readonly connectConcurrency?: number;
 }
@@ -40,6 +86,11 @@ export type ClientsCommand =
   | { readonly type: 'stats' }
   /** Forget the latencies recorded so far (after the warm-up); counts stay. */
   | { readonly type: 'reset' }
+  /**
+   * From now on count and time only indicators whose kline was sent in [fromUs, toUs), closed
+   * candles' included; counts and latencies start again from zero.
+   */
+  | { readonly type: 'window'; readonly fromUs: number; readonly toUs: number }
   | { readonly type: 'close' };
 
 export interface LatencySummary {
@@ -62,5 +113,11 @@ export type ClientsReport =
       readonly closed: number;
       readonly stalledClosed: number;
       readonly minPerClient: number;
+      /** Indicator clients: `snapshot` messages received (one per stream followed, on subscribing). */
+      readonly snapshots: number;
+      /** Of `received`, closed candles' indicators (counted only in a window). */
+      readonly finals: number;
+      /** In a window: the worst latency (ms) of each second of it, by send time. */
+      readonly worstBySecondMs: readonly number[];
       readonly latency: LatencySummary;
     };

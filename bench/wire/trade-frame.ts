@@ -1,3 +1,16 @@
+/**
+ * A Binance trade event carrying its send time `us` (µs): `T` in whole milliseconds and the price
+ * `1.<µs>`, so a reader gets latency to the microsecond; `id` consecutive per symbol.
+ */
+export function tradePayload(symbol: string, id: number, us: number): string {
+  const ms = Math.floor(us / 1000);
+  const frac = Math.floor(us - ms * 1000);
+  return (
+    `{"e":"trade","E":${ms},"s":"${symbol}","t":${id},"p":"1.${String(frac).padStart(3, '0')}",` +
+    `"q":"0.5","T":${ms},"m":${(id & 1) === 0},"M":true}`
+  );
+}
+
 /** What the benchmark reads from a trade frame (raw or combined) without parsing the JSON. */
 export interface TradeMark {
   readonly symbol: string;
@@ -38,17 +51,31 @@ export function readTrade(buf: Buffer): TradeMark | null {
 }
 
 const INDICATOR = Buffer.from('"type":"indicator"');
+const SNAPSHOT = Buffer.from('"type":"snapshot"');
 const OPEN_CANDLE = Buffer.from('"final":false');
 const CLOSE = Buffer.from('"close":');
 
+/** What the benchmark reads from a trading-algo `indicator` message without parsing the JSON. */
+export interface IndicatorMark {
+  /** When the kline behind it was sent (µs), read from its `close` (see below). */
+  readonly sentUs: number;
+  /** A closed candle's point (the closing kline event), not an open candle's. */
+  readonly final: boolean;
+}
+
+/** Whether a trading-algo message is a stream's `snapshot` (its `type` comes first). */
+export function isSnapshot(buf: Buffer): boolean {
+  return buf.compare(SNAPSHOT, 0, SNAPSHOT.length, 1, 1 + SNAPSHOT.length) === 0;
+}
+
 /**
- * When the kline behind a trading-algo `indicator` message of an open candle was sent, in µs, or
- * null for any other message. The feeder sends the candle's prices as `<ms mod 10^6>.<µs>`, so the close carries the
- * send time to the microsecond within a window of 1000 s around `nowUs`.
+ * The marks of a trading-algo `indicator` message, or null for any other message. The feeders send
+ * a kline's prices as `<ms mod 10^6>.<µs>` of its send time, so its close carries that time to the
+ * microsecond within a window of 1000 s around `nowUs`. Only kline events sent by a feeder carry
+ * it: a closed candle filled from REST history does not (see `readIndicatorSentUs`).
  */
-export function readIndicatorSentUs(buf: Buffer, nowUs: number): number | null {
-  // Only the feeder's open-candle updates carry a send time; closed candles come from gap fills.
-  if (buf.indexOf(INDICATOR) < 0 || buf.indexOf(OPEN_CANDLE) < 0) return null;
+export function readIndicatorMark(buf: Buffer, nowUs: number): IndicatorMark | null {
+  if (buf.indexOf(INDICATOR) < 0) return null;
   const c = buf.indexOf(CLOSE);
   if (c < 0) return null;
   const start = c + CLOSE.length;
@@ -58,5 +85,15 @@ export function readIndicatorSentUs(buf: Buffer, nowUs: number): number | null {
   if (!Number.isFinite(close)) return null;
   const nowMs = nowUs / 1000;
   const ageMs = (((nowMs - close) % 1e6) + 1e6) % 1e6;
-  return (nowMs - ageMs) * 1000;
+  return { sentUs: (nowMs - ageMs) * 1000, final: buf.indexOf(OPEN_CANDLE) < 0 };
+}
+
+/**
+ * When the kline behind a trading-algo `indicator` message of an open candle was sent, in µs, or
+ * null for any other message. Only open-candle updates count: the trade feeder never closes a
+ * candle, so its closed candles come from gap fills (REST history), which carry no send time.
+ */
+export function readIndicatorSentUs(buf: Buffer, nowUs: number): number | null {
+  const mark = readIndicatorMark(buf, nowUs);
+  return mark === null || mark.final ? null : mark.sentUs;
 }

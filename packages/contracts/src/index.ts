@@ -1,4 +1,5 @@
 export * from './algo/algo-messages.js';
+export * from './binance/binance-event-read.js';
 export * from './binance/binance-messages.js';
 export * from './binance/binance-render.js';
 export * as seedProto from './gen/trade.js';

@@ -1,5 +1,10 @@
 import type { CandleRejectionReason, RubberbandSignal } from '@visualgo/market';
-import { createWsFanoutMetrics, type WsFanoutMetrics } from '@visualgo/platform';
+import {
+  createWsFanoutMetrics,
+  TalliedCounter,
+  type TallySeries,
+  type WsFanoutMetrics,
+} from '@visualgo/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Counting hooks of the indicator engine. */
@@ -32,19 +37,28 @@ export interface AlgoMetrics {
   readonly ws: WsEdgeMetrics;
 }
 
+/** The per-update counters of one stream. */
+interface StreamTallies {
+  readonly open: TallySeries;
+  readonly closed: TallySeries;
+  readonly preview: TallySeries;
+  readonly final: TallySeries;
+}
+
 /**
  * Every Prometheus series of the service, `algo_` prefixed. Stream labels are bounded by the
  * streams data-ingest serves (or `ALGO_STREAMS`).
  */
 export function createAlgoMetrics(registry: Registry): AlgoMetrics {
   const registers = [registry];
-  const candles = new Counter({
+  // Counted for every candle update: plain numbers per stream, handed to Prometheus when scraped.
+  const candles = new TalliedCounter<'stream' | 'state'>({
     name: 'algo_candles_received_total',
     help: 'Candle updates received from data-ingest, by stream and state (open, closed).',
     labelNames: ['stream', 'state'],
     registers,
   });
-  const points = new Counter({
+  const points = new TalliedCounter<'stream' | 'final'>({
     name: 'algo_points_emitted_total',
     help: 'Indicator points computed, by stream and whether final.',
     labelNames: ['stream', 'final'],
@@ -95,10 +109,30 @@ export function createAlgoMetrics(registry: Registry): AlgoMetrics {
     labelNames: ['code'],
     registers,
   });
+  const perStream = new Map<string, StreamTallies>();
+  const tallies = (stream: string): StreamTallies => {
+    let t = perStream.get(stream);
+    if (!t) {
+      t = {
+        open: candles.series({ stream, state: 'open' }),
+        closed: candles.series({ stream, state: 'closed' }),
+        preview: points.series({ stream, final: 'false' }),
+        final: points.series({ stream, final: 'true' }),
+      };
+      perStream.set(stream, t);
+    }
+    return t;
+  };
   return {
     engine: {
-      candleIn: (stream, closed) => candles.inc({ stream, state: closed ? 'closed' : 'open' }),
-      pointOut: (stream, final) => points.inc({ stream, final: String(final) }),
+      candleIn: (stream, closed) => {
+        const t = tallies(stream);
+        (closed ? t.closed : t.open).value++;
+      },
+      pointOut: (stream, final) => {
+        const t = tallies(stream);
+        (final ? t.final : t.preview).value++;
+      },
       signalFired: (stream, side) => signals.inc({ stream, side }),
       rejected: (stream, reason) => rejections.inc({ stream, reason }),
     },

@@ -1,7 +1,8 @@
 /**
  * Classifies one text frame received on a Binance Spot stream connection. Every input yields a
  * result; nothing here throws. The frame is validated against the `@visualgo/contracts` schemas
- * and, for data events, cross-checked against the stream it arrived on.
+ * (trades and klines by their field-by-field readers, which agree with the schemas, and by the
+ * schemas when those refuse) and, for data events, cross-checked against the stream it arrived on.
  */
 import {
   type BinanceAggTradeEvent,
@@ -14,6 +15,8 @@ import {
   binanceMethodResult,
   binanceServerShutdownEvent,
   binanceTradeEvent,
+  readKlineEvent,
+  readTradeEvent,
 } from '@visualgo/contracts';
 import {
   formatStreamName,
@@ -81,10 +84,15 @@ function parseEvent(stream: string, id: StreamId, data: Record<string, unknown>)
   }
   switch (e) {
     case 'kline': {
-      const parsed = binanceKlineEvent.safeParse(data);
-      if (!parsed.success) return malformed(`${stream}: ${describeIssue(parsed.error)}`);
-      const k = parsed.data.k;
-      if (k.s !== parsed.data.s) return malformed(`${stream}: kline symbol ${k.s} differs from event symbol`);
+      // Checked field by field first (every frame); the schema only when that fails, for its error.
+      let event = readKlineEvent(data);
+      if (event === null) {
+        const parsed = binanceKlineEvent.safeParse(data);
+        if (!parsed.success) return malformed(`${stream}: ${describeIssue(parsed.error)}`);
+        event = parsed.data;
+      }
+      const k = event.k;
+      if (k.s !== event.s) return malformed(`${stream}: kline symbol ${k.s} differs from event symbol`);
       if (id.kind === 'kline' && k.i !== id.interval) {
         return malformed(`${stream}: kline interval ${k.i} does not match the stream`);
       }
@@ -95,12 +103,14 @@ function parseEvent(stream: string, id: StreamId, data: Record<string, unknown>)
       if (id.kind === 'kline' && k.T !== intervalCloseTimeMs(id.interval, k.t)) {
         return malformed(`${stream}: kline close time ${k.T} does not match open time ${k.t}`);
       }
-      if (parsed.data.E < k.t) {
-        return malformed(`${stream}: event time ${parsed.data.E} is before the kline opened at ${k.t}`);
+      if (event.E < k.t) {
+        return malformed(`${stream}: event time ${event.E} is before the kline opened at ${k.t}`);
       }
-      return { type: 'kline', stream, payload: parsed.data };
+      return { type: 'kline', stream, payload: event };
     }
     case 'trade': {
+      const read = readTradeEvent(data);
+      if (read !== null) return { type: 'trade', stream, payload: read };
       const parsed = binanceTradeEvent.safeParse(data);
       if (!parsed.success) return malformed(`${stream}: ${describeIssue(parsed.error)}`);
       return { type: 'trade', stream, payload: parsed.data };
