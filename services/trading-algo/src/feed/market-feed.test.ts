@@ -6,7 +6,7 @@ import { IndicatorEngine } from '../engine/indicator-engine.js';
 import { STREAM, STREAM_2, walk, walkCandle } from '../testing/candles.js';
 import { IngestHarness } from '../testing/ingest-harness.js';
 import { waitFor } from '../testing/ws-client.js';
-import { MarketFeed } from './market-feed.js';
+import { MarketFeed, type MarketFeedOptions } from './market-feed.js';
 
 const logger = pino({ level: 'silent' });
 const cleanups: (() => Promise<void>)[] = [];
@@ -20,7 +20,12 @@ async function startIngest(history: readonly Candle[], historyCandles = 1_000): 
   return ingest;
 }
 
-function startAlgo(target: string, historyPoints = 10_000, staleMs = 60_000) {
+function startAlgo(
+  target: string,
+  historyPoints = 10_000,
+  staleMs = 60_000,
+  feedOptions: Partial<MarketFeedOptions> = {},
+) {
   const rejected: string[] = [];
   const engine = new IndicatorEngine({
     indicators: DEFAULT_INDICATOR_CONFIG,
@@ -43,6 +48,7 @@ function startAlgo(target: string, historyPoints = 10_000, staleMs = 60_000) {
     staleMs,
     logger,
     backoff: { initialMs: 20, maxMs: 100, jitter: 0 },
+    ...feedOptions,
     metrics: {
       connected: () => {},
       reconnect: () => reconnects++,
@@ -338,6 +344,26 @@ describe('MarketFeed', () => {
     expect(
       points.every((p) => p.vwapPartial && !p.converged && p.vwapFromMs === walkCandle(100).openTimeMs),
     ).toBe(true);
+  });
+
+  it('waits for warm-up history data-ingest must first take from the exchange, past the deadline of held reads', async () => {
+    // data-ingest holds candles 100-149; the day's origin, candle 0, only the exchange has, and it
+    // answers each request after 300 ms (as data-ingest does with its REST weight budget spent,
+    // until the next minute): three times the deadline of calls answered from what it holds.
+    const ingest = await IngestHarness.start({
+      streams: { [STREAM]: walk(100, 50) },
+      exchangeCandles: walk(0, 100),
+      exchangeDelayMs: 300,
+    });
+    cleanups.push(() => ingest.close());
+    const { engine, feed, statuses, reconnects } = startAlgo(ingest.target, 10_000, 60_000, {
+      callTimeoutMs: 100,
+    });
+    await waitFor('ready', () => feed.isReady, 10_000);
+    expect(reconnects()).toBe(0);
+    expect(finalSeries(engine)).toEqual(referenceSeries(150));
+    expect((engine.history(STREAM, 150) ?? []).some((p) => p.vwapPartial)).toBe(false);
+    expect(statuses.filter((s) => s.state === 'gap-detected')).toEqual([]);
   });
 
   it('relays data-ingest feed status changes', async () => {

@@ -56,8 +56,15 @@ export interface MarketFeedOptions {
   readonly backoff?: BackoffOptions;
   /** Sent as `authorization: Bearer <token>` on every call, when data-ingest requires a token. */
   readonly authToken?: string;
-  /** Deadline of the unary calls. Default 10 s. */
+  /** Deadline of the unary calls that data-ingest answers from what it holds. Default 10 s. */
   readonly callTimeoutMs?: number;
+  /**
+   * Deadline of a history call that data-ingest may have to take to the exchange. Default 90 s:
+   * Binance counts REST weight per clock minute, and data-ingest with its budget spent waits for
+   * the next minute (up to 60 s) before it asks; a shorter deadline would give up on a call that
+   * was about to be answered, and after `historyAttempts` of those the stream would start partial.
+   */
+  readonly historyCallTimeoutMs?: number;
   /** A session that lasted this long resets the backoff. Default 10 s. */
   readonly stableSessionMs?: number;
   /**
@@ -86,6 +93,8 @@ interface StreamCursor {
 
 /** GetCandles answers at most this many candles. */
 const PAGE = 1_000;
+/** Default deadline of a history call that may reach the exchange (see `historyCallTimeoutMs`). */
+const HISTORY_CALL_TIMEOUT_MS = 90_000;
 
 type Call = ClientReadableStream<unknown>;
 
@@ -561,13 +570,10 @@ export class MarketFeed {
     heldOnly = false,
   ): Promise<Candle[]> {
     const request = { stream, startTimeMs: toInt64(startTimeMs), endTimeMs: 0n, limit, heldOnly };
-    const res = await getCandles(
-      this.client,
-      request,
-      this.metadata(),
-      this.options.callTimeoutMs ?? 10_000,
-      signal,
-    );
+    const timeoutMs = heldOnly
+      ? (this.options.callTimeoutMs ?? 10_000)
+      : (this.options.historyCallTimeoutMs ?? HISTORY_CALL_TIMEOUT_MS);
+    const res = await getCandles(this.client, request, this.metadata(), timeoutMs, signal);
     const candles: Candle[] = [];
     for (const p of res.candles) {
       try {

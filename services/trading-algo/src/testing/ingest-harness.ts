@@ -2,6 +2,7 @@
  * Test support: a real data-ingest (hub, bus and gRPC edge) in-process, fed by hand, from its
  * workspace package; the service itself talks to data-ingest over gRPC alone.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createIngestHub,
   type GrpcEdge,
@@ -27,6 +28,13 @@ export interface IngestHarnessOptions {
    * before it, it answers that there is nothing. Unset: it never fails and has nothing.
    */
   readonly exchangeFailsFromMs?: number;
+  /** Closed candles the exchange behind the hub serves for history requests, oldest first. */
+  readonly exchangeCandles?: readonly Candle[];
+  /**
+   * The exchange answers each history request after this long (ms), as data-ingest does when its
+   * REST weight budget is spent and it waits for the next minute.
+   */
+  readonly exchangeDelayMs?: number;
 }
 
 export class IngestHarness {
@@ -42,10 +50,14 @@ export class IngestHarness {
     const history: HistorySource = {
       latestClosed: async (d, count) =>
         (options.streams[`${d.symbol.toLowerCase()}@kline_${d.interval}`] ?? []).slice(-count),
-      closedBetween: async (_d, _from, to) => {
+      closedBetween: async (_d, from, to, signal, limit) => {
+        if (options.exchangeDelayMs) await sleep(options.exchangeDelayMs, undefined, { signal });
         const failsFrom = options.exchangeFailsFromMs;
         if (failsFrom !== undefined && to >= failsFrom) throw new Error('HTTP 502 from the exchange');
-        return [];
+        const rows = (options.exchangeCandles ?? []).filter(
+          (c) => c.openTimeMs >= from && c.openTimeMs <= to,
+        );
+        return limit === undefined ? rows : rows.slice(0, limit);
       },
       tradesBetween: async () => [],
     };
