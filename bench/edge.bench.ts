@@ -22,7 +22,11 @@ interface Load {
   readonly seconds: number;
 }
 
-const label = (l: Load) => `${l.clients} clients x ${l.tradesPerSecond}/s`;
+/** Trades a second, or for a run fed with kline updates alone (trading-algo's), those. */
+const label = (l: Load & { readonly klinesPerSecond?: number }) =>
+  l.tradesPerSecond === 0 && l.klinesPerSecond
+    ? `${l.clients} clients x ${l.klinesPerSecond} klines/s`
+    : `${l.clients} clients x ${l.tradesPerSecond}/s`;
 
 /**
  * Every frame to every client. `gating` false where the edge cannot be expected to deliver it all:

@@ -48,6 +48,15 @@ export function recordMarket(table: Record<string, number>, r: MarketRunResult):
   table[`${k}: indicators expected`] = r.expected;
   table[`${k}: data-ingest CPU per exchange message (us)`] = r.ingest.cpuUsPerMessage;
   table[`${k}: trading-algo CPU per indicator (us)`] = r.algo.cpuUsPerMessage;
+  for (const [name, service] of [
+    ['data-ingest', r.ingest],
+    ['trading-algo', r.algo],
+  ] as const) {
+    table[`${k}: ${name} event-loop delay p99 (ms)`] = service.runtime.loopDelayP99Ms;
+    table[`${k}: ${name} event-loop delay max (ms)`] = service.runtime.loopDelayMaxMs;
+    table[`${k}: ${name} GC pauses over 10 ms`] = service.runtime.gcPausesOver10Ms;
+    table[`${k}: ${name} GC time (ms)`] = service.runtime.gcMs;
+  }
   table[`${k}: start-up until subscribed (s)`] = r.startup.subscribedMs / 1000;
   table[`${k}: load average at start`] = r.loadAverage[0];
   table[`${k}: load average at end`] = r.loadAverage[1];

@@ -49,6 +49,68 @@ export interface ServiceFigures {
   readonly cpuUsPerMessage: number;
   readonly rssMb: number;
   readonly peakRssMb: number;
+  /** What held the service's event loop during the window: where a latency tail can come from. */
+  readonly runtime: RuntimeFigures;
+}
+
+/**
+ * A service's event-loop delay and garbage-collection pauses over the window, from its `/metrics`
+ * (prom-client's default metrics: `monitorEventLoopDelay` at 10 ms resolution, reset at each
+ * scrape, and the `nodejs_gc_duration_seconds` histogram).
+ */
+export interface RuntimeFigures {
+  /**
+   * Event-loop delay, p99 and max (ms): how late the 10 ms sampling timer fired (the histogram
+   * holds the intervals between its firings, so the 10 ms are taken off).
+   */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  /** Garbage-collection pauses (all kinds) in the window: total (ms), count, and those over 10 ms. */
+  readonly gcMs: number;
+  readonly gcPauses: number;
+  readonly gcPausesOver10Ms: number;
+}
+
+/** prom-client's `monitorEventLoopDelay` resolution (its default `eventLoopMonitoringPrecision`). */
+const LOOP_SAMPLE_MS = 10;
+
+interface RuntimeScrape {
+  readonly lagP99: number;
+  readonly lagMax: number;
+  readonly gcSum: number;
+  readonly gcCount: number;
+  readonly gcUnder10Ms: number;
+}
+
+async function runtimeScrape(metricsUrl: string): Promise<RuntimeScrape> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+  let lagP99 = Number.NaN;
+  let lagMax = Number.NaN;
+  let gcSum = 0;
+  let gcCount = 0;
+  let gcUnder10Ms = 0;
+  for (const line of text.split('\n')) {
+    // `name{labels} value` or `name value`: every series here carries the `service` label.
+    const name = /^[a-z0-9_]+/.exec(line)?.[0];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (name === 'nodejs_eventloop_lag_p99_seconds') lagP99 = value;
+    else if (name === 'nodejs_eventloop_lag_max_seconds') lagMax = value;
+    else if (name === 'nodejs_gc_duration_seconds_sum') gcSum += value;
+    else if (name === 'nodejs_gc_duration_seconds_count') gcCount += value;
+    else if (name === 'nodejs_gc_duration_seconds_bucket' && line.includes('le="0.01"')) gcUnder10Ms += value;
+  }
+  return { lagP99, lagMax, gcSum, gcCount, gcUnder10Ms };
+}
+
+function runtimeFigures(before: RuntimeScrape, after: RuntimeScrape): RuntimeFigures {
+  const pauses = after.gcCount - before.gcCount;
+  return {
+    loopDelayP99Ms: Math.max(0, after.lagP99 * 1000 - LOOP_SAMPLE_MS),
+    loopDelayMaxMs: Math.max(0, after.lagMax * 1000 - LOOP_SAMPLE_MS),
+    gcMs: (after.gcSum - before.gcSum) * 1000,
+    gcPauses: pauses,
+    gcPausesOver10Ms: pauses - (after.gcUnder10Ms - before.gcUnder10Ms),
+  };
 }
 
 export interface MarketRunResult {
@@ -221,6 +283,10 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
     const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
     const klinesBefore = await klineCounts(metricsUrl);
     const lagBefore = await klineLagBuckets(metricsUrl);
+    const algoMetricsUrl = `http://127.0.0.1:${algoPort}/metrics`;
+    // Scraped last before the window: the event-loop delay histograms start over from here.
+    const ingestRuntime0 = await runtimeScrape(metricsUrl);
+    const algoRuntime0 = await runtimeScrape(algoMetricsUrl);
     const fromUs = nowUs() + 500_000;
     const toUs = fromUs + options.seconds * 1_000_000;
     feeder.send({ type: 'window', fromUs, toUs });
@@ -237,6 +303,8 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
     const feederCpuMs = feeder.cpuMs() - feederCpu0;
     const clientCpuMs = clients.cpuMs() - clientCpu0;
     const monotonicToUs = monotonicUs();
+    const ingestRuntime = runtimeFigures(ingestRuntime0, await runtimeScrape(metricsUrl));
+    const algoRuntime = runtimeFigures(algoRuntime0, await runtimeScrape(algoMetricsUrl));
     const window = await feeder.next<MarketWindowReport>('window', 60_000);
     const expected = window.opens + window.closes;
     const drainMs = await drain(clients, expected, 5_000, 60_000);
@@ -251,11 +319,17 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
         lagTotal > 0 ? 1 - lagIn(le) / lagTotal : Number.NaN,
       ]),
     );
-    const figures = (child: Child, cpuMs: number, messages: number): ServiceFigures => ({
+    const figures = (
+      child: Child,
+      cpuMs: number,
+      messages: number,
+      runtime: RuntimeFigures,
+    ): ServiceFigures => ({
       cpuMs,
       cpuUsPerMessage: (cpuMs * 1000) / Math.max(1, messages),
       rssMb: child.memory().rssMb,
       peakRssMb: child.memory().peakMb,
+      runtime,
     });
     return {
       shape,
@@ -277,8 +351,13 @@ export async function marketRun(options: MarketRunOptions): Promise<MarketRunRes
       worstBySecondMs: after.worstBySecondMs,
       clientsClosed: after.closed,
       drainMs,
-      ingest: figures(ingest, ingestCpuMs, window.trades + window.opens + window.closes + window.restCloses),
-      algo: figures(algo, algoCpuMs, after.received),
+      ingest: figures(
+        ingest,
+        ingestCpuMs,
+        window.trades + window.opens + window.closes + window.restCloses,
+        ingestRuntime,
+      ),
+      algo: figures(algo, algoCpuMs, after.received, algoRuntime),
       feederCpuMs,
       clientCpuMs,
       ingestReceiveLagOver,
