@@ -97,6 +97,27 @@ describe('tradeEventToTrade', () => {
       },
     });
   });
+
+  it('rejects a price or quantity too large for a double, naming the first', () => {
+    const huge = '9'.repeat(400);
+    const map = (p: string, q: string) =>
+      tradeEventToTrade(binanceTradeEvent.parse({ ...DOC_TRADE_EVENT, p, q }), 'binance', 1);
+    expect(map(huge, huge)).toEqual({ ok: false, reason: 'price is not a finite number' });
+    expect(map('1.5', huge)).toEqual({ ok: false, reason: 'quantity is not a finite number' });
+    const row = {
+      id: 1,
+      price: '1.5',
+      qty: huge,
+      quoteQty: '1',
+      time: 1,
+      isBuyerMaker: true,
+      isBestMatch: true,
+    };
+    expect(historicalTradeToTrade(row, 'bnbbtc', 'binance', 1)).toEqual({
+      ok: false,
+      reason: 'quantity is not a finite number',
+    });
+  });
 });
 
 describe.skipIf(!HAVE_REAL_KLINES)('REST kline rows (real ETHUSDT 1m data, 2022-08-14/15)', () => {

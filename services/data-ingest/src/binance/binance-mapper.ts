@@ -39,18 +39,31 @@ interface Decimals {
   readonly takerBuyQuoteVolume: number;
 }
 
+/** The fields of {@link Decimals}, in the order a non-finite one is reported. */
+const DECIMAL_FIELDS = [
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'quoteVolume',
+  'takerBuyVolume',
+  'takerBuyQuoteVolume',
+] as const satisfies readonly (keyof Decimals)[];
+
 /**
+ * The first field of `values` (in {@link DECIMAL_FIELDS} order) that is not a finite number.
  * Decimal strings were checked by the schema; this only rejects values too large for a double
  * (hundreds of digits), so a parse failure can never become 0 or Infinity downstream.
  */
-function firstNonFinite(raw: Readonly<Record<string, string>>): string | undefined {
-  return Object.entries(raw).find(([, value]) => !Number.isFinite(Number(value)))?.[0];
+function firstNonFinite(values: Decimals): keyof Decimals | undefined {
+  // A loop, not `Object.entries`: this runs for every kline event.
+  for (const key of DECIMAL_FIELDS) if (!Number.isFinite(values[key])) return key;
+  return undefined;
 }
 
 function decimals(raw: Readonly<Record<keyof Decimals, string>>): MapResult<Decimals> {
-  const bad = firstNonFinite(raw);
-  if (bad !== undefined) return fail(`${bad} is not a finite number`);
-  return ok({
+  const values: Decimals = {
     open: Number(raw.open),
     high: Number(raw.high),
     low: Number(raw.low),
@@ -59,7 +72,17 @@ function decimals(raw: Readonly<Record<keyof Decimals, string>>): MapResult<Deci
     quoteVolume: Number(raw.quoteVolume),
     takerBuyVolume: Number(raw.takerBuyVolume),
     takerBuyQuoteVolume: Number(raw.takerBuyQuoteVolume),
-  });
+  };
+  const bad = firstNonFinite(values);
+  if (bad !== undefined) return fail(`${bad} is not a finite number`);
+  return ok(values);
+}
+
+/** Which of a trade's price and quantity is not a finite number, if either (as above). */
+function nonFinitePriceOrQuantity(price: number, quantity: number): 'price' | 'quantity' | undefined {
+  if (!Number.isFinite(price)) return 'price';
+  if (!Number.isFinite(quantity)) return 'quantity';
+  return undefined;
 }
 
 /** A kline stream event → the candle state it carries. `eventTimeMs` is the event's `E`. */
@@ -105,15 +128,17 @@ export function tradeEventToTrade(
   exchange: ExchangeId,
   receivedTimeMs: number,
 ): MapResult<Trade> {
-  const bad = firstNonFinite({ price: event.p, quantity: event.q });
+  const price = Number(event.p);
+  const quantity = Number(event.q);
+  const bad = nonFinitePriceOrQuantity(price, quantity);
   if (bad !== undefined) return fail(`${bad} is not a finite number`);
   return ok({
     type: 'trade',
     exchange,
     symbol: event.s,
     tradeId: event.t,
-    price: Number(event.p),
-    quantity: Number(event.q),
+    price,
+    quantity,
     tradeTimeMs: event.T,
     buyerIsMaker: event.m,
     eventTimeMs: event.E,
@@ -131,15 +156,17 @@ export function historicalTradeToTrade(
   exchange: ExchangeId,
   receivedTimeMs: number,
 ): MapResult<Trade> {
-  const bad = firstNonFinite({ price: row.price, quantity: row.qty });
+  const price = Number(row.price);
+  const quantity = Number(row.qty);
+  const bad = nonFinitePriceOrQuantity(price, quantity);
   if (bad !== undefined) return fail(`${bad} is not a finite number`);
   return ok({
     type: 'trade',
     exchange,
     symbol: symbol.toUpperCase(),
     tradeId: row.id,
-    price: Number(row.price),
-    quantity: Number(row.qty),
+    price,
+    quantity,
     tradeTimeMs: row.time,
     buyerIsMaker: row.isBuyerMaker,
     eventTimeMs: row.time,
